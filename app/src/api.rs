@@ -1,0 +1,7 @@
+//! Server functions: the typed boundary between browser and server. Each is a public HTTP
+//! endpoint: it authenticates itself, calls one plain function of `galaxy_core`, and maps the
+//! error. No SQL, crypto or HTTP calls here.
+
+pub mod agents;
+pub mod auth;
+pub mod runs;

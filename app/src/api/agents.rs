@@ -1,0 +1,39 @@
+//! Agent CRUD.
+
+use galaxy_core::agents::{Agent, AgentDraft, AgentSummary};
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+#[server]
+pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::agents::list_agents(&state.db, &actor).await?)
+}
+
+#[server]
+pub async fn get_agent(id: String) -> Result<Agent, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::agents::get_agent(&state.db, &actor, &id).await?)
+}
+
+/// Creates (no `id`) or updates an agent; on success goes to the agent's page.
+#[server]
+pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let agent = match id.filter(|id| !id.is_empty()) {
+        Some(id) => galaxy_core::agents::update_agent(&state.db, &actor, &id, &draft).await?,
+        None => galaxy_core::agents::create_agent(&state.db, &actor, &draft).await?,
+    };
+    leptos_axum::redirect(&format!("/agents/{}", agent.id));
+    Ok(agent)
+}
+
+/// Deletes an agent (its runs stay on record) and goes to the agents list.
+#[server]
+pub async fn delete_agent(id: String) -> Result<(), AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::agents::delete_agent(&state.db, &actor, &id).await?;
+    leptos_axum::redirect("/agents");
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Small building blocks shared by pages: navigation, error notices, field messages, run views.
+
+use galaxy_core::runs::{RunStatus, RunView, format_cost};
+use galaxy_core::timefmt::format_utc;
+use galaxy_core::validation::{FieldError, message_for};
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::Auth;
+use crate::error::AppError;
+
+/// The top bar: brand, links, who is signed in, log out.
+#[component]
+pub fn Nav() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"✦ Galaxy"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(user)) => view! {
+                            <nav class="links">
+                                <a href="/">"Dashboard"</a>
+                                <a href="/agents">"Agents"</a>
+                            </nav>
+                            <div class="who">
+                                <span class="muted" title=user.email.clone()>
+                                    {user.display_name.clone()} " · " {user.workspace_name.clone()}
+                                </span>
+                                <ActionForm action=auth.log_out>
+                                    <button type="submit" class="link-button">"Log out"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                        .into_any(),
+                        _ => view! {
+                            <nav class="links">
+                                <a href="/login">"Log in"</a>
+                                <a href="/signup">"Sign up"</a>
+                            </nav>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+/// Shows an error; an expired or missing session sends the visitor to the log-in page.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    match error {
+        AppError::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
+        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+/// The message for `field` under its input, if any.
+#[component]
+pub fn FieldMessage(errors: Signal<Vec<FieldError>>, field: &'static str) -> impl IntoView {
+    let id = format!("{}-error", field.replace(['[', ']'], "-"));
+    move || {
+        errors.with(|errs| {
+            message_for(errs, field).map(|m| {
+                view! { <p class="field-error" id=id.clone() role="alert">{m.to_owned()}</p> }
+            })
+        })
+    }
+}
+
+/// A coloured status label.
+#[component]
+pub fn StatusBadge(status: RunStatus) -> impl IntoView {
+    let class = match status {
+        RunStatus::Succeeded => "badge ok",
+        RunStatus::Running | RunStatus::Queued => "badge busy",
+        _ => "badge bad",
+    };
+    view! { <span class=class data-status=status.as_str()>{status.label()}</span> }
+}
+
+/// The outcome and metrics of one run.
+#[component]
+pub fn RunResult(run: RunView) -> impl IntoView {
+    let output = run.output.clone();
+    let error = run.error_message.clone();
+    view! {
+        <div class="run-result" data-run-id=run.id.clone()>
+            <div class="run-head">
+                <StatusBadge status=run.status/>
+                <span class="muted">{format!("{} · {} · {}", run.mode.as_str(), run.provider, run.model)}</span>
+            </div>
+            {error.map(|e| view! { <pre class="run-error" aria-label="Run error">{e}</pre> })}
+            {output.map(|o| view! { <pre class="run-output" aria-label="Output">{o}</pre> })}
+            <dl class="metrics">
+                <div><dt>"Prompt tokens"</dt><dd data-metric="prompt_tokens">{run.prompt_tokens}</dd></div>
+                <div><dt>"Completion tokens"</dt><dd data-metric="completion_tokens">{run.completion_tokens}</dd></div>
+                <div><dt>"Total tokens"</dt><dd data-metric="total_tokens">{run.total_tokens}</dd></div>
+                <div><dt>"Latency"</dt><dd data-metric="latency_ms">{format!("{} ms", run.latency_ms)}</dd></div>
+                <div><dt>"Cost"</dt><dd data-metric="cost">{format_cost(run.cost_micros)}</dd></div>
+                <div><dt>"Attempts"</dt><dd data-metric="attempts">{run.attempts}</dd></div>
+            </dl>
+        </div>
+    }
+}
+
+/// A table of runs, newest first.
+#[component]
+pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="muted">"No runs yet."</p> }.into_any();
+    }
+    view! {
+        <table class="runs">
+            <thead>
+                <tr>
+                    <th>"When"</th>
+                    {show_agent.then(|| view! { <th>"Agent"</th> })}
+                    <th>"Status"</th>
+                    <th>"Mode"</th>
+                    <th class="num">"Tokens"</th>
+                    <th class="num">"Latency"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {runs
+                    .into_iter()
+                    .map(|run| {
+                        let agent = run.agent_id.clone().map_or_else(
+                            || view! { <span>{run.agent_name.clone()}</span> }.into_any(),
+                            |id| view! { <a href=format!("/agents/{id}")>{run.agent_name.clone()}</a> }.into_any(),
+                        );
+                        view! {
+                            <tr data-run-id=run.id.clone()>
+                                <td>{format_utc(run.created_at)}</td>
+                                {show_agent.then(|| view! { <td>{agent}</td> })}
+                                <td><StatusBadge status=run.status/></td>
+                                <td>{run.mode.as_str()}</td>
+                                <td class="num">{run.total_tokens}</td>
+                                <td class="num">{format!("{} ms", run.latency_ms)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,127 @@
+//! Galaxy's UI: the Leptos app (pages, components, routing) and the `#[server]` functions that
+//! are the typed boundary between browser and server.
+//!
+//! This crate is also the browser entry (cargo-leptos's `lib-package`): built for wasm32 with the
+//! `hydrate` feature, [`hydrate`] attaches to the server-rendered page. With `ssr` it is linked
+//! into the `galaxy` server, which renders the same components and runs the server functions.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::api::auth::{LogIn, LogOut, SignUp, get_current_user};
+use crate::components::Nav;
+use crate::error::AppError;
+use crate::pages::agent::{AgentPage, NewAgentPage};
+use crate::pages::agents::AgentsPage;
+use crate::pages::auth::{LoginPage, SignupPage};
+use crate::pages::dashboard::DashboardPage;
+use galaxy_core::workspaces::CurrentUser;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="theme-color" content="#0f172a"/>
+                <link rel="stylesheet" href="/pkg/galaxy.css"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="icon" href="/icon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Signed-in state shared by every page: the current user and the actions that change it.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub log_in: ServerAction<LogIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub log_out: ServerAction<LogOut>,
+    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+}
+
+/// The root component: routes and the signed-in state.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let log_in = ServerAction::<LogIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    let log_out = ServerAction::<LogOut>::new();
+    let user = Resource::new(
+        move || {
+            (
+                log_in.version().get(),
+                sign_up.version().get(),
+                log_out.version().get(),
+            )
+        },
+        |_| get_current_user(),
+    );
+    provide_context(Auth {
+        log_in,
+        sign_up,
+        log_out,
+        user,
+    });
+    // Set once the WASM has hydrated the page: end-to-end tests wait for it before typing.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title text="Galaxy"/>
+        <Router>
+            <Nav/>
+            <main class="page" data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=DashboardPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/agents") view=AgentsPage/>
+                    <Route path=path!("/agents/new") view=NewAgentPage/>
+                    <Route path=path!("/agents/:id") view=AgentPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="panel">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to the dashboard"</a></p>
+        </section>
+    }
+}
+
+/// The browser entry point: attaches the app to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,274 @@
+//! The agent builder (create and edit) and, for a saved agent, its test panel and latest runs.
+
+use galaxy_core::agents::{Agent, AgentDraft};
+use galaxy_core::providers::{ProviderKind, mock_value};
+use galaxy_core::schema::declared_type;
+use galaxy_core::timefmt::format_utc;
+use galaxy_core::validation::FieldError;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::agents::{DeleteAgent, SaveAgent, get_agent};
+use crate::api::runs::{RunAgent, list_agent_runs};
+use crate::components::{ErrorNotice, FieldMessage, RunResult, RunsTable};
+
+#[component]
+pub fn NewAgentPage() -> impl IntoView {
+    // Visitors are sent to log in: the form is useless without a session.
+    let auth = expect_context::<crate::Auth>();
+    view! {
+        <h1>"New agent"</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match auth.user.await {
+                    Ok(Some(_)) => view! { <AgentForm id=None draft=AgentDraft::new_defaults()/> }.into_any(),
+                    Ok(None) => view! { <ErrorNotice error=crate::error::AppError::Unauthenticated/> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let agent = Resource::new(id, |id| get_agent(id));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Err(error) => view! {
+                        <h1>"Agent"</h1>
+                        <ErrorNotice error/>
+                        <p><a href="/agents">"All agents"</a></p>
+                    }.into_any(),
+                    Ok(agent) => view! { <AgentDetail agent/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AgentDetail(agent: Agent) -> impl IntoView {
+    let draft = AgentDraft::from_config(&agent.config);
+    let delete = ServerAction::<DeleteAgent>::new();
+    let id = agent.id.clone();
+    view! {
+        <div class="panel-head">
+            <h1>{agent.config.name.clone()}</h1>
+            <span class="muted">{format!("version {} · updated {}", agent.version, format_utc(agent.updated_at))}</span>
+        </div>
+        <div class="columns">
+            <section class="panel">
+                <h2>"Configuration"</h2>
+                <AgentForm id=Some(id.clone()) draft/>
+                <details class="danger">
+                    <summary>"Delete this agent…"</summary>
+                    <p>"Its runs stay on record. This cannot be undone."</p>
+                    <ActionForm action=delete>
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" class="danger">"Delete permanently"</button>
+                    </ActionForm>
+                    {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
+                </details>
+            </section>
+            <TestPanel agent/>
+        </div>
+    }
+}
+
+/// The builder form. Checks every field in the browser with the same rules the server applies,
+/// then saves through `save_agent` (which adds the name-uniqueness and schema-compilation checks).
+#[component]
+fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
+    let save = ServerAction::<SaveAgent>::new();
+    let name = RwSignal::new(draft.name);
+    let description = RwSignal::new(draft.description);
+    let provider = RwSignal::new(draft.provider);
+    let model = RwSignal::new(draft.model);
+    let system_prompt = RwSignal::new(draft.system_prompt);
+    let temperature = RwSignal::new(draft.temperature);
+    let max_tokens = RwSignal::new(draft.max_tokens);
+    let input_schema = RwSignal::new(draft.input_schema);
+    let output_schema = RwSignal::new(draft.output_schema);
+    let client_errors = RwSignal::new(Vec::<FieldError>::new());
+    let saved = RwSignal::new(None::<i64>);
+
+    // Server answers replace what the browser found (the server is authoritative).
+    Effect::new(move |_| match save.value().get() {
+        Some(Err(e)) => {
+            saved.set(None);
+            client_errors.set(e.field_errors());
+        }
+        Some(Ok(agent)) => {
+            client_errors.set(Vec::new());
+            saved.set(Some(agent.version));
+        }
+        None => {}
+    });
+    let server_message = move || {
+        save.value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    };
+    let errors = Signal::derive(move || client_errors.get());
+    let is_new = id.is_none();
+    let id_for_submit = id.clone();
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let draft = AgentDraft {
+            name: name.get_untracked(),
+            description: description.get_untracked(),
+            provider: provider.get_untracked(),
+            model: model.get_untracked(),
+            system_prompt: system_prompt.get_untracked(),
+            temperature: temperature.get_untracked(),
+            max_tokens: max_tokens.get_untracked(),
+            input_schema: input_schema.get_untracked(),
+            output_schema: output_schema.get_untracked(),
+        };
+        match draft.validate() {
+            Err(errs) => {
+                saved.set(None);
+                client_errors.set(errs);
+            }
+            Ok(_) => {
+                client_errors.set(Vec::new());
+                save.dispatch(SaveAgent {
+                    id: id_for_submit.clone(),
+                    draft,
+                });
+            }
+        }
+    };
+
+    let text = |label: &'static str, field: &'static str, sig: RwSignal<String>, hint: &'static str| {
+        let err_id = format!("{field}-error");
+        view! {
+            <label>{label}
+                <input type="text" name=format!("draft[{field}]") prop:value=move || sig.get()
+                    on:input=move |ev| sig.set(event_target_value(&ev))
+                    aria-invalid=move || errors.with(|e| e.iter().any(|x| x.field == field)).to_string()
+                    aria-describedby=err_id placeholder=hint/>
+            </label>
+            <FieldMessage errors field/>
+        }
+    };
+    let area = |label: &'static str, field: &'static str, sig: RwSignal<String>, rows: &'static str, hint: &'static str| {
+        let err_id = format!("{field}-error");
+        view! {
+            <label>{label}
+                <textarea name=format!("draft[{field}]") rows=rows prop:value=move || sig.get()
+                    on:input=move |ev| sig.set(event_target_value(&ev))
+                    aria-invalid=move || errors.with(|e| e.iter().any(|x| x.field == field)).to_string()
+                    aria-describedby=err_id placeholder=hint spellcheck="false">{sig.get_untracked()}</textarea>
+            </label>
+            <FieldMessage errors field/>
+        }
+    };
+
+    view! {
+        <form class="agent-form" method="post" action=SaveAgent::url() on:submit=on_submit novalidate>
+            <input type="hidden" name="id" value=id.clone().unwrap_or_default()/>
+            {move || server_message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {text("Name", "name", name, "Support triage")}
+            {text("Description", "description", description, "What this agent does")}
+            <div class="row">
+                <label>"Provider"
+                    <select name="draft[provider]" prop:value=move || provider.get()
+                        on:change=move |ev| provider.set(event_target_value(&ev))>
+                        {ProviderKind::ALL.into_iter().map(|p| view! {
+                            <option value=p.as_str() selected=provider.get_untracked() == p.as_str()>{p.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <div class="grow">{text("Model", "model", model, "gpt-4o-mini")}</div>
+            </div>
+            <FieldMessage errors field="provider"/>
+            {area("System prompt", "system_prompt", system_prompt, "4", "You are a helpful assistant.")}
+            <div class="row">
+                <div class="grow">{text("Temperature (0–2)", "temperature", temperature, "0.7")}</div>
+                <div class="grow">{text("Max tokens", "max_tokens", max_tokens, "1024")}</div>
+            </div>
+            {area("Input JSON Schema (optional)", "input_schema", input_schema, "5", "{\"type\": \"object\", \"properties\": {\"question\": {\"type\": \"string\"}}, \"required\": [\"question\"]}")}
+            {area("Output JSON Schema (optional: free text without one)", "output_schema", output_schema, "5", "{\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}}}")}
+            <div class="row">
+                <button type="submit" class="primary" disabled=move || save.pending().get()>
+                    {if is_new { "Create agent" } else { "Save changes" }}
+                </button>
+                {move || saved.get().map(|v| view! { <span class="ok" role="status">{format!("Saved as version {v}.")}</span> })}
+            </div>
+        </form>
+    }
+}
+
+/// An example input for the test panel: generated from the input schema, or a question.
+fn example_input(agent: &Agent) -> String {
+    match &agent.config.input_schema {
+        Some(schema) if declared_type(schema) == Some("object") || schema.get("properties").is_some() => {
+            serde_json::to_string_pretty(&mock_value(schema, schema, 7, 0)).unwrap_or_default()
+        }
+        Some(schema) => serde_json::to_string(&mock_value(schema, schema, 7, 0)).unwrap_or_default(),
+        None => "Hello! What can you do?".to_owned(),
+    }
+}
+
+/// Runs the agent (mock mode for now) and lists its latest runs.
+#[component]
+fn TestPanel(agent: Agent) -> impl IntoView {
+    let run = ServerAction::<RunAgent>::new();
+    let input = RwSignal::new(example_input(&agent));
+    let agent_id = agent.id.clone();
+    let runs_id = agent.id.clone();
+    let runs = Resource::new(move || run.version().get(), move |_| list_agent_runs(runs_id.clone()));
+    let has_schema = agent.config.input_schema.is_some();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        run.dispatch(RunAgent {
+            agent_id: agent_id.clone(),
+            input: input.get_untracked(),
+            mode: "mock".to_owned(),
+        });
+    };
+    view! {
+        <section class="panel test-panel">
+            <h2>"Test panel"</h2>
+            <form method="post" action=RunAgent::url() on:submit=on_submit>
+                <input type="hidden" name="agent_id" value=agent.id.clone()/>
+                <fieldset class="mode">
+                    <legend>"Mode"</legend>
+                    <label class="inline"><input type="radio" name="mode" value="mock" checked/>" Mock"</label>
+                    <label class="inline muted" title="Needs a provider key (coming next)"><input type="radio" name="mode" value="live" disabled/>" Live — needs a provider key"</label>
+                </fieldset>
+                <label>{if has_schema { "Input (JSON matching the input schema)" } else { "Input" }}
+                    <textarea name="input" rows="6" spellcheck="false" prop:value=move || input.get()
+                        on:input=move |ev| input.set(event_target_value(&ev))>{input.get_untracked()}</textarea>
+                </label>
+                <button type="submit" class="primary" disabled=move || run.pending().get()>
+                    {move || if run.pending().get() { "Running…" } else { "Run" }}
+                </button>
+            </form>
+            {move || match run.value().get() {
+                None => None,
+                Some(Ok(r)) => Some(view! { <RunResult run=r/> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
+            }}
+            <h3>"Latest runs"</h3>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(list) => view! { <RunsTable runs=list/> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,107 @@
+//! Command line and environment. Every setting is a flag with an environment variable; the
+//! README's configuration table lists them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "galaxy", version, about = "Galaxy: build, test and run AI agents.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and API.
+    Serve(ServeArgs),
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate(DbArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GALAXY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Folder with the built UI (pkg/galaxy.js, pkg/galaxy_bg.wasm, pkg/galaxy.css, public files).
+    /// Default: target/site under the current folder, else site/ beside the binary's folder.
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+    /// Mark session cookies Secure. Default: on, except when listening on a loopback address
+    /// (plain-HTTP localhost). Turn it on behind a TLS-terminating proxy.
+    #[arg(long, env = "GALAXY_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+    /// Log format.
+    #[arg(long, env = "GALAXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DbArgs {
+    /// Folder for Galaxy's own files (the SQLite database); created on first start.
+    #[arg(long, env = "GALAXY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL: postgres://… for PostgreSQL, sqlite://… for another SQLite file.
+    /// Default: SQLite at <data-dir>/galaxy.db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl DbArgs {
+    /// The database URL to use: `DATABASE_URL` or the embedded SQLite file.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("galaxy.db").display()),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+            .unwrap_or_else(|| !self.addr.ip().is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_derived_settings() {
+        let cli = Cli::try_parse_from(["galaxy", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(args.addr, "127.0.0.1:3000".parse().unwrap());
+        assert!(!args.secure_cookies(), "plain-HTTP localhost");
+        assert_eq!(args.db.url(), "sqlite://data/galaxy.db?mode=rwc");
+
+        let cli = Cli::try_parse_from(["galaxy", "serve", "--addr", "0.0.0.0:80", "--database-url", "postgres://x/y"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert!(args.secure_cookies());
+        assert_eq!(args.db.url(), "postgres://x/y");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Cli::try_parse_from(["galaxy", "serve", "--addr", "nope"]).unwrap_err();
+        assert!(err.to_string().contains("--addr"), "{err}");
+        let err = Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
+        assert!(err.to_string().contains("--secure-cookies"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The `galaxy` server: configuration, start-up (data directory, database, migrations, session
+//! store), the axum router (Leptos pages, server functions, health checks, static files) with its
+//! security layers, and graceful shutdown. `main.rs` only parses the command line and calls in.
+
+pub mod config;
+pub mod router;
+pub mod sessions;
+pub mod startup;
+
+pub use router::router;
+pub use startup::{App, build_app};

@@ -1,0 +1,105 @@
+//! Start-up: data directory, database (created, migrated, checked), session store, UI assets,
+//! and the router. Each failure is a one-line error naming what to fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::Router;
+use galaxy_app::state::AppState;
+use galaxy_core::db::Db;
+use leptos::prelude::LeptosOptions;
+
+use crate::config::ServeArgs;
+use crate::sessions::Sessions;
+
+/// A ready-to-serve application.
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    pub sessions: Sessions,
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("GALAXY_DATA_DIR / --data-dir {0}: cannot create it: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("DATABASE_URL / --database-url: {0}")]
+    Database(#[from] galaxy_core::db::DbError),
+    #[error("DATABASE_URL / --database-url: cannot open the session store: {0}")]
+    Sessions(sqlx::Error),
+    #[error("LEPTOS_SITE_ROOT / --site-root {0}: no such folder")]
+    SiteRoot(PathBuf),
+    #[error("database: {0}")]
+    Recovery(String),
+}
+
+/// Creates the data directory (mode 0700 on Unix).
+pub fn ensure_data_dir(dir: &Path) -> Result<(), StartError> {
+    std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.to_owned(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StartError::DataDir(dir.to_owned(), e))?;
+    }
+    Ok(())
+}
+
+/// The folder with the built UI: the configured one (which must exist), else the first of
+/// `./target/site` and `<binary's folder>/../site` that holds `pkg/galaxy.js`.
+pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartError> {
+    if let Some(dir) = configured {
+        return if dir.is_dir() {
+            Ok(dir.to_owned())
+        } else {
+            Err(StartError::SiteRoot(dir.to_owned()))
+        };
+    }
+    let mut candidates = vec![PathBuf::from("target/site")];
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_owned)) {
+        candidates.push(exe_dir.join("../site"));
+        candidates.push(exe_dir.join("site"));
+    }
+    let found = candidates.iter().find(|c| c.join("pkg/galaxy.js").is_file());
+    match found {
+        Some(dir) => Ok(dir.clone()),
+        None => {
+            tracing::warn!(
+                "UI assets not found (looked for pkg/galaxy.js in target/site and beside the binary): \
+                 pages render but will not be interactive; build them with `.ci/build-site` or set LEPTOS_SITE_ROOT"
+            );
+            Ok(PathBuf::from("target/site"))
+        }
+    }
+}
+
+/// Opens everything `serve` needs.
+pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
+    ensure_data_dir(&args.db.data_dir)?;
+    let url = args.db.url();
+    let db = Db::open(&url).await?;
+    let interrupted = galaxy_core::runs::mark_interrupted(&db)
+        .await
+        .map_err(|e| StartError::Recovery(e.to_string()))?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "runs left running by the last stop were marked interrupted");
+    }
+    let sessions = Sessions::open(&url).await.map_err(StartError::Sessions)?;
+    let site_root = resolve_site_root(args.site_root.as_deref())?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("galaxy")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let state = AppState::new(leptos_options, db);
+    let router = crate::router(state.clone(), sessions.clone(), args.secure_cookies());
+    tokio::spawn(sessions.clone().delete_expired_every(Duration::from_secs(3600)));
+    Ok(App {
+        router,
+        state,
+        sessions,
+    })
+}

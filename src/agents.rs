@@ -1,0 +1,540 @@
+//! Agents: what a team builds. The form's rules ([`AgentDraft::validate`]) are shared, so the
+//! browser shows the same field errors the server enforces; the server adds what needs the
+//! database (names unique per workspace) and full JSON Schema compilation. Every save writes an
+//! immutable agent version.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::providers::ProviderKind;
+use crate::schema::parse_schema_text;
+use crate::validation::FieldError;
+
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+pub const MAX_MODEL_CHARS: usize = 100;
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
+pub const MAX_TOKENS_LIMIT: i64 = 200_000;
+
+/// The agent form as typed: every field a string, so a bad number is a field error, not a
+/// transport error.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentDraft {
+    pub name: String,
+    pub description: String,
+    pub provider: String,
+    pub model: String,
+    pub system_prompt: String,
+    pub temperature: String,
+    pub max_tokens: String,
+    pub input_schema: String,
+    pub output_schema: String,
+}
+
+/// A validated agent configuration: what a version stores and a run uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub name: String,
+    pub description: String,
+    pub provider: ProviderKind,
+    pub model: String,
+    pub system_prompt: String,
+    pub temperature: f64,
+    pub max_tokens: i64,
+    pub input_schema: Option<Value>,
+    pub output_schema: Option<Value>,
+}
+
+/// An agent as the builder page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub config: AgentConfig,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One line of the agents list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub provider: ProviderKind,
+    pub model: String,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+impl AgentDraft {
+    /// A draft with the builder's defaults.
+    pub fn new_defaults() -> AgentDraft {
+        AgentDraft {
+            provider: ProviderKind::OpenAi.as_str().to_owned(),
+            model: "gpt-4o-mini".to_owned(),
+            temperature: "0.7".to_owned(),
+            max_tokens: "1024".to_owned(),
+            ..AgentDraft::default()
+        }
+    }
+
+    /// The draft of an existing agent, for editing.
+    pub fn from_config(c: &AgentConfig) -> AgentDraft {
+        let pretty = |s: &Option<Value>| {
+            s.as_ref()
+                .and_then(|v| serde_json::to_string_pretty(v).ok())
+                .unwrap_or_default()
+        };
+        AgentDraft {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            provider: c.provider.as_str().to_owned(),
+            model: c.model.clone(),
+            system_prompt: c.system_prompt.clone(),
+            temperature: c.temperature.to_string(),
+            max_tokens: c.max_tokens.to_string(),
+            input_schema: pretty(&c.input_schema),
+            output_schema: pretty(&c.output_schema),
+        }
+    }
+
+    /// Checks every field; all errors at once, one per field.
+    pub fn validate(&self) -> Result<AgentConfig, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, msg: String| errors.push(FieldError::new(field, msg));
+
+        let name = self.name.trim();
+        if name.is_empty() {
+            err("name", "Give the agent a name.".into());
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            err("name", format!("Use at most {MAX_NAME_CHARS} characters."));
+        } else if name.chars().any(char::is_control) {
+            err("name", "Remove control characters from the name.".into());
+        }
+        let description = self.description.trim();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            err(
+                "description",
+                format!("Use at most {MAX_DESCRIPTION_CHARS} characters."),
+            );
+        }
+        let provider = ProviderKind::parse(self.provider.trim());
+        if provider.is_none() {
+            err(
+                "provider",
+                "Choose OpenAI, Anthropic or OpenAI-compatible.".into(),
+            );
+        }
+        let model = self.model.trim();
+        if model.is_empty() {
+            err("model", "Enter a model name, e.g. gpt-4o-mini.".into());
+        } else if model.chars().count() > MAX_MODEL_CHARS {
+            err("model", format!("Use at most {MAX_MODEL_CHARS} characters."));
+        } else if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            err("model", "A model name has no spaces.".into());
+        }
+        if self.system_prompt.chars().count() > MAX_SYSTEM_PROMPT_CHARS {
+            err(
+                "system_prompt",
+                format!("Use at most {MAX_SYSTEM_PROMPT_CHARS} characters."),
+            );
+        }
+        let temperature = match self.temperature.trim().parse::<f64>() {
+            Ok(t) if t.is_finite() && (0.0..=2.0).contains(&t) => Some(t),
+            _ => {
+                err("temperature", "Enter a number from 0 to 2.".into());
+                None
+            }
+        };
+        let max_tokens = match self.max_tokens.trim().parse::<i64>() {
+            Ok(n) if (1..=MAX_TOKENS_LIMIT).contains(&n) => Some(n),
+            _ => {
+                err(
+                    "max_tokens",
+                    format!("Enter a whole number from 1 to {MAX_TOKENS_LIMIT}."),
+                );
+                None
+            }
+        };
+        let input_schema = parse_schema_text(&self.input_schema)
+            .map_err(|m| err("input_schema", m))
+            .ok()
+            .flatten();
+        let output_schema = parse_schema_text(&self.output_schema)
+            .map_err(|m| err("output_schema", m))
+            .ok()
+            .flatten();
+
+        match (provider, temperature, max_tokens) {
+            (Some(provider), Some(temperature), Some(max_tokens)) if errors.is_empty() => {
+                Ok(AgentConfig {
+                    name: name.to_owned(),
+                    description: description.to_owned(),
+                    provider,
+                    model: model.to_owned(),
+                    system_prompt: self.system_prompt.clone(),
+                    temperature,
+                    max_tokens,
+                    input_schema,
+                    output_schema,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+pub use server::*;
+
+#[cfg(feature = "server")]
+mod server {
+    use sqlx::Row;
+    use sqlx::any::AnyRow;
+
+    use super::*;
+    use crate::db::{Db, is_unique_violation, new_id, now_ms};
+    use crate::error::CoreError;
+    use crate::schema::compile;
+    use crate::workspaces::{Actor, require_builder};
+
+    const AGENT_COLUMNS: &str = "id, name, description, provider, model, system_prompt, \
+        temperature, max_tokens, input_schema, output_schema, current_version, created_at, updated_at";
+
+    fn agent_from_row(row: &AnyRow) -> Result<Agent, CoreError> {
+        let schema = |col: &str| -> Result<Option<Value>, CoreError> {
+            let text: Option<String> = row.try_get(col)?;
+            text.map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| CoreError::Internal(format!("stored {col}: {e}")))
+        };
+        let provider: String = row.try_get("provider")?;
+        Ok(Agent {
+            id: row.try_get("id")?,
+            config: AgentConfig {
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                provider: ProviderKind::parse(&provider)
+                    .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+                model: row.try_get("model")?,
+                system_prompt: row.try_get("system_prompt")?,
+                temperature: row.try_get("temperature")?,
+                max_tokens: row.try_get("max_tokens")?,
+                input_schema: schema("input_schema")?,
+                output_schema: schema("output_schema")?,
+            },
+            version: row.try_get("current_version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// Validates a draft fully (shared rules plus schema compilation).
+    pub fn validate_draft(draft: &AgentDraft) -> Result<AgentConfig, CoreError> {
+        let config = draft.validate().map_err(CoreError::Validation)?;
+        let mut errors = Vec::new();
+        for (field, schema) in [
+            ("input_schema", &config.input_schema),
+            ("output_schema", &config.output_schema),
+        ] {
+            if let Some(Err(m)) = schema.as_ref().map(compile) {
+                errors.push(FieldError::new(field, m));
+            }
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(CoreError::Validation(errors))
+        }
+    }
+
+    fn schema_text(s: &Option<Value>) -> Option<String> {
+        s.as_ref().map(Value::to_string)
+    }
+
+    fn name_taken() -> CoreError {
+        CoreError::field("name", "An agent with this name already exists in this workspace.")
+    }
+
+    /// Agents of the caller's workspace, most recently changed first.
+    #[tracing::instrument(skip(db))]
+    pub async fn list_agents(db: &Db, actor: &Actor) -> Result<Vec<AgentSummary>, CoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, provider, model, current_version, updated_at \
+             FROM agents WHERE workspace_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 500",
+        )
+        .bind(&actor.workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let provider: String = row.try_get("provider")?;
+                Ok(AgentSummary {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    provider: ProviderKind::parse(&provider).ok_or_else(|| {
+                        CoreError::Internal(format!("stored provider {provider}"))
+                    })?,
+                    model: row.try_get("model")?,
+                    version: row.try_get("current_version")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One agent of the caller's workspace; another workspace's id answers `NotFound`.
+    #[tracing::instrument(skip(db))]
+    pub async fn get_agent(db: &Db, actor: &Actor, id: &str) -> Result<Agent, CoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 AND workspace_id = $2"
+        ))
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(CoreError::NotFound)?;
+        agent_from_row(&row)
+    }
+
+    /// Creates an agent and its version 1.
+    #[tracing::instrument(skip(db, draft))]
+    pub async fn create_agent(db: &Db, actor: &Actor, draft: &AgentDraft) -> Result<Agent, CoreError> {
+        require_builder(actor)?;
+        let config = validate_draft(draft)?;
+        let id = new_id();
+        let now = now_ms();
+        let mut tx = db.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO agents (id, workspace_id, name, name_key, description, provider, model, \
+             system_prompt, temperature, max_tokens, input_schema, output_schema, current_version, \
+             created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $14)",
+        )
+        .bind(&id)
+        .bind(&actor.workspace_id)
+        .bind(&config.name)
+        .bind(config.name.to_lowercase())
+        .bind(&config.description)
+        .bind(config.provider.as_str())
+        .bind(&config.model)
+        .bind(&config.system_prompt)
+        .bind(config.temperature)
+        .bind(config.max_tokens)
+        .bind(schema_text(&config.input_schema))
+        .bind(schema_text(&config.output_schema))
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(name_taken()),
+            other => other?,
+        };
+        insert_version(&mut tx, actor, &id, 1, &config, now).await?;
+        tx.commit().await?;
+        tracing::info!(agent_id = id, "agent created");
+        Ok(Agent {
+            id,
+            config,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn insert_version(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        actor: &Actor,
+        agent_id: &str,
+        version: i64,
+        config: &AgentConfig,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        let json = serde_json::to_string(config)
+            .map_err(|e| CoreError::Internal(format!("agent config: {e}")))?;
+        sqlx::query(
+            "INSERT INTO agent_versions (id, agent_id, workspace_id, version, config, created_by, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new_id())
+        .bind(agent_id)
+        .bind(&actor.workspace_id)
+        .bind(version)
+        .bind(json)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Saves a new version of an agent of the caller's workspace.
+    #[tracing::instrument(skip(db, draft))]
+    pub async fn update_agent(
+        db: &Db,
+        actor: &Actor,
+        id: &str,
+        draft: &AgentDraft,
+    ) -> Result<Agent, CoreError> {
+        require_builder(actor)?;
+        let config = validate_draft(draft)?;
+        let now = now_ms();
+        let mut tx = db.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE agents SET name = $1, name_key = $2, description = $3, provider = $4, \
+             model = $5, system_prompt = $6, temperature = $7, max_tokens = $8, input_schema = $9, \
+             output_schema = $10, current_version = current_version + 1, updated_at = $11 \
+             WHERE id = $12 AND workspace_id = $13 RETURNING current_version, created_at",
+        )
+        .bind(&config.name)
+        .bind(config.name.to_lowercase())
+        .bind(&config.description)
+        .bind(config.provider.as_str())
+        .bind(&config.model)
+        .bind(&config.system_prompt)
+        .bind(config.temperature)
+        .bind(config.max_tokens)
+        .bind(schema_text(&config.input_schema))
+        .bind(schema_text(&config.output_schema))
+        .bind(now)
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(&mut *tx)
+        .await;
+        let row = match updated {
+            Err(e) if is_unique_violation(&e) => return Err(name_taken()),
+            other => other?.ok_or(CoreError::NotFound)?,
+        };
+        let version: i64 = row.try_get(0)?;
+        let created_at: i64 = row.try_get(1)?;
+        insert_version(&mut tx, actor, id, version, &config, now).await?;
+        tx.commit().await?;
+        tracing::info!(agent_id = id, version, "agent updated");
+        Ok(Agent {
+            id: id.to_owned(),
+            config,
+            version,
+            created_at,
+            updated_at: now,
+        })
+    }
+
+    /// Deletes an agent of the caller's workspace and records an audit event. Its runs stay on
+    /// record (their `agent_id` becomes NULL; the name they ran under remains).
+    #[tracing::instrument(skip(db))]
+    pub async fn delete_agent(db: &Db, actor: &Actor, id: &str) -> Result<(), CoreError> {
+        require_builder(actor)?;
+        let mut tx = db.pool().begin().await?;
+        let deleted: Option<(String,)> = sqlx::query_as(
+            "DELETE FROM agents WHERE id = $1 AND workspace_id = $2 RETURNING name",
+        )
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (name,) = deleted.ok_or(CoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO audit_events (id, workspace_id, actor_id, action, target, detail, created_at) \
+             VALUES ($1, $2, $3, 'agent.deleted', $4, $5, $6)",
+        )
+        .bind(new_id())
+        .bind(&actor.workspace_id)
+        .bind(&actor.user_id)
+        .bind(id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(agent_id = id, "agent deleted");
+        Ok(())
+    }
+
+    /// How many agents the workspace has.
+    pub async fn count_agents(db: &Db, actor: &Actor) -> Result<i64, CoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM agents WHERE workspace_id = $1")
+            .bind(&actor.workspace_id)
+            .fetch_one(db.pool())
+            .await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> AgentDraft {
+        AgentDraft {
+            name: "  Triage bot ".into(),
+            description: "Sorts tickets".into(),
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            system_prompt: "You sort tickets.".into(),
+            temperature: "0.2".into(),
+            max_tokens: "512".into(),
+            input_schema: r#"{"type":"object","properties":{"text":{"type":"string"}}}"#.into(),
+            output_schema: String::new(),
+        }
+    }
+
+    #[test]
+    fn valid_draft_becomes_config() {
+        let c = good().validate().unwrap();
+        assert_eq!(c.name, "Triage bot");
+        assert_eq!(c.provider, ProviderKind::Anthropic);
+        assert_eq!(c.temperature, 0.2);
+        assert_eq!(c.max_tokens, 512);
+        assert!(c.input_schema.is_some());
+        assert!(c.output_schema.is_none());
+        // Round trip through the edit form.
+        assert_eq!(AgentDraft::from_config(&c).validate().unwrap(), c);
+        assert!(AgentDraft::new_defaults().validate().is_err(), "defaults lack a name");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let d = AgentDraft {
+            name: " ".into(),
+            description: "d".repeat(MAX_DESCRIPTION_CHARS + 1),
+            provider: "gemini".into(),
+            model: "gpt 4".into(),
+            system_prompt: "s".repeat(MAX_SYSTEM_PROMPT_CHARS + 1),
+            temperature: "2.5".into(),
+            max_tokens: "0".into(),
+            input_schema: "{not json".into(),
+            output_schema: "[]".into(),
+        };
+        let errs = d.validate().unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "description",
+                "provider",
+                "model",
+                "system_prompt",
+                "temperature",
+                "max_tokens",
+                "input_schema",
+                "output_schema"
+            ]
+        );
+    }
+
+    #[test]
+    fn number_edges() {
+        for (t, ok) in [("0", true), ("2", true), ("2.0001", false), ("-0.1", false), ("NaN", false), ("inf", false), ("", false)] {
+            let d = AgentDraft { temperature: t.into(), ..good() };
+            assert_eq!(d.validate().is_ok(), ok, "temperature {t:?}");
+        }
+        for (n, ok) in [("1", true), ("200000", true), ("200001", false), ("1.5", false), ("-3", false)] {
+            let d = AgentDraft { max_tokens: n.into(), ..good() };
+            assert_eq!(d.validate().is_ok(), ok, "max_tokens {n:?}");
+        }
+    }
+}

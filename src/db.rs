@@ -1,0 +1,238 @@
+//! Storage: one store API over SQLite (the embedded default) and PostgreSQL.
+//!
+//! The choice: one `sqlx::AnyPool` and portable SQL written once (`$1` placeholders, which both
+//! backends accept; `TEXT` ids; integer millisecond timestamps; `BIGINT` for every integer column so
+//! both decode to `i64`; `ON CONFLICT`/`RETURNING`, which both support). The same migrations run on
+//! both, and the same tests run on both. Queries are built at run time, so no database is needed at
+//! compile time.
+//!
+//! SQLite is opened with WAL, `synchronous = NORMAL`, foreign keys on and a busy timeout on every
+//! pooled connection (sqlx sets none of these for the Any driver), and [`Db::check_settings`]
+//! verifies them at start. WAL with NORMAL survives an application crash; a power loss can lose the
+//! last commits, never corrupt the file.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::CoreError;
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The pool and its backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Migrations shared by both backends (the SQL in `migrations/` is portable).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL must start with sqlite: or postgres:// (got scheme {0:?})")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("the database is not configured as required: {0}")]
+    Settings(String),
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, DbError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(DbError::UnsupportedUrl(other.to_owned())),
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool on `url` (`sqlite://path?mode=rwc` or `postgres://…`). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(url).await.map_err(DbError::Connect)?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Opens, migrates and checks: what the server does at start.
+    pub async fn open(url: &str) -> Result<Db, DbError> {
+        let db = Db::connect(url).await?;
+        db.migrate().await?;
+        db.check_settings().await?;
+        Ok(db)
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        MIGRATOR.run(&self.pool).await.map_err(DbError::Migrate)
+    }
+
+    /// Verifies the SQLite settings took effect (no-op on PostgreSQL).
+    pub async fn check_settings(&self) -> Result<(), DbError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(DbError::Connect)?;
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(DbError::Connect)?;
+        let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(DbError::Connect)?;
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(DbError::Connect)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::Settings(format!("journal_mode is {mode}, expected wal")));
+        }
+        if fk != 1 {
+            return Err(DbError::Settings("foreign_keys is off".into()));
+        }
+        if busy < 1000 {
+            return Err(DbError::Settings(format!("busy_timeout is {busy} ms")));
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// `SELECT 1`: for readiness checks.
+    pub async fn ping(&self) -> Result<(), CoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when `e` is a unique-constraint violation (both backends).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// A new time-ordered id (UUIDv7), as stored.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Fresh, migrated databases for tests: one SQLite file in a temporary directory, or one new
+/// PostgreSQL database per call on the server named by `GALAXY_TEST_PG_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/postgres`). A test that asks for PostgreSQL fails when the
+/// server does not answer: the suite never skips a backend silently.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// The admin URL of the PostgreSQL server tests use.
+    pub fn pg_admin_url() -> String {
+        std::env::var("GALAXY_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    /// A temporary directory that lives as long as the returned guard.
+    pub struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let dir = std::env::temp_dir().join(format!("galaxy-test-{}", new_id()));
+            std::fs::create_dir_all(&dir)?;
+            Ok(TempDir(dir))
+        }
+
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh, migrated SQLite database; keep the `TempDir` alive as long as the `Db`.
+    pub async fn fresh_sqlite() -> Result<(Db, TempDir), DbError> {
+        let dir = TempDir::new().map_err(|e| DbError::Settings(e.to_string()))?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("galaxy.db").display());
+        let db = Db::open(&url).await?;
+        Ok((db, dir))
+    }
+
+    /// The URL of a new, empty PostgreSQL database (named `galaxy_t_<uuid>`).
+    pub async fn fresh_postgres_url() -> Result<String, DbError> {
+        let admin_url = pg_admin_url();
+        let admin = Db::connect(&admin_url).await?;
+        let name = format!("galaxy_t_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await
+            .map_err(DbError::Connect)?;
+        admin.close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(admin_url.as_str());
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// A fresh, migrated PostgreSQL database.
+    pub async fn fresh_postgres() -> Result<Db, DbError> {
+        Db::open(&fresh_postgres_url().await?).await
+    }
+}

@@ -1,0 +1,29 @@
+//! Galaxy's domain core.
+//!
+//! Everything in this crate without a feature gate is plain Rust shared by the browser (compiled to
+//! WASM inside the app's bundle) and the server: the types that cross the server-function boundary
+//! and the validation rules both sides enforce. Behind the `server` feature live the parts that must
+//! never reach a browser: storage ([`db`]), password hashing ([`auth`]), schema compilation
+//! ([`schema`]) and the business functions of each domain noun.
+//!
+//! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`runs`], [`providers`],
+//! [`schema`]; [`validation`] holds the field-error type every form shares.
+
+pub mod agents;
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod db;
+#[cfg(feature = "server")]
+pub mod error;
+pub mod providers;
+pub mod runs;
+pub mod schema;
+pub mod timefmt;
+pub mod validation;
+pub mod workspaces;
+
+#[cfg(all(test, feature = "server"))]
+mod store_tests;
+
+#[cfg(feature = "server")]
+pub use error::CoreError;
