@@ -141,9 +141,16 @@ mod ssr {
             err
         }
 
-        /// Sets this error's status on the current response, when there is one.
+        /// Sets this error's status on the current response when it answers a server-function
+        /// call. During a page render the page decides its status (a log-in redirect, a 404).
         pub fn set_response_status(&self) {
-            if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            use leptos::prelude::use_context;
+            let is_server_fn_call = use_context::<http::request::Parts>()
+                .is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+            if !is_server_fn_call {
+                return;
+            }
+            if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
                 if let Ok(code) = http::StatusCode::from_u16(self.status_code()) {
                     opts.set_status(code);
                 }

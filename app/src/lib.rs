@@ -17,7 +17,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::api::auth::{LogIn, LogOut, SignUp, get_current_user};
 use crate::components::Nav;
@@ -86,18 +86,20 @@ pub fn App() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
+    // Pages render with their data (SsrMode::Async): complete HTML without JavaScript, and a
+    // log-in redirect can still be a real 302.
     view! {
         <Title text="Galaxy"/>
         <Router>
             <Nav/>
             <main class="page" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=DashboardPage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/signup") view=SignupPage/>
-                    <Route path=path!("/agents") view=AgentsPage/>
-                    <Route path=path!("/agents/new") view=NewAgentPage/>
-                    <Route path=path!("/agents/:id") view=AgentPage/>
+                    <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -5,20 +5,20 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[server]
+#[server(endpoint = "list_agents")]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::agents::list_agents(&state.db, &actor).await?)
 }
 
-#[server]
+#[server(endpoint = "get_agent")]
 pub async fn get_agent(id: String) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::agents::get_agent(&state.db, &actor, &id).await?)
 }
 
 /// Creates (no `id`) or updates an agent; on success goes to the agent's page.
-#[server]
+#[server(endpoint = "save_agent")]
 pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let agent = match id.filter(|id| !id.is_empty()) {
@@ -30,7 +30,7 @@ pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, 
 }
 
 /// Deletes an agent (its runs stay on record) and goes to the agents list.
-#[server]
+#[server(endpoint = "delete_agent")]
 pub async fn delete_agent(id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::agents::delete_agent(&state.db, &actor, &id).await?;

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 
 /// The signed-in user, or `None` for a visitor.
-#[server]
+#[server(endpoint = "get_current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = crate::session::state()?;
     match crate::session::current_actor(&state).await? {
@@ -19,7 +19,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 }
 
 /// Creates an account with a personal workspace, signs it in, and goes to the dashboard.
-#[server]
+#[server(endpoint = "sign_up")]
 pub async fn sign_up(
     email: String,
     display_name: String,
@@ -40,7 +40,7 @@ pub async fn sign_up(
 }
 
 /// Checks the credentials, signs in under a fresh session id, and goes to the dashboard.
-#[server]
+#[server(endpoint = "log_in")]
 pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
     let state = crate::session::state()?;
     let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -62,7 +62,7 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
 }
 
 /// Ends the session and goes to the log-in page.
-#[server]
+#[server(endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
     crate::session::end().await?;
     leptos_axum::redirect("/login");

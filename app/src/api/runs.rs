@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 
 /// Runs an agent from the test panel. `mode` is `mock` or `live`.
-#[server]
+#[server(endpoint = "run_agent")]
 pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<RunView, AppError> {
     use galaxy_core::runs::{RunMode, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
@@ -25,13 +25,13 @@ pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<
 }
 
 /// The latest runs of one agent.
-#[server]
+#[server(endpoint = "list_agent_runs")]
 pub async fn list_agent_runs(agent_id: String) -> Result<Vec<RunView>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::runs::list_runs(&state.db, &actor, Some(&agent_id), 20).await?)
 }
 
-#[server]
+#[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<DashboardStats, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::runs::dashboard(&state.db, &actor).await?)

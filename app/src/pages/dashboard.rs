@@ -32,9 +32,9 @@ pub fn DashboardPage() -> impl IntoView {
                             <section class="panel">
                                 <div class="panel-head">
                                     <h2>"Latest runs"</h2>
-                                    <a class="button" href="/agents">"Agents"</a>
+                                    <a class="button" href="/agents/new">"New agent"</a>
                                 </div>
-                                {if s.agents == 0 {
+                                {if s.agents == 0 && s.runs == 0 {
                                     view! {
                                         <p>"No agents yet. " <a href="/agents/new">"Create your first agent"</a>
                                         " and run it in mock mode — no provider key needed."</p>

@@ -1,0 +1,121 @@
+import { expect, test } from '@playwright/test';
+import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
+
+test('sign up, create an agent, run it in mock mode, and find it all after a reload', async ({ page }) => {
+  await signUp(page, 'Ada', uniqueEmail('ada'));
+  await expect(page.locator('[data-stat="agents"]')).toHaveText('0');
+
+  await createAgent(page, {
+    name: 'Ticket triage',
+    outputSchema: JSON.stringify({
+      type: 'object',
+      properties: { label: { enum: ['bug', 'question'] }, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      required: ['label', 'confidence'],
+    }),
+  });
+
+  const panel = page.locator('section.test-panel');
+  await panel.getByLabel('Input').fill('The app crashes when I click save.');
+  await panel.getByRole('button', { name: 'Run' }).click();
+
+  const result = panel.locator('.run-result');
+  await expect(result.locator('[data-status="succeeded"]')).toBeVisible();
+  const output = JSON.parse(await result.getByLabel('Output').innerText());
+  expect(['bug', 'question']).toContain(output.label);
+  expect(output.confidence).toBeGreaterThanOrEqual(0);
+  expect(output.confidence).toBeLessThanOrEqual(1);
+  const prompt = Number(await result.locator('[data-metric="prompt_tokens"]').innerText());
+  const completion = Number(await result.locator('[data-metric="completion_tokens"]').innerText());
+  const total = Number(await result.locator('[data-metric="total_tokens"]').innerText());
+  expect(prompt).toBeGreaterThan(0);
+  expect(completion).toBeGreaterThan(0);
+  expect(total).toBe(prompt + completion);
+  await expect(result.locator('[data-metric="latency_ms"]')).toHaveText(/^\d+ ms$/);
+  await expect(result.locator('[data-metric="cost"]')).toHaveText('unpriced');
+  const runId = await result.getAttribute('data-run-id');
+
+  // The run is listed under the agent, and survives a reload (it is in the database).
+  await expect(panel.locator(`tr[data-run-id="${runId}"]`)).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator(`section.test-panel tr[data-run-id="${runId}"]`)).toBeVisible();
+  await expect(page.locator(`tr[data-run-id="${runId}"] [data-status="succeeded"]`)).toBeVisible();
+
+  // The dashboard counts come from the database.
+  await page.goto('/');
+  await expect(page.locator('[data-stat="agents"]')).toHaveText('1');
+  await expect(page.locator('[data-stat="runs"]')).toHaveText('1');
+  await expect(page.locator('[data-stat="tokens"]')).toHaveText(String(total));
+  await expect(page.locator(`tr[data-run-id="${runId}"]`)).toContainText('Ticket triage');
+
+  // And the agents list shows it.
+  await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click();
+  await expect(page.getByRole('link', { name: 'Ticket triage' })).toBeVisible();
+});
+
+test('invalid agent form shows field errors and saves nothing', async ({ page }) => {
+  await signUp(page, 'Grace', uniqueEmail('grace'));
+  await page.goto('/agents/new');
+  await hydrated(page);
+  await page.getByLabel('Model').fill('gpt 4o');
+  await page.getByLabel('Temperature').fill('3');
+  await page.getByLabel('Max tokens').fill('zero');
+  await page.getByLabel('Output JSON Schema').fill('{"type": ');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+
+  await expect(page.locator('#name-error')).toHaveText('Give the agent a name.');
+  await expect(page.locator('#model-error')).toHaveText('A model name has no spaces.');
+  await expect(page.locator('#temperature-error')).toHaveText('Enter a number from 0 to 2.');
+  await expect(page.locator('#max_tokens-error')).toContainText('whole number');
+  await expect(page.locator('#output_schema-error')).toContainText('not valid JSON');
+  await expect(page.getByLabel('Name')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page).toHaveURL(/\/agents\/new$/);
+
+  // Fixing the fields in the browser still meets the server's own checks: a schema that parses but
+  // is not a valid JSON Schema is refused by the server, on its field.
+  await page.getByLabel('Name').fill('Checked');
+  await page.getByLabel('Model').fill('gpt-4o');
+  await page.getByLabel('Temperature').fill('0.3');
+  await page.getByLabel('Max tokens').fill('200');
+  await page.getByLabel('Output JSON Schema').fill('{"type": "strin"}');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await expect(page.locator('#output_schema-error')).toContainText('not a valid JSON Schema');
+  await expect(page.locator('#name-error')).toHaveCount(0);
+
+  // A duplicate name is refused by the server on the name field.
+  await page.getByLabel('Output JSON Schema').fill('');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
+  await page.goto('/agents/new');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('checked');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await expect(page.locator('#name-error')).toContainText('already exists');
+
+  await page.goto('/agents');
+  await expect(page.locator('table.agents tbody tr')).toHaveCount(1);
+});
+
+test('editing saves a new version and deleting keeps the runs on record', async ({ page }) => {
+  await signUp(page, 'Linus', uniqueEmail('linus'));
+  await createAgent(page, { name: 'Drafts' });
+  const panel = page.locator('section.test-panel');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+
+  await page.getByLabel('Name').fill('Drafts v2');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved as version 2.');
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Drafts v2', level: 1 })).toBeVisible();
+  await expect(page.getByText(/version 2 ·/)).toBeVisible();
+
+  await hydrated(page);
+  await page.getByText('Delete this agent…').click();
+  await page.getByRole('button', { name: 'Delete permanently' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+  await expect(page.getByText('No agents yet.')).toBeVisible();
+  await page.goto('/');
+  await expect(page.locator('[data-stat="runs"]')).toHaveText('1');
+  await expect(page.locator('table.runs')).toContainText('Drafts');
+});

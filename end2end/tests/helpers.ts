@@ -1,0 +1,40 @@
+import { expect, Page } from '@playwright/test';
+
+/** A unique email per call, so tests never collide. */
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`;
+}
+
+/** Waits until the WASM has hydrated the page (set by an effect in App). */
+export async function hydrated(page: Page) {
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+}
+
+/** Signs up through the UI and lands on the dashboard. */
+export async function signUp(page: Page, name: string, email: string, password = 'correct horse battery') {
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+}
+
+/** Creates an agent through the builder and lands on its page. */
+export async function createAgent(
+  page: Page,
+  fields: { name: string; model?: string; inputSchema?: string; outputSchema?: string },
+) {
+  await page.goto('/agents/new');
+  await hydrated(page);
+  await page.getByLabel('Name').fill(fields.name);
+  if (fields.model) await page.getByLabel('Model').fill(fields.model);
+  if (fields.inputSchema) await page.getByLabel('Input JSON Schema').fill(fields.inputSchema);
+  if (fields.outputSchema) await page.getByLabel('Output JSON Schema').fill(fields.outputSchema);
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { name: fields.name, level: 1 })).toBeVisible();
+  await hydrated(page);
+}
