@@ -80,7 +80,7 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
+        let err = match value {
             ServerFnErrorErr::Request(_)
             | ServerFnErrorErr::Response(_)
             | ServerFnErrorErr::Args(_)
@@ -89,7 +89,10 @@ impl FromServerFnError for AppError {
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::Request,
             other => AppError::internal(&other.to_string()),
-        }
+        };
+        #[cfg(feature = "ssr")]
+        err.set_response_status();
+        err
     }
 }
 
