@@ -130,7 +130,10 @@ impl AgentDraft {
         if model.is_empty() {
             err("model", "Enter a model name, e.g. gpt-4o-mini.".into());
         } else if model.chars().count() > MAX_MODEL_CHARS {
-            err("model", format!("Use at most {MAX_MODEL_CHARS} characters."));
+            err(
+                "model",
+                format!("Use at most {MAX_MODEL_CHARS} characters."),
+            );
         } else if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
             err("model", "A model name has no spaces.".into());
         }
@@ -254,7 +257,10 @@ mod server {
     }
 
     fn name_taken() -> CoreError {
-        CoreError::field("name", "An agent with this name already exists in this workspace.")
+        CoreError::field(
+            "name",
+            "An agent with this name already exists in this workspace.",
+        )
     }
 
     /// Agents of the caller's workspace, most recently changed first.
@@ -301,7 +307,11 @@ mod server {
 
     /// Creates an agent and its version 1.
     #[tracing::instrument(skip(db, draft))]
-    pub async fn create_agent(db: &Db, actor: &Actor, draft: &AgentDraft) -> Result<Agent, CoreError> {
+    pub async fn create_agent(
+        db: &Db,
+        actor: &Actor,
+        draft: &AgentDraft,
+    ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
         let config = validate_draft(draft)?;
         let id = new_id();
@@ -428,13 +438,12 @@ mod server {
     pub async fn delete_agent(db: &Db, actor: &Actor, id: &str) -> Result<(), CoreError> {
         require_builder(actor)?;
         let mut tx = db.pool().begin().await?;
-        let deleted: Option<(String,)> = sqlx::query_as(
-            "DELETE FROM agents WHERE id = $1 AND workspace_id = $2 RETURNING name",
-        )
-        .bind(id)
-        .bind(&actor.workspace_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let deleted: Option<(String,)> =
+            sqlx::query_as("DELETE FROM agents WHERE id = $1 AND workspace_id = $2 RETURNING name")
+                .bind(id)
+                .bind(&actor.workspace_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let (name,) = deleted.ok_or(CoreError::NotFound)?;
         sqlx::query(
             "INSERT INTO audit_events (id, workspace_id, actor_id, action, target, detail, created_at) \
@@ -492,7 +501,10 @@ mod tests {
         assert!(c.output_schema.is_none());
         // Round trip through the edit form.
         assert_eq!(AgentDraft::from_config(&c).validate().unwrap(), c);
-        assert!(AgentDraft::new_defaults().validate().is_err(), "defaults lack a name");
+        assert!(
+            AgentDraft::new_defaults().validate().is_err(),
+            "defaults lack a name"
+        );
     }
 
     #[test]
@@ -528,12 +540,32 @@ mod tests {
 
     #[test]
     fn number_edges() {
-        for (t, ok) in [("0", true), ("2", true), ("2.0001", false), ("-0.1", false), ("NaN", false), ("inf", false), ("", false)] {
-            let d = AgentDraft { temperature: t.into(), ..good() };
+        for (t, ok) in [
+            ("0", true),
+            ("2", true),
+            ("2.0001", false),
+            ("-0.1", false),
+            ("NaN", false),
+            ("inf", false),
+            ("", false),
+        ] {
+            let d = AgentDraft {
+                temperature: t.into(),
+                ..good()
+            };
             assert_eq!(d.validate().is_ok(), ok, "temperature {t:?}");
         }
-        for (n, ok) in [("1", true), ("200000", true), ("200001", false), ("1.5", false), ("-3", false)] {
-            let d = AgentDraft { max_tokens: n.into(), ..good() };
+        for (n, ok) in [
+            ("1", true),
+            ("200000", true),
+            ("200001", false),
+            ("1.5", false),
+            ("-3", false),
+        ] {
+            let d = AgentDraft {
+                max_tokens: n.into(),
+                ..good()
+            };
             assert_eq!(d.validate().is_ok(), ok, "max_tokens {n:?}");
         }
     }

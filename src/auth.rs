@@ -197,9 +197,13 @@ mod server {
                 retry_after_secs: nu.wait_time_from(clock.now()).as_secs().max(1),
             };
             if let Some(client) = client {
-                self.per_client.check_key(&client.to_owned()).map_err(refuse)?;
+                self.per_client
+                    .check_key(&client.to_owned())
+                    .map_err(refuse)?;
             }
-            self.per_account.check_key(&email.to_owned()).map_err(refuse)?;
+            self.per_account
+                .check_key(&email.to_owned())
+                .map_err(refuse)?;
             // Bound memory: forget keys whose limits have fully replenished.
             if self.per_account.len() > 10_000 {
                 self.per_account.retain_recent();
@@ -258,13 +262,15 @@ mod server {
             }
             other => other?,
         };
-        sqlx::query("INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&workspace_id)
-            .bind(format!("{display_name}'s workspace"))
-            .bind(&user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&workspace_id)
+        .bind(format!("{display_name}'s workspace"))
+        .bind(&user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
              VALUES ($1, $2, 'owner', $3)",
@@ -337,7 +343,15 @@ mod tests {
         let errs = validate_sign_up("nope", "", "short");
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["email", "display_name", "password"]);
-        for bad in ["", "a@b", "@b.com", "a@.com", "a@b.com.", "a b@c.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "a@b",
+            "@b.com",
+            "a@.com",
+            "a@b.com.",
+            "a b@c.com",
+            "a@b@c.com",
+        ] {
             assert_eq!(
                 validate_sign_up(bad, "A", "longenough").len(),
                 1,

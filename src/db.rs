@@ -102,11 +102,7 @@ impl Db {
         if self.backend != Backend::Sqlite {
             return Ok(());
         }
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(DbError::Connect)?;
+        let mut conn = self.pool.acquire().await.map_err(DbError::Connect)?;
         let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
             .fetch_one(&mut *conn)
             .await
@@ -120,7 +116,9 @@ impl Db {
             .await
             .map_err(DbError::Connect)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(DbError::Settings(format!("journal_mode is {mode}, expected wal")));
+            return Err(DbError::Settings(format!(
+                "journal_mode is {mode}, expected wal"
+            )));
         }
         if fk != 1 {
             return Err(DbError::Settings("foreign_keys is off".into()));
@@ -209,7 +207,10 @@ pub mod testing {
     /// A fresh, migrated SQLite database; keep the `TempDir` alive as long as the `Db`.
     pub async fn fresh_sqlite() -> Result<(Db, TempDir), DbError> {
         let dir = TempDir::new().map_err(|e| DbError::Settings(e.to_string()))?;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("galaxy.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("galaxy.db").display()
+        );
         let db = Db::open(&url).await?;
         Ok((db, dir))
     }

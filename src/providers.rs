@@ -94,8 +94,7 @@ pub fn mock_reply(
     };
     let prompt_tokens = estimate_tokens(system_prompt) + estimate_tokens(user_message);
     let completion_tokens = estimate_tokens(&output.render()).max(1);
-    let simulated_latency_ms =
-        (80 + 4 * u64::try_from(completion_tokens).unwrap_or(0)).min(1_200);
+    let simulated_latency_ms = (80 + 4 * u64::try_from(completion_tokens).unwrap_or(0)).min(1_200);
     MockReply {
         output,
         prompt_tokens,
@@ -105,8 +104,22 @@ pub fn mock_reply(
 }
 
 const WORDS: [&str; 16] = [
-    "agent", "galaxy", "signal", "orbit", "vector", "prompt", "token", "answer", "model", "schema",
-    "stream", "budget", "latency", "record", "workspace", "insight",
+    "agent",
+    "galaxy",
+    "signal",
+    "orbit",
+    "vector",
+    "prompt",
+    "token",
+    "answer",
+    "model",
+    "schema",
+    "stream",
+    "budget",
+    "latency",
+    "record",
+    "workspace",
+    "insight",
 ];
 
 fn mock_text(model: &str, user_message: &str, seed: u64) -> String {
@@ -142,22 +155,31 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
     let Some(obj) = schema.as_object() else {
         return Value::Null;
     };
-    if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-        if let Some(target) = r.strip_prefix('#').and_then(|p| root.pointer(p)) {
-            return mock_value(root, target, seed, depth + 1);
-        }
+    if let Some(target) = obj
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|p| root.pointer(p))
+    {
+        return mock_value(root, target, seed, depth + 1);
     }
     if let Some(c) = obj.get("const") {
         return c.clone();
     }
-    if let Some(options) = obj.get("enum").and_then(Value::as_array) {
-        if !options.is_empty() {
-            let i = usize::try_from(seed % options.len() as u64).unwrap_or(0);
-            return options[i].clone();
-        }
+    if let Some(options) = obj
+        .get("enum")
+        .and_then(Value::as_array)
+        .filter(|o| !o.is_empty())
+    {
+        let i = usize::try_from(seed % options.len() as u64).unwrap_or(0);
+        return options[i].clone();
     }
     for key in ["allOf", "anyOf", "oneOf"] {
-        if let Some(first) = obj.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
+        if let Some(first) = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
             return mock_value(root, first, seed, depth + 1);
         }
     }
@@ -177,7 +199,8 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
             let mut out = Map::new();
             if let Some(props) = obj.get("properties").and_then(Value::as_object) {
                 for (i, (name, prop)) in props.iter().enumerate() {
-                    let s = seed.rotate_left(u32::try_from(i % 64).unwrap_or(0)) ^ fnv1a(name.as_bytes());
+                    let s = seed.rotate_left(u32::try_from(i % 64).unwrap_or(0))
+                        ^ fnv1a(name.as_bytes());
                     out.insert(name.clone(), mock_value(root, prop, s, depth + 1));
                 }
             }
@@ -185,7 +208,10 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
         }
         "array" => {
             let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(1);
-            let max = obj.get("maxItems").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            let max = obj
+                .get("maxItems")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX);
             let n = min.max(1).min(max).min(5);
             let item_schema = obj.get("items").cloned().unwrap_or_else(|| json!({}));
             Value::Array(
@@ -196,7 +222,7 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
         }
         "integer" => json!(mock_number(obj, seed, true) as i64),
         "number" => json!(mock_number(obj, seed, false)),
-        "boolean" => json!(seed % 2 == 0),
+        "boolean" => json!(seed.is_multiple_of(2)),
         "null" => Value::Null,
         _ => json!(mock_string(obj, seed)),
     }

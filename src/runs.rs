@@ -247,7 +247,10 @@ mod server {
         if input.len() > MAX_INPUT_BYTES {
             return Err(CoreError::field(
                 "input",
-                &format!("Input is too large (the limit is {} KiB).", MAX_INPUT_BYTES / 1024),
+                &format!(
+                    "Input is too large (the limit is {} KiB).",
+                    MAX_INPUT_BYTES / 1024
+                ),
             ));
         }
         if mode == RunMode::Live {
@@ -266,7 +269,9 @@ mod server {
         let refused = match &config.input_schema {
             None => None,
             Some(schema) => match serde_json::from_str::<Value>(input) {
-                Err(e) => Some(format!("/: input must be JSON matching the input schema ({e})")),
+                Err(e) => Some(format!(
+                    "/: input must be JSON matching the input schema ({e})"
+                )),
                 Ok(value) => {
                     let compiled = compile(schema).map_err(CoreError::Internal)?;
                     let errors = compiled.errors(&value);
@@ -306,22 +311,22 @@ mod server {
                     config.output_schema.as_ref(),
                 );
                 tokio::time::sleep(Duration::from_millis(reply.simulated_latency_ms)).await;
-                let (status, error_kind, error_message) = match (&reply.output, &config.output_schema)
-                {
-                    (MockOutput::Json(v), Some(schema)) => {
-                        let errors = compile(schema).map_err(CoreError::Internal)?.errors(v);
-                        if errors.is_empty() {
-                            (RunStatus::Succeeded, None, None)
-                        } else {
-                            (
-                                RunStatus::OutputInvalid,
-                                Some("output_invalid"),
-                                Some(join_errors(&errors)),
-                            )
+                let (status, error_kind, error_message) =
+                    match (&reply.output, &config.output_schema) {
+                        (MockOutput::Json(v), Some(schema)) => {
+                            let errors = compile(schema).map_err(CoreError::Internal)?.errors(v);
+                            if errors.is_empty() {
+                                (RunStatus::Succeeded, None, None)
+                            } else {
+                                (
+                                    RunStatus::OutputInvalid,
+                                    Some("output_invalid"),
+                                    Some(join_errors(&errors)),
+                                )
+                            }
                         }
-                    }
-                    _ => (RunStatus::Succeeded, None, None),
-                };
+                        _ => (RunStatus::Succeeded, None, None),
+                    };
                 Outcome {
                     status,
                     output_is_json: matches!(reply.output, MockOutput::Json(_)),
@@ -359,7 +364,12 @@ mod server {
         .fetch_one(db.pool())
         .await?;
         let run = run_from_row(&row)?;
-        tracing::info!(run_id, status = run.status.as_str(), latency_ms, "run finished");
+        tracing::info!(
+            run_id,
+            status = run.status.as_str(),
+            latency_ms,
+            "run finished"
+        );
         Ok(run)
     }
 

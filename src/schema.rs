@@ -26,8 +26,7 @@ pub fn parse_schema_text(text: &str) -> Result<Option<Value>, String> {
             MAX_SCHEMA_BYTES / 1024
         ));
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     if !value.is_object() {
         return Err("a schema must be a JSON object, like {\"type\": \"object\"}".to_owned());
     }
@@ -100,7 +99,14 @@ mod server {
                 .take(50)
                 .map(|e| {
                     let path = e.instance_path().to_string();
-                    FieldError::new(if path.is_empty() { "/".to_owned() } else { path }, e.to_string())
+                    FieldError::new(
+                        if path.is_empty() {
+                            "/".to_owned()
+                        } else {
+                            path
+                        },
+                        e.to_string(),
+                    )
                 })
                 .collect()
         }
@@ -123,10 +129,26 @@ mod tests {
 
     #[test]
     fn refuses_non_json_non_object_deep_and_large() {
-        assert!(parse_schema_text("{").unwrap_err().starts_with("not valid JSON"));
-        assert!(parse_schema_text("[1]").unwrap_err().contains("JSON object"));
-        let deep = format!("{}{}", "{\"a\":".repeat(40), "1".to_owned() + &"}".repeat(40));
-        assert!(parse_schema_text(&deep).unwrap_err().contains("nested too deeply"));
+        assert!(
+            parse_schema_text("{")
+                .unwrap_err()
+                .starts_with("not valid JSON")
+        );
+        assert!(
+            parse_schema_text("[1]")
+                .unwrap_err()
+                .contains("JSON object")
+        );
+        let deep = format!(
+            "{}{}",
+            "{\"a\":".repeat(40),
+            "1".to_owned() + &"}".repeat(40)
+        );
+        assert!(
+            parse_schema_text(&deep)
+                .unwrap_err()
+                .contains("nested too deeply")
+        );
         let large = format!("{{\"description\": \"{}\"}}", "x".repeat(MAX_SCHEMA_BYTES));
         assert!(parse_schema_text(&large).unwrap_err().contains("too large"));
     }

@@ -84,13 +84,12 @@ mod server {
         user_id: &str,
         workspace_id: &str,
     ) -> Result<Option<Actor>, CoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2",
-        )
-        .bind(user_id)
-        .bind(workspace_id)
-        .fetch_optional(db.pool())
-        .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2")
+                .bind(user_id)
+                .bind(workspace_id)
+                .fetch_optional(db.pool())
+                .await?;
         Ok(row.and_then(|(role,)| {
             Role::parse(&role).map(|role| Actor {
                 user_id: user_id.to_owned(),

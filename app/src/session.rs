@@ -86,7 +86,10 @@ pub async fn start(signed_in: &SignedIn) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await.map_err(session_err)?;
     let now = now_ms();
-    session.insert(USER_ID, &signed_in.user_id).await.map_err(session_err)?;
+    session
+        .insert(USER_ID, &signed_in.user_id)
+        .await
+        .map_err(session_err)?;
     session
         .insert(WORKSPACE_ID, &signed_in.workspace_id)
         .await

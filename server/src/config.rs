@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "galaxy", version, about = "Galaxy: build, test and run AI agents.")]
+#[command(
+    name = "galaxy",
+    version,
+    about = "Galaxy: build, test and run AI agents."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -63,7 +67,10 @@ impl DbArgs {
     pub fn url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
-            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("galaxy.db").display()),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("galaxy.db").display()
+            ),
         }
     }
 }
@@ -89,7 +96,15 @@ mod tests {
         assert!(!args.secure_cookies(), "plain-HTTP localhost");
         assert_eq!(args.db.url(), "sqlite://data/galaxy.db?mode=rwc");
 
-        let cli = Cli::try_parse_from(["galaxy", "serve", "--addr", "0.0.0.0:80", "--database-url", "postgres://x/y"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "galaxy",
+            "serve",
+            "--addr",
+            "0.0.0.0:80",
+            "--database-url",
+            "postgres://x/y",
+        ])
+        .unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("expected serve");
         };
@@ -101,7 +116,8 @@ mod tests {
     fn bad_values_name_the_setting() {
         let err = Cli::try_parse_from(["galaxy", "serve", "--addr", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--addr"), "{err}");
-        let err = Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
+        let err =
+            Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
         assert!(err.to_string().contains("--secure-cookies"), "{err}");
     }
 }

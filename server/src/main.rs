@@ -10,7 +10,9 @@ use tracing_subscriber::EnvFilter;
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -23,13 +25,21 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
             // One line naming the setting, e.g. "error: invalid value 'x' for '--addr <ADDR>': …".
             let text = e.to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            eprintln!(
+                "{}",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
             return ExitCode::from(2);
         }
     };
@@ -67,7 +77,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
-    let app = galaxy_server::build_app(&args).await.map_err(|e| e.to_string())?;
+    let app = galaxy_server::build_app(&args)
+        .await
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("GALAXY_ADDR / --addr {}: cannot listen: {e}", args.addr))?;
@@ -79,7 +91,8 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
     tracing::info!(addr = %args.addr, "Galaxy is listening on http://{}", args.addr);
     axum::serve(
         listener,
-        app.router.into_make_service_with_connect_info::<SocketAddr>(),
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

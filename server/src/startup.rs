@@ -57,11 +57,16 @@ pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartErro
         };
     }
     let mut candidates = vec![PathBuf::from("target/site")];
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_owned)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_owned))
+    {
         candidates.push(exe_dir.join("../site"));
         candidates.push(exe_dir.join("site"));
     }
-    let found = candidates.iter().find(|c| c.join("pkg/galaxy.js").is_file());
+    let found = candidates
+        .iter()
+        .find(|c| c.join("pkg/galaxy.js").is_file());
     match found {
         Some(dir) => Ok(dir.clone()),
         None => {
@@ -83,7 +88,10 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "runs left running by the last stop were marked interrupted");
+        tracing::warn!(
+            interrupted,
+            "runs left running by the last stop were marked interrupted"
+        );
     }
     let sessions = Sessions::open(&url).await.map_err(StartError::Sessions)?;
     let site_root = resolve_site_root(args.site_root.as_deref())?;
@@ -96,7 +104,11 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .build();
     let state = AppState::new(leptos_options, db);
     let router = crate::router(state.clone(), sessions.clone(), args.secure_cookies());
-    tokio::spawn(sessions.clone().delete_expired_every(Duration::from_secs(3600)));
+    tokio::spawn(
+        sessions
+            .clone()
+            .delete_expired_every(Duration::from_secs(3600)),
+    );
     Ok(App {
         router,
         state,

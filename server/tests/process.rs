@@ -2,6 +2,8 @@
 //! is a one-line error naming the setting, SIGTERM stops it cleanly, and data and sessions are
 //! still there after a restart.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -13,12 +15,18 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_galaxy");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("DATABASE_URL").env_remove("GALAXY_ADDR");
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("GALAXY_ADDR");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -49,10 +57,10 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+                && r.status().is_success()
+            {
+                break;
             }
             assert!(Instant::now() < deadline, "server did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -74,7 +82,12 @@ impl Server {
         }
     }
 
-    async fn call(&self, name: &str, form: &[(&str, &str)], cookie: Option<&str>) -> (u16, Option<String>, Value) {
+    async fn call(
+        &self,
+        name: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> (u16, Option<String>, Value) {
         let mut req = reqwest::Client::new()
             .post(format!("{}/api/{name}", self.base))
             .header("accept", "application/json")
@@ -120,7 +133,11 @@ fn bad_configuration_is_one_line_naming_the_setting() {
 
     let out = run(&["serve", "--site-root", "/no/such/folder"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("LEPTOS_SITE_ROOT"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("LEPTOS_SITE_ROOT")
+    );
 
     let out = run(&["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -131,7 +148,11 @@ fn migrate_creates_the_database() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("fresh/data");
     let out = run(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("galaxy.db").is_file());
 }
 
@@ -140,7 +161,10 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("nested/data");
     let server = Server::start(&data).await;
-    assert!(data.join("galaxy.db").is_file(), "SQLite database created on first start");
+    assert!(
+        data.join("galaxy.db").is_file(),
+        "SQLite database created on first start"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -150,7 +174,11 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
     let (status, cookie, _) = server
         .call(
             "sign_up",
-            &[("email", "p@example.com"), ("display_name", "P"), ("password", "correct horse battery")],
+            &[
+                ("email", "p@example.com"),
+                ("display_name", "P"),
+                ("password", "correct horse battery"),
+            ],
             None,
         )
         .await;
@@ -176,7 +204,11 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
     assert_eq!(status, 200, "{agent}");
     let id = agent["id"].as_str().unwrap().to_owned();
     let (status, _, run) = server
-        .call("run_agent", &[("agent_id", &id), ("input", "hello"), ("mode", "mock")], Some(&cookie))
+        .call(
+            "run_agent",
+            &[("agent_id", &id), ("input", "hello"), ("mode", "mock")],
+            Some(&cookie),
+        )
         .await;
     assert_eq!((status, run["status"].as_str()), (200, Some("succeeded")));
 
@@ -185,10 +217,15 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
 
     let server = Server::start(&data).await;
     let (_, _, me) = server.call("get_current_user", &[], Some(&cookie)).await;
-    assert_eq!(me["email"], "p@example.com", "the session survived the restart");
+    assert_eq!(
+        me["email"], "p@example.com",
+        "the session survived the restart"
+    );
     let (_, _, agents) = server.call("list_agents", &[], Some(&cookie)).await;
     assert_eq!(agents[0]["name"], "Survivor");
-    let (_, _, runs) = server.call("list_agent_runs", &[("agent_id", &id)], Some(&cookie)).await;
+    let (_, _, runs) = server
+        .call("list_agent_runs", &[("agent_id", &id)], Some(&cookie))
+        .await;
     assert_eq!(runs[0]["id"], run["id"]);
     assert!(server.stop().success());
 }

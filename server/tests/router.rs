@@ -2,6 +2,13 @@
 //! the way the browser calls them (form-encoded POSTs to /api/<name>), with the session cookie
 //! carried by hand.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -96,7 +103,9 @@ fn encode(pairs: &[(&str, &str)]) -> String {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -127,12 +136,18 @@ async fn sign_up(router: &Router, email: &str) -> String {
     let reply = call(
         router,
         "sign_up",
-        &[("email", email), ("display_name", "Tester"), ("password", "correct horse battery")],
+        &[
+            ("email", email),
+            ("display_name", "Tester"),
+            ("password", "correct horse battery"),
+        ],
         None,
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.session_cookie().expect("sign-up sets the session cookie")
+    reply
+        .session_cookie()
+        .expect("sign-up sets the session cookie")
 }
 
 async fn create_agent(router: &Router, cookie: &str, name: &str) -> Value {
@@ -162,7 +177,10 @@ async fn health_readiness_and_static_files() {
     let t = sqlite_app().await;
     let r = &t.app.router;
     let health = get(r, "/healthz", None).await;
-    assert_eq!((health.status, health.body.as_str()), (StatusCode::OK, "ok"));
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (StatusCode::OK, "ok")
+    );
     assert_eq!(get(r, "/readyz", None).await.status, StatusCode::OK);
     let manifest = get(r, "/manifest.webmanifest", None).await;
     assert_eq!(manifest.status, StatusCode::OK);
@@ -174,7 +192,10 @@ async fn health_readiness_and_static_files() {
     assert!(missing.body.contains("Page not found"));
     // Readiness follows the database.
     t.app.state.db.close().await;
-    assert_eq!(get(r, "/readyz", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(r, "/readyz", None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 #[tokio::test]
@@ -188,9 +209,18 @@ async fn visitors_are_redirected_to_log_in_and_forms_render_without_js() {
     }
     let login = get(r, "/login", None).await;
     assert_eq!(login.status, StatusCode::OK);
-    assert!(login.body.contains(r#"<form action="/api/log_in" method="post""#), "{}", login.body);
+    assert!(
+        login
+            .body
+            .contains(r#"<form action="/api/log_in" method="post""#),
+        "{}",
+        login.body
+    );
     assert!(login.body.contains("/pkg/galaxy.js"));
-    assert!(login.headers.get(header::SET_COOKIE).is_none(), "no session for visitors");
+    assert!(
+        login.headers.get(header::SET_COOKIE).is_none(),
+        "no session for visitors"
+    );
     let me = call(r, "get_current_user", &[], None).await;
     assert_eq!((me.status, me.json()), (StatusCode::OK, Value::Null));
     let agents = call(r, "list_agents", &[], None).await;
@@ -205,7 +235,11 @@ async fn session_cookie_is_strict_http_only_and_cycled_at_log_in() {
     let signup = call(
         r,
         "sign_up",
-        &[("email", "ada@example.com"), ("display_name", "Ada"), ("password", "correct horse battery")],
+        &[
+            ("email", "ada@example.com"),
+            ("display_name", "Ada"),
+            ("password", "correct horse battery"),
+        ],
         None,
     )
     .await;
@@ -223,25 +257,43 @@ async fn session_cookie_is_strict_http_only_and_cycled_at_log_in() {
     let login = call(
         r,
         "log_in",
-        &[("email", "ADA@example.com"), ("password", "correct horse battery")],
+        &[
+            ("email", "ADA@example.com"),
+            ("password", "correct horse battery"),
+        ],
         Some(&first),
     )
     .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     let second = login.session_cookie().unwrap();
     assert_ne!(first, second);
-    assert_eq!(call(r, "get_current_user", &[], Some(&first)).await.json(), Value::Null);
-    assert_eq!(call(r, "get_current_user", &[], Some(&second)).await.json()["email"], "ada@example.com");
+    assert_eq!(
+        call(r, "get_current_user", &[], Some(&first)).await.json(),
+        Value::Null
+    );
+    assert_eq!(
+        call(r, "get_current_user", &[], Some(&second)).await.json()["email"],
+        "ada@example.com"
+    );
 
     // Wrong password: 401 with a message that does not say which part was wrong.
-    let wrong = call(r, "log_in", &[("email", "ada@example.com"), ("password", "nope nope")], None).await;
+    let wrong = call(
+        r,
+        "log_in",
+        &[("email", "ada@example.com"), ("password", "nope nope")],
+        None,
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.json(), "InvalidCredentials");
 
     // Log out ends the session on the server.
     let out = call(r, "log_out", &[], Some(&second)).await;
     assert_eq!(out.status, StatusCode::OK);
-    assert_eq!(call(r, "get_current_user", &[], Some(&second)).await.json(), Value::Null);
+    assert_eq!(
+        call(r, "get_current_user", &[], Some(&second)).await.json(),
+        Value::Null
+    );
 }
 
 #[tokio::test]
@@ -251,11 +303,24 @@ async fn log_in_is_throttled_with_retry_after() {
     sign_up(r, "t@example.com").await;
     let mut last = None;
     for _ in 0..6 {
-        last = Some(call(r, "log_in", &[("email", "t@example.com"), ("password", "wrong password")], None).await);
+        last = Some(
+            call(
+                r,
+                "log_in",
+                &[("email", "t@example.com"), ("password", "wrong password")],
+                None,
+            )
+            .await,
+        );
     }
     let last = last.unwrap();
     assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(last.json()["RateLimited"]["retry_after_secs"].as_u64().unwrap() >= 1);
+    assert!(
+        last.json()["RateLimited"]["retry_after_secs"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     assert!(last.headers.contains_key(header::RETRY_AFTER));
 }
 
@@ -286,17 +351,34 @@ async fn cross_site_posts_are_refused() {
     let null_origin = send(r, post(&[("origin", "null")])).await;
     assert_eq!(null_origin.status, StatusCode::FORBIDDEN);
     // Nothing was created by the refused requests; a same-origin post works.
-    let ok = send(r, post(&[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:3000")])).await;
+    let ok = send(
+        r,
+        post(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let again = send(r, post(&[("origin", "http://127.0.0.1:3000")])).await;
-    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "the first same-origin post created the account");
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the first same-origin post created the account"
+    );
 }
 
 #[tokio::test]
 async fn bad_input_gets_field_errors_and_oversized_bodies_are_refused() {
     let t = sqlite_app().await;
     let r = &t.app.router;
-    let bad = call(r, "sign_up", &[("email", "nope"), ("display_name", ""), ("password", "x")], None).await;
+    let bad = call(
+        r,
+        "sign_up",
+        &[("email", "nope"), ("display_name", ""), ("password", "x")],
+        None,
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<String> = bad.json()["Validation"]
         .as_array()
@@ -343,16 +425,30 @@ async fn another_workspace_answers_not_found_everywhere() {
     let bob = sign_up(r, "bob@example.com").await;
     let agent = create_agent(r, &alice, "Alice's agent").await;
     let id = agent["id"].as_str().unwrap();
-    let run = call(r, "run_agent", &[("agent_id", id), ("input", "hi"), ("mode", "mock")], Some(&alice)).await;
+    let run = call(
+        r,
+        "run_agent",
+        &[("agent_id", id), ("input", "hi"), ("mode", "mock")],
+        Some(&alice),
+    )
+    .await;
     assert_eq!(run.status, StatusCode::OK, "{}", run.body);
 
     for (name, pairs) in [
         ("get_agent", vec![("id", id)]),
         ("delete_agent", vec![("id", id)]),
-        ("run_agent", vec![("agent_id", id), ("input", "x"), ("mode", "mock")]),
+        (
+            "run_agent",
+            vec![("agent_id", id), ("input", "x"), ("mode", "mock")],
+        ),
     ] {
         let reply = call(r, name, &pairs, Some(&bob)).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{name}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{name}: {}",
+            reply.body
+        );
         assert_eq!(reply.json(), "NotFound", "{name}");
     }
     let update = call(
@@ -374,16 +470,35 @@ async fn another_workspace_answers_not_found_everywhere() {
     )
     .await;
     assert_eq!(update.status, StatusCode::NOT_FOUND);
-    assert_eq!(call(r, "list_agents", &[], Some(&bob)).await.json(), Value::Array(vec![]));
-    assert_eq!(call(r, "list_agent_runs", &[("agent_id", id)], Some(&bob)).await.json(), Value::Array(vec![]));
+    assert_eq!(
+        call(r, "list_agents", &[], Some(&bob)).await.json(),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        call(r, "list_agent_runs", &[("agent_id", id)], Some(&bob))
+            .await
+            .json(),
+        Value::Array(vec![])
+    );
     let dash = call(r, "get_dashboard", &[], Some(&bob)).await.json();
-    assert_eq!((dash["agents"].as_i64(), dash["runs"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (dash["agents"].as_i64(), dash["runs"].as_i64()),
+        (Some(0), Some(0))
+    );
     // The page says "not found" too, and Alice still has everything.
     let page = get(r, &format!("/agents/{id}"), Some(&bob)).await;
     assert!(page.body.contains("Not found"), "{}", page.body);
     assert!(!page.body.contains("Alice&#x27;s agent") && !page.body.contains("Alice's agent"));
-    assert_eq!(call(r, "get_agent", &[("id", id)], Some(&alice)).await.json()["config"]["name"], "Alice's agent");
-    assert_eq!(call(r, "get_dashboard", &[], Some(&alice)).await.json()["runs"], 1);
+    assert_eq!(
+        call(r, "get_agent", &[("id", id)], Some(&alice))
+            .await
+            .json()["config"]["name"],
+        "Alice's agent"
+    );
+    assert_eq!(
+        call(r, "get_dashboard", &[], Some(&alice)).await.json()["runs"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -395,7 +510,10 @@ async fn internal_errors_reach_the_browser_only_as_a_reference() {
     let reply = call(r, "list_agents", &[], Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     let json = reply.json();
-    assert!(json["Internal"]["reference"].as_str().unwrap().len() >= 8, "{json}");
+    assert!(
+        json["Internal"]["reference"].as_str().unwrap().len() >= 8,
+        "{json}"
+    );
     let lower = reply.body.to_lowercase();
     for leak in ["pool", "closed", "sqlite", "database", "sqlx"] {
         assert!(!lower.contains(leak), "{leak} leaked: {}", reply.body);
@@ -404,7 +522,11 @@ async fn internal_errors_reach_the_browser_only_as_a_reference() {
     let page = get(r, "/agents", Some(&cookie)).await;
     let lower = page.body.to_lowercase();
     assert!(lower.contains("reference"), "{}", page.body);
-    assert!(!lower.contains("pool") && !lower.contains("sqlx"), "{}", page.body);
+    assert!(
+        !lower.contains("pool") && !lower.contains("sqlx"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -416,9 +538,13 @@ async fn sessions_survive_a_restart() {
     first.state.db.close().await;
     drop(first);
     let second = build_app(&args(&dir, None)).await.unwrap();
-    let me = call(&second.router, "get_current_user", &[], Some(&cookie)).await.json();
+    let me = call(&second.router, "get_current_user", &[], Some(&cookie))
+        .await
+        .json();
     assert_eq!(me["email"], "r@example.com");
-    let agents = call(&second.router, "list_agents", &[], Some(&cookie)).await.json();
+    let agents = call(&second.router, "list_agents", &[], Some(&cookie))
+        .await
+        .json();
     assert_eq!(agents[0]["name"], "Persistent");
 }
 
@@ -429,15 +555,33 @@ async fn the_same_flows_work_on_postgres() {
     let cookie = sign_up(r, "pg@example.com").await;
     let agent = create_agent(r, &cookie, "On Postgres").await;
     let id = agent["id"].as_str().unwrap();
-    let run = call(r, "run_agent", &[("agent_id", id), ("input", "hello"), ("mode", "mock")], Some(&cookie)).await;
+    let run = call(
+        r,
+        "run_agent",
+        &[("agent_id", id), ("input", "hello"), ("mode", "mock")],
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(run.status, StatusCode::OK, "{}", run.body);
     assert_eq!(run.json()["status"], "succeeded");
     let other = sign_up(r, "pg2@example.com").await;
-    assert_eq!(call(r, "get_agent", &[("id", id)], Some(&other)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(r, "get_agent", &[("id", id)], Some(&other))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let page = get(r, "/", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
-    let runs_stat = page.body.split(r#"data-stat="runs""#).nth(1).unwrap_or_default();
-    let value = runs_stat.split_once('>').map(|(_, v)| v).unwrap_or_default();
+    let runs_stat = page
+        .body
+        .split(r#"data-stat="runs""#)
+        .nth(1)
+        .unwrap_or_default();
+    let value = runs_stat
+        .split_once('>')
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     assert!(value.starts_with("1<"), "{}", page.body);
     t.app.state.db.close().await;
 }

@@ -11,7 +11,10 @@ pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<
     use galaxy_core::runs::{RunMode, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
     let mode = RunMode::parse(&mode).ok_or_else(|| {
-        AppError::from_core(galaxy_core::CoreError::field("mode", "Choose mock or live."))
+        AppError::from_core(galaxy_core::CoreError::field(
+            "mode",
+            "Choose mock or live.",
+        ))
     })?;
     Ok(galaxy_core::runs::run_agent(
         &state.db,

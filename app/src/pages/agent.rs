@@ -36,7 +36,7 @@ pub fn NewAgentPage() -> impl IntoView {
 pub fn AgentPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let agent = Resource::new(id, |id| get_agent(id));
+    let agent = Resource::new(id, get_agent);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -149,7 +149,10 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
         }
     };
 
-    let text = |label: &'static str, field: &'static str, sig: RwSignal<String>, hint: &'static str| {
+    let text = |label: &'static str,
+                field: &'static str,
+                sig: RwSignal<String>,
+                hint: &'static str| {
         let err_id = format!("{field}-error");
         view! {
             <label>{label}
@@ -161,7 +164,11 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
             <FieldMessage errors field/>
         }
     };
-    let area = |label: &'static str, field: &'static str, sig: RwSignal<String>, rows: &'static str, hint: &'static str| {
+    let area = |label: &'static str,
+                field: &'static str,
+                sig: RwSignal<String>,
+                rows: &'static str,
+                hint: &'static str| {
         let err_id = format!("{field}-error");
         view! {
             <label>{label}
@@ -212,10 +219,14 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
 /// An example input for the test panel: generated from the input schema, or a question.
 fn example_input(agent: &Agent) -> String {
     match &agent.config.input_schema {
-        Some(schema) if declared_type(schema) == Some("object") || schema.get("properties").is_some() => {
+        Some(schema)
+            if declared_type(schema) == Some("object") || schema.get("properties").is_some() =>
+        {
             serde_json::to_string_pretty(&mock_value(schema, schema, 7, 0)).unwrap_or_default()
         }
-        Some(schema) => serde_json::to_string(&mock_value(schema, schema, 7, 0)).unwrap_or_default(),
+        Some(schema) => {
+            serde_json::to_string(&mock_value(schema, schema, 7, 0)).unwrap_or_default()
+        }
         None => "Hello! What can you do?".to_owned(),
     }
 }
@@ -227,7 +238,10 @@ fn TestPanel(agent: Agent) -> impl IntoView {
     let input = RwSignal::new(example_input(&agent));
     let agent_id = agent.id.clone();
     let runs_id = agent.id.clone();
-    let runs = Resource::new(move || run.version().get(), move |_| list_agent_runs(runs_id.clone()));
+    let runs = Resource::new(
+        move || run.version().get(),
+        move |_| list_agent_runs(runs_id.clone()),
+    );
     let has_schema = agent.config.input_schema.is_some();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();

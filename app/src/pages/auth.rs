@@ -11,7 +11,12 @@ use crate::components::FieldMessage;
 pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let result = auth.log_in.value();
-    let message = move || result.get().and_then(|r| r.err()).and_then(|e| e.form_message());
+    let message = move || {
+        result
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    };
     view! {
         <section class="panel narrow">
             <h1>"Log in"</h1>
@@ -46,7 +51,9 @@ pub fn SignupPage() -> impl IntoView {
     let described = move |field: &'static str| {
         move || {
             errors.with(|e: &Vec<FieldError>| {
-                e.iter().any(|x| x.field == field).then(|| format!("{field}-error"))
+                e.iter()
+                    .any(|x| x.field == field)
+                    .then(|| format!("{field}-error"))
             })
         }
     };
