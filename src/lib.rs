@@ -15,15 +15,22 @@ pub mod auth;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod executor;
 pub mod providers;
 pub mod runs;
 pub mod schema;
 pub mod timefmt;
 pub mod validation;
+#[cfg(feature = "server")]
+pub mod vault;
 pub mod workspaces;
 
 #[cfg(all(test, feature = "server"))]
 mod store_tests;
+
+#[cfg(all(test, feature = "server"))]
+mod provider_tests;
 
 #[cfg(feature = "server")]
 pub use error::CoreError;

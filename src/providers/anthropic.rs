@@ -1,0 +1,281 @@
+//! Anthropic Messages. Structured output is a forced tool whose `input_schema` is the agent's
+//! output schema; its `input` is the answer. Streaming reads `message_start` (input tokens),
+//! `content_block_delta` (`text_delta` / `input_json_delta`), `message_delta` (output tokens and
+//! stop reason) and `error` events. Wire types are private and follow Anthropic's documented shapes.
+
+use futures_util::StreamExt;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::sse;
+use super::{
+    ChatRequest, ChatResponse, Endpoint, EventStream, FinishReason, ProviderError, StreamEvent,
+    Usage, retry_after, should_retry,
+};
+
+/// The API version Galaxy speaks.
+pub const API_VERSION: &str = "2023-06-01";
+const TOOL_NAME: &str = "output";
+
+pub struct Anthropic {
+    endpoint: Endpoint,
+}
+
+#[derive(Serialize)]
+struct WireRequest<'a> {
+    model: &'a str,
+    max_tokens: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    temperature: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    content: Vec<WireBlock>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireBlock {
+    Text {
+        text: String,
+    },
+    ToolUse {
+        input: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<i64>,
+    #[serde(default)]
+    output_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct WireErrorBody {
+    error: WireError,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+impl Anthropic {
+    pub fn new(endpoint: Endpoint) -> Anthropic {
+        Anthropic { endpoint }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v1/{path}", self.endpoint.base_url.trim_end_matches('/'))
+    }
+
+    fn body(&self, req: &ChatRequest, stream: bool) -> Value {
+        let (tools, tool_choice) = match &req.output_schema {
+            Some(schema) => (
+                Some(json!([{
+                    "name": TOOL_NAME,
+                    "description": "Give the answer as this structured output.",
+                    "input_schema": schema,
+                }])),
+                Some(json!({"type": "tool", "name": TOOL_NAME})),
+            ),
+            None => (None, None),
+        };
+        serde_json::to_value(WireRequest {
+            model: &req.model,
+            max_tokens: req.max_tokens,
+            system: &req.system,
+            messages: vec![WireMessage {
+                role: "user",
+                content: &req.user,
+            }],
+            temperature: req.temperature,
+            stream,
+            tools,
+            tool_choice,
+        })
+        .unwrap_or(Value::Null)
+    }
+
+    fn with_auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        rb.header("x-api-key", self.endpoint.api_key.expose_secret())
+            .header("anthropic-version", API_VERSION)
+    }
+
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let resp = self
+            .with_auth(http.post(self.url("messages")))
+            .json(&self.body(req, stream))
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(&e, "Anthropic"))?;
+        check(resp).await
+    }
+
+    pub async fn complete(
+        &self,
+        http: &reqwest::Client,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let wire: WireResponse = self
+            .send(http, req, false)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ProviderError::Decode(e.to_string()))?;
+        let mut text = String::new();
+        for block in wire.content {
+            match block {
+                WireBlock::Text { text: t } => text.push_str(&t),
+                WireBlock::ToolUse { input } => text = input.to_string(),
+                WireBlock::Other => {}
+            }
+        }
+        Ok(ChatResponse {
+            text,
+            usage: wire.usage.map(|u| Usage {
+                prompt_tokens: u.input_tokens.unwrap_or(0),
+                completion_tokens: u.output_tokens.unwrap_or(0),
+            }),
+            finish_reason: wire.stop_reason.as_deref().map(FinishReason::from_wire),
+            model: wire.model,
+        })
+    }
+
+    pub async fn stream(
+        &self,
+        http: &reqwest::Client,
+        req: &ChatRequest,
+    ) -> Result<EventStream, ProviderError> {
+        let resp = self.send(http, req, true).await?;
+        // Input tokens arrive in message_start, output tokens in message_delta: keep both.
+        let events = sse::events(resp)
+            .scan(Usage::default(), |usage, item| {
+                let out: Vec<Result<StreamEvent, ProviderError>> = match item {
+                    Err(e) => vec![Err(e)],
+                    Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
+                        Err(e) => vec![Err(ProviderError::Decode(format!("stream event: {e}")))],
+                        Ok(v) => event(&v, usage),
+                    },
+                };
+                futures_util::future::ready(Some(futures_util::stream::iter(out)))
+            })
+            .flatten();
+        Ok(Box::pin(events))
+    }
+
+    pub async fn check_key(&self, http: &reqwest::Client) -> Result<(), ProviderError> {
+        let resp = self
+            .with_auth(http.get(self.url("models")))
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(&e, "Anthropic"))?;
+        check(resp).await.map(|_| ())
+    }
+}
+
+fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>> {
+    let read = |u: &Value, key: &str| u.get(key).and_then(Value::as_i64);
+    match v.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "message_start" => {
+            let u = &v["message"]["usage"];
+            if let Some(n) = read(u, "input_tokens") {
+                usage.prompt_tokens = n;
+            }
+            if let Some(n) = read(u, "output_tokens") {
+                usage.completion_tokens = n;
+            }
+            vec![Ok(StreamEvent::Usage(*usage))]
+        }
+        "content_block_delta" => {
+            let d = &v["delta"];
+            let text = match d.get("type").and_then(Value::as_str) {
+                Some("text_delta") => d.get("text"),
+                Some("input_json_delta") => d.get("partial_json"),
+                _ => None,
+            };
+            match text.and_then(Value::as_str) {
+                Some(t) if !t.is_empty() => vec![Ok(StreamEvent::Delta(t.to_owned()))],
+                _ => Vec::new(),
+            }
+        }
+        "message_delta" => {
+            let mut out = Vec::new();
+            if let Some(n) = read(&v["usage"], "output_tokens") {
+                usage.completion_tokens = n;
+            }
+            if let Some(n) = read(&v["usage"], "input_tokens") {
+                usage.prompt_tokens = n;
+            }
+            out.push(Ok(StreamEvent::Usage(*usage)));
+            if let Some(r) = v["delta"].get("stop_reason").and_then(Value::as_str) {
+                out.push(Ok(StreamEvent::Finish(FinishReason::from_wire(r))));
+            }
+            out
+        }
+        "error" => {
+            let kind = v["error"]["type"].as_str().unwrap_or("error");
+            let msg = v["error"]["message"].as_str().unwrap_or_default();
+            vec![Err(ProviderError::Stream(format!("{kind}: {msg}")))]
+        }
+        // message_stop, content_block_start/stop, ping and unknown events carry nothing we need.
+        _ => Vec::new(),
+    }
+}
+
+async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = retry_after(resp.headers());
+    let should_retry = should_retry(resp.headers());
+    let text = resp.text().await.unwrap_or_default();
+    let (error_type, message) = match serde_json::from_str::<WireErrorBody>(&text) {
+        Ok(b) => (b.error.kind, b.error.message),
+        Err(_) => (None, text.chars().take(500).collect()),
+    };
+    Err(ProviderError::Http {
+        provider: "Anthropic",
+        status: status.as_u16(),
+        error_type,
+        message,
+        retry_after,
+        should_retry,
+    })
+}
