@@ -445,18 +445,7 @@ mod server {
                 .fetch_optional(&mut *tx)
                 .await?;
         let (name,) = deleted.ok_or(CoreError::NotFound)?;
-        sqlx::query(
-            "INSERT INTO audit_events (id, workspace_id, actor_id, action, target, detail, created_at) \
-             VALUES ($1, $2, $3, 'agent.deleted', $4, $5, $6)",
-        )
-        .bind(new_id())
-        .bind(&actor.workspace_id)
-        .bind(&actor.user_id)
-        .bind(id)
-        .bind(name)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        crate::audit::record(&mut *tx, actor, "agent.deleted", id, &name).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, "agent deleted");
         Ok(())

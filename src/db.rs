@@ -143,8 +143,16 @@ impl Db {
         Ok(())
     }
 
+    /// Closes the pool: new acquisitions fail at once; waits up to 5 s for connections in use to
+    /// come back (sqlx's `close` can otherwise wait for ever on a connection that is never
+    /// returned, which would hang a shutdown).
     pub async fn close(&self) {
-        self.pool.close().await;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database pool did not close within 5 s");
+        }
     }
 }
 

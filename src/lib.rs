@@ -10,13 +10,16 @@
 //! [`schema`]; [`validation`] holds the field-error type every form shares.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
+pub mod credentials;
 #[cfg(feature = "server")]
 pub mod db;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
 pub mod executor;
+pub mod pricing;
 pub mod providers;
 pub mod runs;
 pub mod schema;
@@ -29,6 +32,8 @@ pub mod workspaces;
 #[cfg(all(test, feature = "server"))]
 mod store_tests;
 
+#[cfg(all(test, feature = "server"))]
+mod live_tests;
 #[cfg(all(test, feature = "server"))]
 mod provider_tests;
 

@@ -144,18 +144,28 @@ pub use server::*;
 
 #[cfg(feature = "server")]
 mod server {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    use secrecy::ExposeSecret;
     use serde_json::Value;
     use sqlx::Row;
     use sqlx::any::AnyRow;
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::agents::get_agent;
+    use crate::credentials::{ProviderUrls, resolve_for_run, touch};
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
-    use crate::providers::{MockOutput, mock_reply};
+    use crate::executor::{AttemptRecord, Execution, RetryPolicy, execute, scrub};
+    use crate::pricing::{CostSource, PRICE_TABLE_VERSION, price_usage, workspace_prices};
+    use crate::providers::{
+        ChatRequest, MockOutput, Provider, ProviderError, Usage, estimate_tokens, mock_reply,
+    };
     use crate::schema::compile;
+    use crate::vault::Vault;
     use crate::workspaces::{Actor, require_builder};
 
     const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
@@ -197,33 +207,6 @@ mod server {
         })
     }
 
-    /// How a run ended, before it is written.
-    struct Outcome {
-        status: RunStatus,
-        output: Option<String>,
-        output_is_json: bool,
-        error_kind: Option<&'static str>,
-        error_message: Option<String>,
-        prompt_tokens: i64,
-        completion_tokens: i64,
-        attempts: i64,
-    }
-
-    impl Outcome {
-        fn refused(status: RunStatus, kind: &'static str, message: String) -> Outcome {
-            Outcome {
-                status,
-                output: None,
-                output_is_json: false,
-                error_kind: Some(kind),
-                error_message: Some(message),
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                attempts: 0,
-            }
-        }
-    }
-
     fn join_errors(errors: &[crate::validation::FieldError]) -> String {
         errors
             .iter()
@@ -232,145 +215,503 @@ mod server {
             .join("\n")
     }
 
-    /// Runs an agent of the caller's workspace and records the run. Invalid input is not an
-    /// error: it is a recorded `input_invalid` run (no provider call), returned like any other.
-    #[tracing::instrument(skip(db, input))]
-    pub async fn run_agent(
-        db: &Db,
-        actor: &Actor,
-        agent_id: &str,
-        input: &str,
-        mode: RunMode,
-        trigger: RunTrigger,
-    ) -> Result<RunView, CoreError> {
-        require_builder(actor)?;
-        if input.len() > MAX_INPUT_BYTES {
-            return Err(CoreError::field(
-                "input",
-                &format!(
-                    "Input is too large (the limit is {} KiB).",
-                    MAX_INPUT_BYTES / 1024
-                ),
-            ));
+    /// What a person can do about a provider error (the provider's own words follow).
+    pub fn explain_provider_error(e: &ProviderError) -> String {
+        let detail = e.to_string();
+        match e.class() {
+            "auth" => format!(
+                "The provider rejected the key. Check it, or rotate it in Settings → Provider keys. ({detail})"
+            ),
+            "rate_limited" => {
+                format!("Rate limited by the provider; try again shortly. ({detail})")
+            }
+            "provider_down" | "overloaded" => {
+                format!("The provider is down or overloaded; try again later. ({detail})")
+            }
+            "timeout" => {
+                "The provider did not answer in time; try again, or lower max tokens.".to_owned()
+            }
+            "connect" => {
+                "Could not reach the provider. Check the endpoint and the network.".to_owned()
+            }
+            "bad_request" => format!("The provider refused the request. ({detail})"),
+            _ => format!("The provider call failed. ({detail})"),
         }
-        if mode == RunMode::Live {
-            return Err(CoreError::field(
-                "mode",
-                "Live runs need a provider key; use mock mode for now.",
-            ));
-        }
-        let agent = get_agent(db, actor, agent_id).await?;
-        let config = &agent.config;
-        let started = Instant::now();
-        let created_at = now_ms();
-        let run_id = new_id();
+    }
 
-        // Validate input before any spend.
-        let refused = match &config.input_schema {
-            None => None,
-            Some(schema) => match serde_json::from_str::<Value>(input) {
-                Err(e) => Some(format!(
-                    "/: input must be JSON matching the input schema ({e})"
-                )),
-                Ok(value) => {
-                    let compiled = compile(schema).map_err(CoreError::Internal)?;
-                    let errors = compiled.errors(&value);
-                    (!errors.is_empty()).then(|| join_errors(&errors))
+    /// Something that happens during a run, for a live view.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum RunEvent {
+        Started { run_id: String },
+        Delta(String),
+    }
+
+    /// Runs in flight, so a person can stop one (only from the run's workspace).
+    #[derive(Clone, Default, Debug)]
+    pub struct InFlight(Arc<Mutex<HashMap<String, (String, CancellationToken)>>>);
+
+    impl InFlight {
+        fn register(&self, run_id: &str, workspace_id: &str) -> CancellationToken {
+            let token = CancellationToken::new();
+            if let Ok(mut map) = self.0.lock() {
+                map.insert(run_id.to_owned(), (workspace_id.to_owned(), token.clone()));
+            }
+            token
+        }
+
+        fn finish(&self, run_id: &str) {
+            if let Ok(mut map) = self.0.lock() {
+                map.remove(run_id);
+            }
+        }
+
+        /// Stops a running run of the caller's workspace; false when there is none.
+        pub fn cancel(&self, actor: &Actor, run_id: &str) -> bool {
+            let Ok(map) = self.0.lock() else { return false };
+            match map.get(run_id) {
+                Some((ws, token)) if *ws == actor.workspace_id => {
+                    token.cancel();
+                    true
                 }
-            },
-        };
+                _ => false,
+            }
+        }
 
-        sqlx::query(&format!(
-            "INSERT INTO runs (id, workspace_id, agent_id, agent_name, agent_version, mode, \
-             run_trigger, status, input, provider, model, triggered_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8, $9, $10, $11, $12)",
-            RunStatus::Running.as_str()
-        ))
-        .bind(&run_id)
-        .bind(&actor.workspace_id)
-        .bind(&agent.id)
-        .bind(&config.name)
-        .bind(agent.version)
-        .bind(mode.as_str())
-        .bind(trigger.as_str())
-        .bind(input)
-        .bind(config.provider.as_str())
-        .bind(&config.model)
-        .bind(&actor.user_id)
-        .bind(created_at)
-        .execute(db.pool())
-        .await?;
+        pub fn len(&self) -> usize {
+            self.0.lock().map(|m| m.len()).unwrap_or(0)
+        }
 
-        let outcome = match refused {
-            Some(message) => Outcome::refused(RunStatus::InputInvalid, "input_invalid", message),
-            None => {
-                let reply = mock_reply(
-                    &config.model,
-                    &config.system_prompt,
-                    input,
-                    config.output_schema.as_ref(),
-                );
-                tokio::time::sleep(Duration::from_millis(reply.simulated_latency_ms)).await;
-                let (status, error_kind, error_message) =
-                    match (&reply.output, &config.output_schema) {
-                        (MockOutput::Json(v), Some(schema)) => {
-                            let errors = compile(schema).map_err(CoreError::Internal)?.errors(v);
-                            if errors.is_empty() {
-                                (RunStatus::Succeeded, None, None)
-                            } else {
-                                (
-                                    RunStatus::OutputInvalid,
-                                    Some("output_invalid"),
-                                    Some(join_errors(&errors)),
-                                )
-                            }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    }
+
+    /// Everything a run needs besides the database: the vault for keys, one HTTP client (retries
+    /// off: the executor owns them), provider URLs, the retry policy, and the in-flight registry.
+    #[derive(Clone, Debug)]
+    pub struct Runner {
+        pub db: Db,
+        pub vault: Arc<Vault>,
+        pub http: reqwest::Client,
+        pub urls: ProviderUrls,
+        pub policy: RetryPolicy,
+        pub in_flight: InFlight,
+    }
+
+    /// The HTTP client for provider calls: connect timeout, TCP_NODELAY, no retries (reqwest
+    /// has none), no proxy surprises from the environment.
+    pub fn provider_http_client() -> Result<reqwest::Client, CoreError> {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| CoreError::Internal(format!("http client: {e}")))
+    }
+
+    struct Outcome {
+        status: RunStatus,
+        output: Option<String>,
+        output_is_json: bool,
+        error_kind: Option<String>,
+        error_message: Option<String>,
+        usage: Usage,
+        usage_reported: bool,
+        attempts: Vec<AttemptRecord>,
+        ttft_ms: Option<i64>,
+        finish_reason: Option<String>,
+    }
+
+    impl Outcome {
+        fn refused(status: RunStatus, kind: &str, message: String) -> Outcome {
+            Outcome {
+                status,
+                output: None,
+                output_is_json: false,
+                error_kind: Some(kind.to_owned()),
+                error_message: Some(message),
+                usage: Usage::default(),
+                usage_reported: false,
+                attempts: Vec::new(),
+                ttft_ms: None,
+                finish_reason: None,
+            }
+        }
+    }
+
+    impl Runner {
+        /// Runs an agent of the caller's workspace and records the run and its attempts.
+        /// Invalid input is not an error: it is a recorded `input_invalid` run with no provider
+        /// call. `on_event` sees the run id first, then each piece of output as it arrives.
+        #[tracing::instrument(skip(self, input, on_event))]
+        pub async fn run(
+            &self,
+            actor: &Actor,
+            agent_id: &str,
+            input: &str,
+            mode: RunMode,
+            trigger: RunTrigger,
+            mut on_event: impl FnMut(RunEvent) + Send,
+        ) -> Result<RunView, CoreError> {
+            require_builder(actor)?;
+            if input.len() > MAX_INPUT_BYTES {
+                return Err(CoreError::field(
+                    "input",
+                    &format!(
+                        "Input is too large (the limit is {} KiB).",
+                        MAX_INPUT_BYTES / 1024
+                    ),
+                ));
+            }
+            let db = &self.db;
+            let agent = get_agent(db, actor, agent_id).await?;
+            let config = &agent.config;
+
+            // Validate input before any spend.
+            let refused = match &config.input_schema {
+                None => None,
+                Some(schema) => match serde_json::from_str::<Value>(input) {
+                    Err(e) => Some(format!(
+                        "/: input must be JSON matching the input schema ({e})"
+                    )),
+                    Ok(value) => {
+                        let errors = compile(schema).map_err(CoreError::Internal)?.errors(&value);
+                        (!errors.is_empty()).then(|| join_errors(&errors))
+                    }
+                },
+            };
+
+            // A live run needs a key for the agent's provider.
+            let credential = match (mode, &refused) {
+                (RunMode::Live, None) => {
+                    match resolve_for_run(db, &self.vault, &self.urls, actor, config.provider)
+                        .await?
+                    {
+                        Some(found) => Some(found),
+                        None => {
+                            return Err(CoreError::field(
+                                "mode",
+                                &format!(
+                                    "Live runs need a {} key. Add one in Settings → Provider keys.",
+                                    config.provider.label()
+                                ),
+                            ));
                         }
-                        _ => (RunStatus::Succeeded, None, None),
-                    };
-                Outcome {
-                    status,
-                    output_is_json: matches!(reply.output, MockOutput::Json(_)),
-                    output: Some(reply.output.render()),
-                    error_kind,
-                    error_message,
+                    }
+                }
+                _ => None,
+            };
+
+            let run_id = new_id();
+            let created_at = now_ms();
+            let started = Instant::now();
+            sqlx::query(
+                "INSERT INTO runs (id, workspace_id, agent_id, agent_name, agent_version, mode, \
+                 run_trigger, status, input, provider, model, triggered_by, created_at, credential_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&run_id)
+            .bind(&actor.workspace_id)
+            .bind(&agent.id)
+            .bind(&config.name)
+            .bind(agent.version)
+            .bind(mode.as_str())
+            .bind(trigger.as_str())
+            .bind(input)
+            .bind(config.provider.as_str())
+            .bind(&config.model)
+            .bind(&actor.user_id)
+            .bind(created_at)
+            .bind(credential.as_ref().map(|(id, _)| id.clone()))
+            .execute(db.pool())
+            .await?;
+            on_event(RunEvent::Started {
+                run_id: run_id.clone(),
+            });
+            let cancel = self.in_flight.register(&run_id, &actor.workspace_id);
+
+            let request = ChatRequest {
+                model: config.model.clone(),
+                system: config.system_prompt.clone(),
+                user: input.to_owned(),
+                temperature: config.temperature,
+                max_tokens: config.max_tokens,
+                output_schema: config.output_schema.clone(),
+            };
+            let mut secrets: Vec<String> = Vec::new();
+            let outcome = match (refused, credential) {
+                (Some(message), _) => {
+                    Outcome::refused(RunStatus::InputInvalid, "input_invalid", message)
+                }
+                (None, None) => self.mock(&request, &cancel, &mut on_event, started).await,
+                (None, Some((credential_id, endpoint))) => {
+                    secrets.push(endpoint.api_key.expose_secret().to_owned());
+                    let provider = Provider::new(endpoint);
+                    let exec = execute(
+                        &self.http,
+                        &provider,
+                        &request,
+                        &self.policy,
+                        true,
+                        &cancel,
+                        |d| on_event(RunEvent::Delta(d.to_owned())),
+                    )
+                    .await;
+                    touch(db, &credential_id).await?;
+                    from_execution(exec, &request)
+                }
+            };
+            self.in_flight.finish(&run_id);
+            let outcome = validate_output(outcome, config.output_schema.as_ref())?;
+            let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            self.record(
+                actor,
+                &run_id,
+                config.provider.as_str(),
+                &config.model,
+                outcome,
+                started,
+                &secret_refs,
+            )
+            .await
+        }
+
+        /// The mock provider, streamed in a few pieces over its simulated latency.
+        async fn mock(
+            &self,
+            request: &ChatRequest,
+            cancel: &CancellationToken,
+            on_event: &mut (impl FnMut(RunEvent) + Send),
+            started: Instant,
+        ) -> Outcome {
+            let reply = mock_reply(
+                &request.model,
+                &request.system,
+                &request.user,
+                request.output_schema.as_ref(),
+            );
+            let text = reply.output.render();
+            let pieces = split_pieces(&text, 8);
+            let pause = Duration::from_millis(reply.simulated_latency_ms.div_ceil(8));
+            let mut ttft_ms = None;
+            for piece in pieces {
+                tokio::select! {
+                    () = cancel.cancelled() => {
+                        let mut o = Outcome::refused(RunStatus::Cancelled, "cancelled", "Stopped by the user.".into());
+                        o.ttft_ms = ttft_ms;
+                        return o;
+                    }
+                    () = tokio::time::sleep(pause) => {}
+                }
+                if ttft_ms.is_none() {
+                    ttft_ms = Some(millis(started.elapsed()));
+                }
+                on_event(RunEvent::Delta(piece));
+            }
+            Outcome {
+                status: RunStatus::Succeeded,
+                output_is_json: matches!(reply.output, MockOutput::Json(_)),
+                output: Some(text),
+                error_kind: None,
+                error_message: None,
+                usage: Usage {
                     prompt_tokens: reply.prompt_tokens,
                     completion_tokens: reply.completion_tokens,
-                    attempts: 1,
+                },
+                usage_reported: false,
+                attempts: vec![AttemptRecord {
+                    number: 1,
+                    status: None,
+                    error_class: None,
+                    error_message: None,
+                    waited_ms: 0,
+                    latency_ms: millis(started.elapsed()),
+                    usage: None,
+                }],
+                ttft_ms,
+                finish_reason: Some("stop".into()),
+            }
+        }
+
+        /// Writes the outcome and every attempt in one transaction, then reads the run back.
+        #[expect(
+            clippy::too_many_arguments,
+            reason = "one call site; the pieces of a finished run"
+        )]
+        async fn record(
+            &self,
+            actor: &Actor,
+            run_id: &str,
+            provider: &str,
+            model: &str,
+            outcome: Outcome,
+            started: Instant,
+            secrets: &[&str],
+        ) -> Result<RunView, CoreError> {
+            // No provider call (invalid input, stopped before the call): nothing was spent.
+            let (cost, source) = if outcome.attempts.is_empty() {
+                (Some(0), CostSource::Estimated)
+            } else {
+                let overrides = workspace_prices(&self.db, &actor.workspace_id).await?;
+                price_usage(
+                    &overrides,
+                    provider,
+                    model,
+                    outcome.usage,
+                    outcome.usage_reported,
+                )
+            };
+            let latency_ms = millis(started.elapsed());
+            let clean = |s: Option<String>| s.map(|m| scrub(&m, secrets));
+            let mut tx = self.db.pool().begin().await?;
+            let row = sqlx::query(&format!(
+                "UPDATE runs SET status = $1, output = $2, output_is_json = $3, error_kind = $4, \
+                 error_message = $5, prompt_tokens = $6, completion_tokens = $7, total_tokens = $8, \
+                 cost_micros = $9, cost_source = $10, price_table_version = $11, latency_ms = $12, \
+                 ttft_ms = $13, attempts = $14, finish_reason = $15, finished_at = $16 \
+                 WHERE id = $17 AND workspace_id = $18 RETURNING {RUN_COLUMNS}"
+            ))
+            .bind(outcome.status.as_str())
+            .bind(clean(outcome.output))
+            .bind(i64::from(outcome.output_is_json))
+            .bind(outcome.error_kind)
+            .bind(clean(outcome.error_message))
+            .bind(outcome.usage.prompt_tokens)
+            .bind(outcome.usage.completion_tokens)
+            .bind(outcome.usage.total())
+            .bind(cost)
+            .bind(source.as_str())
+            .bind(PRICE_TABLE_VERSION)
+            .bind(latency_ms)
+            .bind(outcome.ttft_ms)
+            .bind(i64::try_from(outcome.attempts.len()).unwrap_or(0))
+            .bind(outcome.finish_reason)
+            .bind(now_ms())
+            .bind(run_id)
+            .bind(&actor.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            for a in &outcome.attempts {
+                sqlx::query(
+                    "INSERT INTO run_attempts (run_id, workspace_id, number, http_status, error_class, \
+                     error_message, waited_ms, latency_ms, prompt_tokens, completion_tokens) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(run_id)
+                .bind(&actor.workspace_id)
+                .bind(i64::from(a.number))
+                .bind(a.status.map(i64::from))
+                .bind(a.error_class.clone())
+                .bind(clean(a.error_message.clone()))
+                .bind(a.waited_ms)
+                .bind(a.latency_ms)
+                .bind(a.usage.map(|u| u.prompt_tokens))
+                .bind(a.usage.map(|u| u.completion_tokens))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            let run = run_from_row(&row)?;
+            tracing::info!(
+                run_id,
+                status = run.status.as_str(),
+                latency_ms,
+                "run finished"
+            );
+            Ok(run)
+        }
+    }
+
+    fn millis(d: Duration) -> i64 {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Splits text into at most `n` pieces on character boundaries.
+    fn split_pieces(text: &str, n: usize) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            return Vec::new();
+        }
+        let size = chars.len().div_ceil(n.max(1));
+        chars.chunks(size).map(|c| c.iter().collect()).collect()
+    }
+
+    fn from_execution(exec: Execution, request: &ChatRequest) -> Outcome {
+        let Execution {
+            result,
+            attempts,
+            ttft_ms,
+            cancelled,
+        } = exec;
+        match result {
+            Ok(resp) => {
+                let usage_reported = resp.usage.is_some();
+                let usage = resp.usage.unwrap_or_else(|| Usage {
+                    prompt_tokens: estimate_tokens(&request.system)
+                        + estimate_tokens(&request.user),
+                    completion_tokens: estimate_tokens(&resp.text),
+                });
+                Outcome {
+                    status: RunStatus::Succeeded,
+                    output: Some(resp.text),
+                    output_is_json: false,
+                    error_kind: None,
+                    error_message: None,
+                    usage,
+                    usage_reported,
+                    attempts,
+                    ttft_ms,
+                    finish_reason: resp.finish_reason.map(|f| format!("{f:?}").to_lowercase()),
                 }
             }
-        };
+            Err(_) if cancelled => {
+                let mut o = Outcome::refused(
+                    RunStatus::Cancelled,
+                    "cancelled",
+                    "Stopped by the user.".into(),
+                );
+                o.attempts = attempts;
+                o.ttft_ms = ttft_ms;
+                o
+            }
+            Err(e) => {
+                let status = if e.status() == Some(429) {
+                    RunStatus::RateLimited
+                } else {
+                    RunStatus::Failed
+                };
+                let mut o = Outcome::refused(status, e.class(), explain_provider_error(&e));
+                o.attempts = attempts;
+                o.ttft_ms = ttft_ms;
+                o
+            }
+        }
+    }
 
-        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let finished_at = now_ms();
-        let row = sqlx::query(&format!(
-            "UPDATE runs SET status = $1, output = $2, output_is_json = $3, error_kind = $4, \
-             error_message = $5, prompt_tokens = $6, completion_tokens = $7, total_tokens = $8, \
-             cost_source = 'unpriced', latency_ms = $9, ttft_ms = $9, attempts = $10, \
-             finished_at = $11 WHERE id = $12 AND workspace_id = $13 RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(outcome.status.as_str())
-        .bind(outcome.output)
-        .bind(i64::from(outcome.output_is_json))
-        .bind(outcome.error_kind)
-        .bind(outcome.error_message)
-        .bind(outcome.prompt_tokens)
-        .bind(outcome.completion_tokens)
-        .bind(outcome.prompt_tokens + outcome.completion_tokens)
-        .bind(latency_ms)
-        .bind(outcome.attempts)
-        .bind(finished_at)
-        .bind(&run_id)
-        .bind(&actor.workspace_id)
-        .fetch_one(db.pool())
-        .await?;
-        let run = run_from_row(&row)?;
-        tracing::info!(
-            run_id,
-            status = run.status.as_str(),
-            latency_ms,
-            "run finished"
-        );
-        Ok(run)
+    /// Checks a successful output against the output schema (JSON is stored pretty-printed).
+    fn validate_output(mut o: Outcome, schema: Option<&Value>) -> Result<Outcome, CoreError> {
+        let (Some(schema), RunStatus::Succeeded, Some(text)) = (schema, o.status, o.output.clone())
+        else {
+            return Ok(o);
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Err(e) => {
+                o.status = RunStatus::OutputInvalid;
+                o.error_kind = Some("output_invalid".into());
+                o.error_message = Some(format!("/: the output is not JSON ({e})"));
+            }
+            Ok(value) => {
+                o.output = Some(serde_json::to_string_pretty(&value).unwrap_or(text));
+                o.output_is_json = true;
+                let errors = compile(schema).map_err(CoreError::Internal)?.errors(&value);
+                if !errors.is_empty() {
+                    o.status = RunStatus::OutputInvalid;
+                    o.error_kind = Some("output_invalid".into());
+                    o.error_message = Some(join_errors(&errors));
+                }
+            }
+        }
+        Ok(o)
     }
 
     /// The latest runs of the workspace, or of one agent, newest first; `limit` is capped at 100.

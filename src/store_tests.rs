@@ -15,7 +15,7 @@ use crate::auth::{LoginThrottle, Passwords, SignedIn, log_in, sign_up};
 use crate::db::Db;
 use crate::error::CoreError;
 use crate::runs::{
-    RunMode, RunStatus, RunTrigger, dashboard, list_runs, mark_interrupted, run_agent,
+    InFlight, RunMode, RunStatus, RunTrigger, Runner, dashboard, list_runs, mark_interrupted,
 };
 use crate::workspaces::{Actor, Role, load_actor};
 
@@ -39,6 +39,19 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+fn runner(db: &Db) -> Runner {
+    Runner {
+        db: db.clone(),
+        vault: std::sync::Arc::new(
+            crate::vault::Vault::from_file(&crate::vault::KeyringFile::generate()).unwrap(),
+        ),
+        http: crate::runs::provider_http_client().unwrap(),
+        urls: crate::credentials::ProviderUrls::default(),
+        policy: crate::executor::RetryPolicy::default(),
+        in_flight: InFlight::default(),
+    }
 }
 
 fn pw(s: &str) -> SecretString {
@@ -280,16 +293,17 @@ on_both_backends!(workspaces_are_isolated, |db: Db| async move {
     let a = user(&db, "a@example.com").await;
     let b = user(&db, "b@example.com").await;
     let agent = create_agent(&db, &a, &draft("Private")).await.unwrap();
-    run_agent(
-        &db,
-        &a,
-        &agent.id,
-        "hi",
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap();
+    runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            "hi",
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert!(matches!(
         get_agent(&db, &b, &agent.id).await,
         Err(CoreError::NotFound)
@@ -303,15 +317,16 @@ on_both_backends!(workspaces_are_isolated, |db: Db| async move {
         Err(CoreError::NotFound)
     ));
     assert!(matches!(
-        run_agent(
-            &db,
-            &b,
-            &agent.id,
-            "hi",
-            RunMode::Mock,
-            RunTrigger::TestPanel
-        )
-        .await,
+        runner(&db)
+            .run(
+                &b,
+                &agent.id,
+                "hi",
+                RunMode::Mock,
+                RunTrigger::TestPanel,
+                |_| {}
+            )
+            .await,
         Err(CoreError::NotFound)
     ));
     assert!(list_agents(&db, &b).await.unwrap().is_empty());
@@ -367,15 +382,16 @@ on_both_backends!(viewers_read_but_do_not_build, |db: Db| async move {
         Err(CoreError::Forbidden)
     ));
     assert!(matches!(
-        run_agent(
-            &db,
-            &viewer,
-            &agent.id,
-            "x",
-            RunMode::Mock,
-            RunTrigger::TestPanel
-        )
-        .await,
+        runner(&db)
+            .run(
+                &viewer,
+                &agent.id,
+                "x",
+                RunMode::Mock,
+                RunTrigger::TestPanel,
+                |_| {}
+            )
+            .await,
         Err(CoreError::Forbidden)
     ));
 });
@@ -383,16 +399,17 @@ on_both_backends!(viewers_read_but_do_not_build, |db: Db| async move {
 on_both_backends!(mock_runs_are_recorded_with_metrics, |db: Db| async move {
     let a = user(&db, "a@example.com").await;
     let agent = create_agent(&db, &a, &draft("Echo")).await.unwrap();
-    let run = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        "Summarise this, please.",
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap();
+    let run = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            "Summarise this, please.",
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(run.status, RunStatus::Succeeded);
     assert!(
         run.output
@@ -410,21 +427,37 @@ on_both_backends!(mock_runs_are_recorded_with_metrics, |db: Db| async move {
         "latency {} < simulated {simulated}",
         run.latency_ms
     );
-    assert_eq!(run.cost_micros, None, "mock runs are unpriced, never $0");
-    assert_eq!(run.cost_source, "unpriced");
+    // gpt-4o-mini is in the price table: mock runs carry an estimated cost.
+    let expected = crate::pricing::cost_micros(
+        crate::providers::Usage {
+            prompt_tokens: run.prompt_tokens,
+            completion_tokens: run.completion_tokens,
+        },
+        crate::pricing::find_price(
+            &[],
+            &crate::pricing::shipped_prices(),
+            "openai",
+            "gpt-4o-mini",
+        )
+        .unwrap(),
+    );
+    assert_eq!(run.cost_micros, Some(expected));
+    assert!(expected > 0);
+    assert_eq!(run.cost_source, "estimated");
     assert_eq!((run.attempts, run.agent_version), (1, 1));
     assert!(run.finished_at.unwrap() >= run.created_at);
     // The same input gives the same output (deterministic mock).
-    let again = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        "Summarise this, please.",
-        RunMode::Mock,
-        RunTrigger::Dashboard,
-    )
-    .await
-    .unwrap();
+    let again = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            "Summarise this, please.",
+            RunMode::Mock,
+            RunTrigger::Dashboard,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(again.output, run.output);
     let listed = list_runs(&db, &a, Some(&agent.id), 10).await.unwrap();
     assert_eq!(
@@ -441,28 +474,30 @@ on_both_backends!(mock_runs_are_recorded_with_metrics, |db: Db| async move {
     assert!(stats.avg_latency_ms.unwrap() >= simulated);
     assert_eq!(stats.recent.len(), 2);
     // Live mode is refused until provider keys exist, without a run.
-    let live = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        "x",
-        RunMode::Live,
-        RunTrigger::TestPanel,
-    )
-    .await;
+    let live = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            "x",
+            RunMode::Live,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await;
     assert_eq!(field_of(live.unwrap_err()), ["mode"]);
     // Oversized input is refused before anything is stored.
     let big = "x".repeat(crate::runs::MAX_INPUT_BYTES + 1);
-    let err = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        &big,
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap_err();
+    let err = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            &big,
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap_err();
     assert_eq!(field_of(err), ["input"]);
     assert_eq!(list_runs(&db, &a, None, 100).await.unwrap().len(), 2);
 });
@@ -474,16 +509,17 @@ on_both_backends!(schemas_gate_input_and_shape_output, |db: Db| async move {
     d.output_schema = r#"{"type":"object","properties":{"label":{"enum":["spam","ham"]},"score":{"type":"number","minimum":0,"maximum":1}},"required":["label","score"]}"#.into();
     let agent = create_agent(&db, &a, &d).await.unwrap();
 
-    let not_json = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        "hello",
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap();
+    let not_json = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            "hello",
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(not_json.status, RunStatus::InputInvalid);
     assert_eq!(
         (not_json.total_tokens, not_json.attempts),
@@ -492,31 +528,33 @@ on_both_backends!(schemas_gate_input_and_shape_output, |db: Db| async move {
     );
     assert!(not_json.error_message.unwrap().contains("must be JSON"));
 
-    let invalid = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        r#"{"text": "hi"}"#,
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap();
+    let invalid = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            r#"{"text": "hi"}"#,
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(invalid.status, RunStatus::InputInvalid);
     assert_eq!(invalid.error_kind.as_deref(), Some("input_invalid"));
     assert!(invalid.error_message.unwrap().starts_with("/text:"));
     assert_eq!(invalid.output, None);
 
-    let ok = run_agent(
-        &db,
-        &a,
-        &agent.id,
-        r#"{"text": "win a prize"}"#,
-        RunMode::Mock,
-        RunTrigger::TestPanel,
-    )
-    .await
-    .unwrap();
+    let ok = runner(&db)
+        .run(
+            &a,
+            &agent.id,
+            r#"{"text": "win a prize"}"#,
+            RunMode::Mock,
+            RunTrigger::TestPanel,
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(ok.status, RunStatus::Succeeded, "{:?}", ok.error_message);
     assert!(ok.output_is_json);
     let out: Value = serde_json::from_str(ok.output.as_deref().unwrap()).unwrap();
@@ -530,16 +568,17 @@ on_both_backends!(
     |db: Db| async move {
         let a = user(&db, "a@example.com").await;
         let agent = create_agent(&db, &a, &draft("Doomed")).await.unwrap();
-        let run = run_agent(
-            &db,
-            &a,
-            &agent.id,
-            "x",
-            RunMode::Mock,
-            RunTrigger::TestPanel,
-        )
-        .await
-        .unwrap();
+        let run = runner(&db)
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Mock,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
         delete_agent(&db, &a, &agent.id).await.unwrap();
         assert!(matches!(
             get_agent(&db, &a, &agent.id).await,
@@ -570,16 +609,17 @@ on_both_backends!(
     |db: Db| async move {
         let a = user(&db, "a@example.com").await;
         let agent = create_agent(&db, &a, &draft("Crashy")).await.unwrap();
-        let done = run_agent(
-            &db,
-            &a,
-            &agent.id,
-            "x",
-            RunMode::Mock,
-            RunTrigger::TestPanel,
-        )
-        .await
-        .unwrap();
+        let done = runner(&db)
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Mock,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
         sqlx::query("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $1")
             .bind(&done.id)
             .execute(db.pool())

@@ -4,4 +4,5 @@
 
 pub mod agents;
 pub mod auth;
+pub mod keys;
 pub mod runs;

@@ -23,6 +23,7 @@ pub fn Nav() -> impl IntoView {
                             <nav class="links">
                                 <a href="/">"Dashboard"</a>
                                 <a href="/agents">"Agents"</a>
+                                <a href="/settings/keys">"Provider keys"</a>
                             </nav>
                             <div class="who">
                                 <span class="muted" title=user.email.clone()>
@@ -101,6 +102,8 @@ pub fn RunResult(run: RunView) -> impl IntoView {
                 <div><dt>"Latency"</dt><dd data-metric="latency_ms">{format!("{} ms", run.latency_ms)}</dd></div>
                 <div><dt>"Cost"</dt><dd data-metric="cost">{format_cost(run.cost_micros)}</dd></div>
                 <div><dt>"Attempts"</dt><dd data-metric="attempts">{run.attempts}</dd></div>
+                <div><dt>"First token"</dt><dd data-metric="ttft_ms">{run.ttft_ms.map_or_else(|| "—".to_owned(), |t| format!("{t} ms"))}</dd></div>
+                <div><dt>"Cost source"</dt><dd data-metric="cost_source">{run.cost_source.clone()}</dd></div>
             </dl>
         </div>
     }

@@ -26,6 +26,7 @@ use crate::pages::agent::{AgentPage, NewAgentPage};
 use crate::pages::agents::AgentsPage;
 use crate::pages::auth::{LoginPage, SignupPage};
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::keys::KeysPage;
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

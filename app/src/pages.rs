@@ -5,3 +5,4 @@ pub mod agent;
 pub mod agents;
 pub mod auth;
 pub mod dashboard;
+pub mod keys;

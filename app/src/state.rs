@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use galaxy_core::auth::{LoginThrottle, Passwords};
 use galaxy_core::db::Db;
+use galaxy_core::runs::Runner;
 use leptos::prelude::LeptosOptions;
 
 #[derive(Clone, Debug, FromRef)]
@@ -14,16 +15,19 @@ pub struct AppState {
     pub db: Db,
     pub passwords: Passwords,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Runs agents: the vault, the provider HTTP client, retry policy, runs in flight.
+    pub runner: Runner,
 }
 
 impl AppState {
-    pub fn new(leptos_options: LeptosOptions, db: Db) -> AppState {
+    pub fn new(leptos_options: LeptosOptions, runner: Runner) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         AppState {
             leptos_options,
-            db,
+            db: runner.db.clone(),
             passwords: Passwords::new(cores * 2),
             login_throttle: Arc::new(LoginThrottle::default()),
+            runner,
         }
     }
 }

@@ -23,6 +23,28 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the database if needed and apply migrations, then exit.
     Migrate(DbArgs),
+    /// Manage the master keyring that encrypts provider keys (rotation without downtime:
+    /// `add`, `activate <id>`, `rewrap`, `retire <old id>`).
+    Keys {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// List master keys and how many stored provider keys each one seals.
+    List,
+    /// Add a new master key (not active yet).
+    Add,
+    /// Make a key the one new encryptions use.
+    Activate { id: u32 },
+    /// Re-encrypt every stored provider key with the active master key.
+    Rewrap,
+    /// Remove a master key that no stored provider key uses any more.
+    Retire { id: u32 },
 }
 
 #[derive(Clone, Debug, Args)]
@@ -43,11 +65,26 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "GALAXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Base URL for OpenAI keys (an operator's proxy, or a local fake in tests).
+    #[arg(
+        long,
+        env = "GALAXY_OPENAI_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub openai_base_url: String,
+    /// Base URL for Anthropic keys.
+    #[arg(
+        long,
+        env = "GALAXY_ANTHROPIC_BASE_URL",
+        default_value = "https://api.anthropic.com"
+    )]
+    pub anthropic_base_url: String,
 }
 
 #[derive(Clone, Debug, Args)]
 pub struct DbArgs {
-    /// Folder for Galaxy's own files (the SQLite database); created on first start.
+    /// Folder for Galaxy's own files (the SQLite database, the master keyring); created on
+    /// first start.
     #[arg(long, env = "GALAXY_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// Database URL: postgres://… for PostgreSQL, sqlite://… for another SQLite file.

@@ -2,7 +2,10 @@
 //! store), the axum router (Leptos pages, server functions, health checks, static files) with its
 //! security layers, and graceful shutdown. `main.rs` only parses the command line and calls in.
 
+#![recursion_limit = "256"]
+
 pub mod config;
+pub mod keys_cli;
 pub mod router;
 pub mod sessions;
 pub mod startup;

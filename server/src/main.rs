@@ -1,5 +1,7 @@
 //! `galaxy`: serve the app, or migrate the database.
 
+#![recursion_limit = "256"]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -48,6 +50,19 @@ async fn main() -> ExitCode {
             init_tracing(args.log_format);
             match serve(args).await {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keys { db, action } => {
+            init_tracing(LogFormat::Text);
+            match galaxy_server::keys_cli::run(&db, action).await {
+                Ok(out) => {
+                    println!("{}", out.trim_end());
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::FAILURE

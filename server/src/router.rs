@@ -16,8 +16,12 @@ use axum::routing::{get, post};
 use galaxy_app::state::AppState;
 use galaxy_app::{App, shell};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
-use tower_http::compression::CompressionLayer;
+use leptos_axum::{
+    AxumRouteListing, LeptosRoutes, generate_route_list, handle_server_fns_with_context,
+};
+use std::sync::OnceLock;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -31,9 +35,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "galaxy_session";
 
+/// The app's routes, generated once per process. Route generation runs the app with resource
+/// loading suppressed by a process-wide flag, so a page rendering at that moment would wait for
+/// ever (leptos issue 4773): generating once, before the first router serves, rules that out even
+/// where several routers are built (tests).
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole router.
 pub fn router(state: AppState, sessions: Sessions, secure_cookies: bool) -> Router {
-    let routes = generate_route_list(App);
+    let routes = routes();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -77,7 +90,10 @@ pub fn router(state: AppState, sessions: Sessions, secure_cookies: bool) -> Rout
             HeaderValue::from_static("same-origin"),
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(CompressionLayer::new())
+        // Streamed runs (application/octet-stream) must reach the browser token by token.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

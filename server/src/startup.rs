@@ -1,12 +1,17 @@
-//! Start-up: data directory, database (created, migrated, checked), session store, UI assets,
-//! and the router. Each failure is a one-line error naming what to fix.
+//! Start-up: data directory, database (created, migrated, checked), master keyring (created on
+//! first start, refused when malformed), session store, UI assets, and the router. Each failure is a one-line error naming what to fix.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use galaxy_app::state::AppState;
+use galaxy_core::credentials::ProviderUrls;
 use galaxy_core::db::Db;
+use galaxy_core::executor::RetryPolicy;
+use galaxy_core::runs::{InFlight, Runner, provider_http_client};
+use galaxy_core::vault::{KeySource, Vault};
 use leptos::prelude::LeptosOptions;
 
 use crate::config::ServeArgs;
@@ -32,6 +37,10 @@ pub enum StartError {
     SiteRoot(PathBuf),
     #[error("database: {0}")]
     Recovery(String),
+    #[error("GALAXY_KEYRING / <data-dir>/keyring.json: {0}")]
+    Keyring(#[from] galaxy_core::vault::VaultError),
+    #[error("provider HTTP client: {0}")]
+    Http(String),
 }
 
 /// Creates the data directory (mode 0700 on Unix).
@@ -102,7 +111,19 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .site_addr(args.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    let state = AppState::new(leptos_options, db);
+    let vault = Vault::open(KeySource::from_env_or(&args.db.data_dir))?;
+    let runner = Runner {
+        db,
+        vault: Arc::new(vault),
+        http: provider_http_client().map_err(|e| StartError::Http(e.to_string()))?,
+        urls: ProviderUrls {
+            openai: args.openai_base_url.trim_end_matches('/').to_owned(),
+            anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
+        },
+        policy: RetryPolicy::default(),
+        in_flight: InFlight::default(),
+    };
+    let state = AppState::new(leptos_options, runner);
     let router = crate::router(state.clone(), sessions.clone(), args.secure_cookies());
     tokio::spawn(
         sessions

@@ -19,6 +19,20 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
+/// let a task spawned during one test's page render land on another test's finished runtime).
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+});
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    RUNTIME.block_on(f)
+}
+
 struct TestApp {
     app: App,
     _dir: TempDir,
@@ -34,6 +48,8 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         site_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public")),
         secure_cookies: None,
         log_format: LogFormat::Text,
+        openai_base_url: "http://127.0.0.1:9/v1".into(),
+        anthropic_base_url: "http://127.0.0.1:9".into(),
     }
 }
 
@@ -172,416 +188,450 @@ async fn create_agent(router: &Router, cookie: &str, name: &str) -> Value {
     reply.json()
 }
 
-#[tokio::test]
-async fn health_readiness_and_static_files() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let health = get(r, "/healthz", None).await;
-    assert_eq!(
-        (health.status, health.body.as_str()),
-        (StatusCode::OK, "ok")
-    );
-    assert_eq!(get(r, "/readyz", None).await.status, StatusCode::OK);
-    let manifest = get(r, "/manifest.webmanifest", None).await;
-    assert_eq!(manifest.status, StatusCode::OK);
-    assert!(manifest.body.contains("\"name\": \"Galaxy\""));
-    assert_eq!(manifest.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert_eq!(manifest.headers[header::X_FRAME_OPTIONS], "DENY");
-    let missing = get(r, "/no/such/page", None).await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(missing.body.contains("Page not found"));
-    // Readiness follows the database.
-    t.app.state.db.close().await;
-    assert_eq!(
-        get(r, "/readyz", None).await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-}
-
-#[tokio::test]
-async fn visitors_are_redirected_to_log_in_and_forms_render_without_js() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    for path in ["/", "/agents", "/agents/new", "/agents/0190"] {
-        let page = get(r, path, None).await;
-        assert_eq!(page.status, StatusCode::FOUND, "{path}");
-        assert_eq!(page.headers[header::LOCATION], "/login", "{path}");
-    }
-    let login = get(r, "/login", None).await;
-    assert_eq!(login.status, StatusCode::OK);
-    assert!(
-        login
-            .body
-            .contains(r#"<form action="/api/log_in" method="post""#),
-        "{}",
-        login.body
-    );
-    assert!(login.body.contains("/pkg/galaxy.js"));
-    assert!(
-        login.headers.get(header::SET_COOKIE).is_none(),
-        "no session for visitors"
-    );
-    let me = call(r, "get_current_user", &[], None).await;
-    assert_eq!((me.status, me.json()), (StatusCode::OK, Value::Null));
-    let agents = call(r, "list_agents", &[], None).await;
-    assert_eq!(agents.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(agents.json(), "Unauthenticated");
-}
-
-#[tokio::test]
-async fn session_cookie_is_strict_http_only_and_cycled_at_log_in() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let signup = call(
-        r,
-        "sign_up",
-        &[
-            ("email", "ada@example.com"),
-            ("display_name", "Ada"),
-            ("password", "correct horse battery"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(signup.headers[header::LOCATION], "/");
-    let attrs = signup.set_cookie_attributes();
-    assert!(attrs.contains("HttpOnly"), "{attrs}");
-    assert!(attrs.contains("SameSite=Strict"), "{attrs}");
-    assert!(!attrs.contains("Secure"), "plain-HTTP localhost: {attrs}");
-    let first = signup.session_cookie().unwrap();
-    let me = call(r, "get_current_user", &[], Some(&first)).await.json();
-    assert_eq!(me["email"], "ada@example.com");
-    assert_eq!(me["role"], "owner");
-
-    // Log in while holding a session: the id changes and the old one is dead.
-    let login = call(
-        r,
-        "log_in",
-        &[
-            ("email", "ADA@example.com"),
-            ("password", "correct horse battery"),
-        ],
-        Some(&first),
-    )
-    .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
-    let second = login.session_cookie().unwrap();
-    assert_ne!(first, second);
-    assert_eq!(
-        call(r, "get_current_user", &[], Some(&first)).await.json(),
-        Value::Null
-    );
-    assert_eq!(
-        call(r, "get_current_user", &[], Some(&second)).await.json()["email"],
-        "ada@example.com"
-    );
-
-    // Wrong password: 401 with a message that does not say which part was wrong.
-    let wrong = call(
-        r,
-        "log_in",
-        &[("email", "ada@example.com"), ("password", "nope nope")],
-        None,
-    )
-    .await;
-    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(wrong.json(), "InvalidCredentials");
-
-    // Log out ends the session on the server.
-    let out = call(r, "log_out", &[], Some(&second)).await;
-    assert_eq!(out.status, StatusCode::OK);
-    assert_eq!(
-        call(r, "get_current_user", &[], Some(&second)).await.json(),
-        Value::Null
-    );
-}
-
-#[tokio::test]
-async fn log_in_is_throttled_with_retry_after() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    sign_up(r, "t@example.com").await;
-    let mut last = None;
-    for _ in 0..6 {
-        last = Some(
-            call(
-                r,
-                "log_in",
-                &[("email", "t@example.com"), ("password", "wrong password")],
-                None,
-            )
-            .await,
-        );
-    }
-    let last = last.unwrap();
-    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(
-        last.json()["RateLimited"]["retry_after_secs"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
-    assert!(last.headers.contains_key(header::RETRY_AFTER));
-}
-
-#[tokio::test]
-async fn cross_site_posts_are_refused() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let post = |extra: &[(&str, &str)]| {
-        let mut req = Request::post("/api/sign_up")
-            .header(header::HOST, "127.0.0.1:3000")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        req.body(Body::from(encode(&[
-            ("email", "x@example.com"),
-            ("display_name", "X"),
-            ("password", "correct horse battery"),
-        ])))
-        .unwrap()
-    };
-    let cross = send(r, post(&[("sec-fetch-site", "cross-site")])).await;
-    assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    let same_site = send(r, post(&[("sec-fetch-site", "same-site")])).await;
-    assert_eq!(same_site.status, StatusCode::FORBIDDEN);
-    let evil_origin = send(r, post(&[("origin", "http://evil.example")])).await;
-    assert_eq!(evil_origin.status, StatusCode::FORBIDDEN);
-    let null_origin = send(r, post(&[("origin", "null")])).await;
-    assert_eq!(null_origin.status, StatusCode::FORBIDDEN);
-    // Nothing was created by the refused requests; a same-origin post works.
-    let ok = send(
-        r,
-        post(&[
-            ("sec-fetch-site", "same-origin"),
-            ("origin", "http://127.0.0.1:3000"),
-        ]),
-    )
-    .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let again = send(r, post(&[("origin", "http://127.0.0.1:3000")])).await;
-    assert_eq!(
-        again.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "the first same-origin post created the account"
-    );
-}
-
-#[tokio::test]
-async fn bad_input_gets_field_errors_and_oversized_bodies_are_refused() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let bad = call(
-        r,
-        "sign_up",
-        &[("email", "nope"), ("display_name", ""), ("password", "x")],
-        None,
-    )
-    .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<String> = bad.json()["Validation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(fields, ["email", "display_name", "password"]);
-    // A missing argument is a clean 400, not a crash.
-    let missing = call(r, "sign_up", &[("email", "a@b.co")], None).await;
-    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.body);
-    assert_eq!(missing.json(), "Request");
-    let huge = "x".repeat(2 * 1024 * 1024);
-    let too_big = call(r, "sign_up", &[("email", &huge)], None).await;
-    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
-
-    let cookie = sign_up(r, "v@example.com").await;
-    let invalid = call(
-        r,
-        "save_agent",
-        &[
-            ("draft[name]", ""),
-            ("draft[description]", ""),
-            ("draft[provider]", "gemini"),
-            ("draft[model]", "m"),
-            ("draft[system_prompt]", ""),
-            ("draft[temperature]", "9"),
-            ("draft[max_tokens]", "1"),
-            ("draft[input_schema]", ""),
-            ("draft[output_schema]", ""),
-        ],
-        Some(&cookie),
-    )
-    .await;
-    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(invalid.json()["Validation"].as_array().unwrap().len(), 3);
-}
-
-#[tokio::test]
-async fn another_workspace_answers_not_found_everywhere() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let alice = sign_up(r, "alice@example.com").await;
-    let bob = sign_up(r, "bob@example.com").await;
-    let agent = create_agent(r, &alice, "Alice's agent").await;
-    let id = agent["id"].as_str().unwrap();
-    let run = call(
-        r,
-        "run_agent",
-        &[("agent_id", id), ("input", "hi"), ("mode", "mock")],
-        Some(&alice),
-    )
-    .await;
-    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
-
-    for (name, pairs) in [
-        ("get_agent", vec![("id", id)]),
-        ("delete_agent", vec![("id", id)]),
-        (
-            "run_agent",
-            vec![("agent_id", id), ("input", "x"), ("mode", "mock")],
-        ),
-    ] {
-        let reply = call(r, name, &pairs, Some(&bob)).await;
+#[test]
+fn health_readiness_and_static_files() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let health = get(r, "/healthz", None).await;
         assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "{name}: {}",
-            reply.body
+            (health.status, health.body.as_str()),
+            (StatusCode::OK, "ok")
         );
-        assert_eq!(reply.json(), "NotFound", "{name}");
-    }
-    let update = call(
-        r,
-        "save_agent",
-        &[
-            ("id", id),
-            ("draft[name]", "Bob owns this now"),
-            ("draft[description]", ""),
-            ("draft[provider]", "openai"),
-            ("draft[model]", "m"),
-            ("draft[system_prompt]", ""),
-            ("draft[temperature]", "1"),
-            ("draft[max_tokens]", "1"),
-            ("draft[input_schema]", ""),
-            ("draft[output_schema]", ""),
-        ],
-        Some(&bob),
-    )
-    .await;
-    assert_eq!(update.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        call(r, "list_agents", &[], Some(&bob)).await.json(),
-        Value::Array(vec![])
-    );
-    assert_eq!(
-        call(r, "list_agent_runs", &[("agent_id", id)], Some(&bob))
-            .await
-            .json(),
-        Value::Array(vec![])
-    );
-    let dash = call(r, "get_dashboard", &[], Some(&bob)).await.json();
-    assert_eq!(
-        (dash["agents"].as_i64(), dash["runs"].as_i64()),
-        (Some(0), Some(0))
-    );
-    // The page says "not found" too, and Alice still has everything.
-    let page = get(r, &format!("/agents/{id}"), Some(&bob)).await;
-    assert!(page.body.contains("Not found"), "{}", page.body);
-    assert!(!page.body.contains("Alice&#x27;s agent") && !page.body.contains("Alice's agent"));
-    assert_eq!(
-        call(r, "get_agent", &[("id", id)], Some(&alice))
-            .await
-            .json()["config"]["name"],
-        "Alice's agent"
-    );
-    assert_eq!(
-        call(r, "get_dashboard", &[], Some(&alice)).await.json()["runs"],
-        1
-    );
+        assert_eq!(get(r, "/readyz", None).await.status, StatusCode::OK);
+        let manifest = get(r, "/manifest.webmanifest", None).await;
+        assert_eq!(manifest.status, StatusCode::OK);
+        assert!(manifest.body.contains("\"name\": \"Galaxy\""));
+        assert_eq!(manifest.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(manifest.headers[header::X_FRAME_OPTIONS], "DENY");
+        let missing = get(r, "/no/such/page", None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(missing.body.contains("Page not found"));
+        // Readiness follows the database.
+        t.app.state.db.close().await;
+        assert_eq!(
+            get(r, "/readyz", None).await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    })
 }
 
-#[tokio::test]
-async fn internal_errors_reach_the_browser_only_as_a_reference() {
-    let t = sqlite_app().await;
-    let r = &t.app.router;
-    let cookie = sign_up(r, "i@example.com").await;
-    t.app.state.db.close().await;
-    let reply = call(r, "list_agents", &[], Some(&cookie)).await;
-    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
-    let json = reply.json();
-    assert!(
-        json["Internal"]["reference"].as_str().unwrap().len() >= 8,
-        "{json}"
-    );
-    let lower = reply.body.to_lowercase();
-    for leak in ["pool", "closed", "sqlite", "database", "sqlx"] {
-        assert!(!lower.contains(leak), "{leak} leaked: {}", reply.body);
-    }
-    // Pages too.
-    let page = get(r, "/agents", Some(&cookie)).await;
-    let lower = page.body.to_lowercase();
-    assert!(lower.contains("reference"), "{}", page.body);
-    assert!(
-        !lower.contains("pool") && !lower.contains("sqlx"),
-        "{}",
-        page.body
-    );
+#[test]
+fn visitors_are_redirected_to_log_in_and_forms_render_without_js() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        for path in ["/", "/agents", "/agents/new", "/agents/0190"] {
+            let page = get(r, path, None).await;
+            assert_eq!(page.status, StatusCode::FOUND, "{path}");
+            assert_eq!(page.headers[header::LOCATION], "/login", "{path}");
+        }
+        let login = get(r, "/login", None).await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert!(
+            login
+                .body
+                .contains(r#"<form action="/api/log_in" method="post""#),
+            "{}",
+            login.body
+        );
+        assert!(login.body.contains("/pkg/galaxy.js"));
+        assert!(
+            login.headers.get(header::SET_COOKIE).is_none(),
+            "no session for visitors"
+        );
+        let me = call(r, "get_current_user", &[], None).await;
+        assert_eq!((me.status, me.json()), (StatusCode::OK, Value::Null));
+        let agents = call(r, "list_agents", &[], None).await;
+        assert_eq!(agents.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(agents.json(), "Unauthenticated");
+    })
 }
 
-#[tokio::test]
-async fn sessions_survive_a_restart() {
-    let dir = TempDir::new().unwrap();
-    let first = build_app(&args(&dir, None)).await.unwrap();
-    let cookie = sign_up(&first.router, "r@example.com").await;
-    create_agent(&first.router, &cookie, "Persistent").await;
-    first.state.db.close().await;
-    drop(first);
-    let second = build_app(&args(&dir, None)).await.unwrap();
-    let me = call(&second.router, "get_current_user", &[], Some(&cookie))
+#[test]
+fn session_cookie_is_strict_http_only_and_cycled_at_log_in() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let signup = call(
+            r,
+            "sign_up",
+            &[
+                ("email", "ada@example.com"),
+                ("display_name", "Ada"),
+                ("password", "correct horse battery"),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(signup.headers[header::LOCATION], "/");
+        let attrs = signup.set_cookie_attributes();
+        assert!(attrs.contains("HttpOnly"), "{attrs}");
+        assert!(attrs.contains("SameSite=Strict"), "{attrs}");
+        assert!(!attrs.contains("Secure"), "plain-HTTP localhost: {attrs}");
+        let first = signup.session_cookie().unwrap();
+        let me = call(r, "get_current_user", &[], Some(&first)).await.json();
+        assert_eq!(me["email"], "ada@example.com");
+        assert_eq!(me["role"], "owner");
+
+        // Log in while holding a session: the id changes and the old one is dead.
+        let login = call(
+            r,
+            "log_in",
+            &[
+                ("email", "ADA@example.com"),
+                ("password", "correct horse battery"),
+            ],
+            Some(&first),
+        )
+        .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        let second = login.session_cookie().unwrap();
+        assert_ne!(first, second);
+        assert_eq!(
+            call(r, "get_current_user", &[], Some(&first)).await.json(),
+            Value::Null
+        );
+        assert_eq!(
+            call(r, "get_current_user", &[], Some(&second)).await.json()["email"],
+            "ada@example.com"
+        );
+
+        // Wrong password: 401 with a message that does not say which part was wrong.
+        let wrong = call(
+            r,
+            "log_in",
+            &[("email", "ada@example.com"), ("password", "nope nope")],
+            None,
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.json(), "InvalidCredentials");
+
+        // Log out ends the session on the server.
+        let out = call(r, "log_out", &[], Some(&second)).await;
+        assert_eq!(out.status, StatusCode::OK);
+        assert_eq!(
+            call(r, "get_current_user", &[], Some(&second)).await.json(),
+            Value::Null
+        );
+    })
+}
+
+#[test]
+fn log_in_is_throttled_with_retry_after() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        sign_up(r, "t@example.com").await;
+        let mut last = None;
+        for _ in 0..6 {
+            last = Some(
+                call(
+                    r,
+                    "log_in",
+                    &[("email", "t@example.com"), ("password", "wrong password")],
+                    None,
+                )
+                .await,
+            );
+        }
+        let last = last.unwrap();
+        assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            last.json()["RateLimited"]["retry_after_secs"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+        assert!(last.headers.contains_key(header::RETRY_AFTER));
+    })
+}
+
+#[test]
+fn cross_site_posts_are_refused() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let post = |extra: &[(&str, &str)]| {
+            let mut req = Request::post("/api/sign_up")
+                .header(header::HOST, "127.0.0.1:3000")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            req.body(Body::from(encode(&[
+                ("email", "x@example.com"),
+                ("display_name", "X"),
+                ("password", "correct horse battery"),
+            ])))
+            .unwrap()
+        };
+        let cross = send(r, post(&[("sec-fetch-site", "cross-site")])).await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN);
+        let same_site = send(r, post(&[("sec-fetch-site", "same-site")])).await;
+        assert_eq!(same_site.status, StatusCode::FORBIDDEN);
+        let evil_origin = send(r, post(&[("origin", "http://evil.example")])).await;
+        assert_eq!(evil_origin.status, StatusCode::FORBIDDEN);
+        let null_origin = send(r, post(&[("origin", "null")])).await;
+        assert_eq!(null_origin.status, StatusCode::FORBIDDEN);
+        // Nothing was created by the refused requests; a same-origin post works.
+        let ok = send(
+            r,
+            post(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://127.0.0.1:3000"),
+            ]),
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let again = send(r, post(&[("origin", "http://127.0.0.1:3000")])).await;
+        assert_eq!(
+            again.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the first same-origin post created the account"
+        );
+    })
+}
+
+#[test]
+fn bad_input_gets_field_errors_and_oversized_bodies_are_refused() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let bad = call(
+            r,
+            "sign_up",
+            &[("email", "nope"), ("display_name", ""), ("password", "x")],
+            None,
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<String> = bad.json()["Validation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, ["email", "display_name", "password"]);
+        // A missing argument is a clean 400, not a crash.
+        let missing = call(r, "sign_up", &[("email", "a@b.co")], None).await;
+        assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.body);
+        assert_eq!(missing.json(), "Request");
+        let huge = "x".repeat(2 * 1024 * 1024);
+        let too_big = call(r, "sign_up", &[("email", &huge)], None).await;
+        assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+        let cookie = sign_up(r, "v@example.com").await;
+        let invalid = call(
+            r,
+            "save_agent",
+            &[
+                ("draft[name]", ""),
+                ("draft[description]", ""),
+                ("draft[provider]", "gemini"),
+                ("draft[model]", "m"),
+                ("draft[system_prompt]", ""),
+                ("draft[temperature]", "9"),
+                ("draft[max_tokens]", "1"),
+                ("draft[input_schema]", ""),
+                ("draft[output_schema]", ""),
+            ],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(invalid.json()["Validation"].as_array().unwrap().len(), 3);
+    })
+}
+
+#[test]
+fn another_workspace_answers_not_found_everywhere() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let alice = sign_up(r, "alice@example.com").await;
+        let bob = sign_up(r, "bob@example.com").await;
+        let agent = create_agent(r, &alice, "Alice's agent").await;
+        let id = agent["id"].as_str().unwrap();
+        let run = call(
+            r,
+            "run_agent",
+            &[("agent_id", id), ("input", "hi"), ("mode", "mock")],
+            Some(&alice),
+        )
+        .await;
+        assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+
+        for (name, pairs) in [
+            ("get_agent", vec![("id", id)]),
+            ("delete_agent", vec![("id", id)]),
+            (
+                "run_agent",
+                vec![("agent_id", id), ("input", "x"), ("mode", "mock")],
+            ),
+        ] {
+            let reply = call(r, name, &pairs, Some(&bob)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{name}: {}",
+                reply.body
+            );
+            assert_eq!(reply.json(), "NotFound", "{name}");
+        }
+        let update = call(
+            r,
+            "save_agent",
+            &[
+                ("id", id),
+                ("draft[name]", "Bob owns this now"),
+                ("draft[description]", ""),
+                ("draft[provider]", "openai"),
+                ("draft[model]", "m"),
+                ("draft[system_prompt]", ""),
+                ("draft[temperature]", "1"),
+                ("draft[max_tokens]", "1"),
+                ("draft[input_schema]", ""),
+                ("draft[output_schema]", ""),
+            ],
+            Some(&bob),
+        )
+        .await;
+        assert_eq!(update.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            call(r, "list_agents", &[], Some(&bob)).await.json(),
+            Value::Array(vec![])
+        );
+        assert_eq!(
+            call(r, "list_agent_runs", &[("agent_id", id)], Some(&bob))
+                .await
+                .json(),
+            Value::Array(vec![])
+        );
+        let dash = call(r, "get_dashboard", &[], Some(&bob)).await.json();
+        assert_eq!(
+            (dash["agents"].as_i64(), dash["runs"].as_i64()),
+            (Some(0), Some(0))
+        );
+        // The page says "not found" too, and Alice still has everything.
+        let page = get(r, &format!("/agents/{id}"), Some(&bob)).await;
+        assert!(page.body.contains("Not found"), "{}", page.body);
+        assert!(!page.body.contains("Alice&#x27;s agent") && !page.body.contains("Alice's agent"));
+        assert_eq!(
+            call(r, "get_agent", &[("id", id)], Some(&alice))
+                .await
+                .json()["config"]["name"],
+            "Alice's agent"
+        );
+        assert_eq!(
+            call(r, "get_dashboard", &[], Some(&alice)).await.json()["runs"],
+            1
+        );
+    })
+}
+
+#[test]
+fn internal_errors_reach_the_browser_only_as_a_reference() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let cookie = sign_up(r, "i@example.com").await;
+        // A real database failure: the table the query needs is gone.
+        sqlx::query("ALTER TABLE agents RENAME TO agents_gone")
+            .execute(t.app.state.db.pool())
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            call(r, "list_agents", &[], Some(&cookie)),
+        )
         .await
-        .json();
-    assert_eq!(me["email"], "r@example.com");
-    let agents = call(&second.router, "list_agents", &[], Some(&cookie))
+        .expect("call hung");
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let json = reply.json();
+        assert!(
+            json["Internal"]["reference"].as_str().unwrap().len() >= 8,
+            "{json}"
+        );
+        let lower = reply.body.to_lowercase();
+        for leak in ["agents", "no such table", "sqlite", "database", "sqlx"] {
+            assert!(!lower.contains(leak), "{leak} leaked: {}", reply.body);
+        }
+        // Pages too.
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            get(r, "/agents", Some(&cookie)),
+        )
         .await
-        .json();
-    assert_eq!(agents[0]["name"], "Persistent");
+        .expect("page hung");
+        let lower = page.body.to_lowercase();
+        assert!(lower.contains("reference"), "{}", page.body);
+        assert!(
+            !lower.contains("pool") && !lower.contains("sqlx"),
+            "{}",
+            page.body
+        );
+    })
 }
 
-#[tokio::test]
-async fn the_same_flows_work_on_postgres() {
-    let t = postgres_app().await;
-    let r = &t.app.router;
-    let cookie = sign_up(r, "pg@example.com").await;
-    let agent = create_agent(r, &cookie, "On Postgres").await;
-    let id = agent["id"].as_str().unwrap();
-    let run = call(
-        r,
-        "run_agent",
-        &[("agent_id", id), ("input", "hello"), ("mode", "mock")],
-        Some(&cookie),
-    )
-    .await;
-    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
-    assert_eq!(run.json()["status"], "succeeded");
-    let other = sign_up(r, "pg2@example.com").await;
-    assert_eq!(
-        call(r, "get_agent", &[("id", id)], Some(&other))
+#[test]
+fn sessions_survive_a_restart() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let first = build_app(&args(&dir, None)).await.unwrap();
+        let cookie = sign_up(&first.router, "r@example.com").await;
+        create_agent(&first.router, &cookie, "Persistent").await;
+        first.state.db.close().await;
+        drop(first);
+        let second = build_app(&args(&dir, None)).await.unwrap();
+        let me = call(&second.router, "get_current_user", &[], Some(&cookie))
             .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    let page = get(r, "/", Some(&cookie)).await;
-    assert_eq!(page.status, StatusCode::OK);
-    let runs_stat = page
-        .body
-        .split(r#"data-stat="runs""#)
-        .nth(1)
-        .unwrap_or_default();
-    let value = runs_stat
-        .split_once('>')
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    assert!(value.starts_with("1<"), "{}", page.body);
-    t.app.state.db.close().await;
+            .json();
+        assert_eq!(me["email"], "r@example.com");
+        let agents = call(&second.router, "list_agents", &[], Some(&cookie))
+            .await
+            .json();
+        assert_eq!(agents[0]["name"], "Persistent");
+    })
+}
+
+#[test]
+fn the_same_flows_work_on_postgres() {
+    run(async {
+        let t = postgres_app().await;
+        let r = &t.app.router;
+        let cookie = sign_up(r, "pg@example.com").await;
+        let agent = create_agent(r, &cookie, "On Postgres").await;
+        let id = agent["id"].as_str().unwrap();
+        let run = call(
+            r,
+            "run_agent",
+            &[("agent_id", id), ("input", "hello"), ("mode", "mock")],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+        assert_eq!(run.json()["status"], "succeeded");
+        let other = sign_up(r, "pg2@example.com").await;
+        assert_eq!(
+            call(r, "get_agent", &[("id", id)], Some(&other))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let page = get(r, "/", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let runs_stat = page
+            .body
+            .split(r#"data-stat="runs""#)
+            .nth(1)
+            .unwrap_or_default();
+        let value = runs_stat
+            .split_once('>')
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        assert!(value.starts_with("1<"), "{}", page.body);
+        t.app.state.db.close().await;
+    })
 }

@@ -11,8 +11,12 @@ use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::agents::{DeleteAgent, SaveAgent, get_agent};
-use crate::api::runs::{RunAgent, list_agent_runs};
+use crate::api::keys::live_providers;
+use crate::api::runs::{RunAgent, StreamMessage, cancel_run, list_agent_runs, run_agent_stream};
 use crate::components::{ErrorNotice, FieldMessage, RunResult, RunsTable};
+use crate::error::AppError;
+use futures_util::StreamExt;
+use galaxy_core::runs::RunView;
 
 #[component]
 pub fn NewAgentPage() -> impl IntoView {
@@ -231,26 +235,92 @@ fn example_input(agent: &Agent) -> String {
     }
 }
 
-/// Runs the agent (mock mode for now) and lists its latest runs.
+/// Runs the agent — mock, or live against its provider with the workspace's key — streaming the
+/// output as it arrives, with a Stop button; then the recorded run and its metrics.
 #[component]
 fn TestPanel(agent: Agent) -> impl IntoView {
-    let run = ServerAction::<RunAgent>::new();
     let input = RwSignal::new(example_input(&agent));
+    let mode = RwSignal::new("mock".to_owned());
+    let running = RwSignal::new(false);
+    let run_id = RwSignal::new(None::<String>);
+    let streamed = RwSignal::new(String::new());
+    let finished = RwSignal::new(None::<RunView>);
+    let failed = RwSignal::new(None::<AppError>);
+    let runs_version = RwSignal::new(0_u32);
     let agent_id = agent.id.clone();
     let runs_id = agent.id.clone();
     let runs = Resource::new(
-        move || run.version().get(),
+        move || runs_version.get(),
         move |_| list_agent_runs(runs_id.clone()),
     );
+    let providers = Resource::new(|| (), |_| live_providers());
+    let provider = agent.config.provider;
     let has_schema = agent.config.input_schema.is_some();
+
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        run.dispatch(RunAgent {
-            agent_id: agent_id.clone(),
-            input: input.get_untracked(),
-            mode: "mock".to_owned(),
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        run_id.set(None);
+        streamed.set(String::new());
+        finished.set(None);
+        failed.set(None);
+        let (agent_id, input, mode) = (
+            agent_id.clone(),
+            input.get_untracked(),
+            mode.get_untracked(),
+        );
+        leptos::task::spawn_local(async move {
+            match run_agent_stream(agent_id, input, mode).await {
+                Err(e) => failed.set(Some(e)),
+                Ok(stream) => {
+                    let mut stream = stream.into_inner();
+                    let mut buf = String::new();
+                    while let Some(chunk) = stream.next().await {
+                        match chunk {
+                            Err(e) => {
+                                failed.set(Some(e));
+                                break;
+                            }
+                            Ok(text) => {
+                                buf.push_str(&text);
+                                while let Some(i) = buf.find('\n') {
+                                    let line: String = buf.drain(..=i).collect();
+                                    match serde_json::from_str::<StreamMessage>(line.trim()) {
+                                        Ok(StreamMessage::Started { run_id: id }) => {
+                                            run_id.set(Some(id))
+                                        }
+                                        Ok(StreamMessage::Delta { text }) => {
+                                            streamed.update(|s| s.push_str(&text))
+                                        }
+                                        Ok(StreamMessage::Finished { run }) => {
+                                            finished.set(Some(*run))
+                                        }
+                                        Ok(StreamMessage::Error { error }) => {
+                                            failed.set(Some(error))
+                                        }
+                                        Err(_) => failed.set(Some(AppError::Request)),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            running.set(false);
+            runs_version.update(|v| *v += 1);
         });
     };
+    let stop = move |_| {
+        if let Some(id) = run_id.get_untracked() {
+            leptos::task::spawn_local(async move {
+                let _ = cancel_run(id).await;
+            });
+        }
+    };
+
     view! {
         <section class="panel test-panel">
             <h2>"Test panel"</h2>
@@ -258,22 +328,47 @@ fn TestPanel(agent: Agent) -> impl IntoView {
                 <input type="hidden" name="agent_id" value=agent.id.clone()/>
                 <fieldset class="mode">
                     <legend>"Mode"</legend>
-                    <label class="inline"><input type="radio" name="mode" value="mock" checked/>" Mock"</label>
-                    <label class="inline muted" title="Needs a provider key (coming next)"><input type="radio" name="mode" value="live" disabled/>" Live — needs a provider key"</label>
+                    <label class="inline">
+                        <input type="radio" name="mode" value="mock" checked
+                            on:change=move |_| mode.set("mock".to_owned())/>" Mock"
+                    </label>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let ready = providers.await.map(|p| p.contains(&provider)).unwrap_or(false);
+                            view! {
+                                <label class="inline" class:muted=!ready>
+                                    <input type="radio" name="mode" value="live" disabled=!ready
+                                        on:change=move |_| mode.set("live".to_owned())/>
+                                    {format!(" Live ({})", provider.label())}
+                                </label>
+                                {(!ready).then(|| view! {
+                                    <span class="small muted">
+                                        {format!("Live runs need a {} key: ", provider.label())}
+                                        <a href="/settings/keys">"add one"</a>
+                                    </span>
+                                })}
+                            }
+                        })}
+                    </Transition>
                 </fieldset>
                 <label>{if has_schema { "Input (JSON matching the input schema)" } else { "Input" }}
                     <textarea name="input" rows="6" spellcheck="false" prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))>{input.get_untracked()}</textarea>
                 </label>
-                <button type="submit" class="primary" disabled=move || run.pending().get()>
-                    {move || if run.pending().get() { "Running…" } else { "Run" }}
-                </button>
+                <div class="row">
+                    <button type="submit" class="primary" disabled=move || running.get()>
+                        {move || if running.get() { "Running…" } else { "Run" }}
+                    </button>
+                    {move || running.get().then(|| view! {
+                        <button type="button" class="danger" on:click=stop disabled=move || run_id.get().is_none()>"Stop"</button>
+                    })}
+                </div>
             </form>
-            {move || match run.value().get() {
-                None => None,
-                Some(Ok(r)) => Some(view! { <RunResult run=r/> }.into_any()),
-                Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
-            }}
+            {move || (running.get() || (finished.get().is_none() && !streamed.get().is_empty())).then(|| view! {
+                <pre class="run-output live" aria-label="Streaming output" aria-live="polite">{move || streamed.get()}</pre>
+            })}
+            {move || finished.get().map(|r| view! { <RunResult run=r/> })}
+            {move || failed.get().map(|error| view! { <ErrorNotice error/> })}
             <h3>"Latest runs"</h3>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

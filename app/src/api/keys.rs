@@ -1,0 +1,71 @@
+//! Provider keys: add, list, test, rotate, revoke (admins and owners). The key goes from the
+//! browser to the server once, when it is added or rotated; only summaries come back.
+
+use galaxy_core::credentials::CredentialSummary;
+use galaxy_core::providers::ProviderKind;
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+#[server(endpoint = "list_keys")]
+pub async fn list_keys() -> Result<Vec<CredentialSummary>, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::credentials::list_credentials(&state.db, &actor).await?)
+}
+
+/// Providers with a usable key: what live mode can run (any member may ask).
+#[server(endpoint = "live_providers")]
+pub async fn live_providers() -> Result<Vec<ProviderKind>, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::credentials::providers_with_keys(&state.db, &actor).await?)
+}
+
+#[server(endpoint = "add_key")]
+pub async fn add_key(
+    provider: String,
+    label: String,
+    base_url: String,
+    api_key: String,
+) -> Result<CredentialSummary, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::credentials::add_credential(
+        &state.db,
+        &state.runner.vault,
+        &actor,
+        &provider,
+        &label,
+        &base_url,
+        api_key.into(),
+    )
+    .await?)
+}
+
+#[server(endpoint = "rotate_key")]
+pub async fn rotate_key(id: String, api_key: String) -> Result<CredentialSummary, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::credentials::rotate_credential(
+        &state.db,
+        &state.runner.vault,
+        &actor,
+        &id,
+        api_key.into(),
+    )
+    .await?)
+}
+
+#[server(endpoint = "revoke_key")]
+pub async fn revoke_key(id: String) -> Result<CredentialSummary, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::credentials::revoke_credential(&state.db, &actor, &id).await?)
+}
+
+/// A real, cheap provider call (list models) with the stored key.
+#[server(endpoint = "test_key")]
+pub async fn test_key(id: String) -> Result<galaxy_core::credentials::KeyTest, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let r = &state.runner;
+    Ok(galaxy_core::credentials::test_credential(
+        &state.db, &r.vault, &r.http, &r.urls, &actor, &id,
+    )
+    .await?)
+}

@@ -1,0 +1,646 @@
+//! Provider credentials (API keys), per workspace. The key itself is sealed by the [`crate::vault`]
+//! before it is stored and never leaves the server again: the browser sees a summary (provider,
+//! label, last four characters, dates, status). Admins and owners add, test, rotate and revoke;
+//! every change writes an audit event. Rotation adds a new key that becomes the one runs use,
+//! while the superseded key keeps working until it is revoked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::providers::ProviderKind;
+use crate::validation::FieldError;
+
+pub const MAX_LABEL_CHARS: usize = 60;
+pub const MAX_KEY_CHARS: usize = 512;
+
+/// A credential as the browser may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialSummary {
+    pub id: String,
+    pub provider: ProviderKind,
+    pub label: String,
+    pub base_url: Option<String>,
+    pub last4: String,
+    pub status: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_tested_at: Option<i64>,
+    pub last_test_ok: Option<bool>,
+}
+
+/// Result of a connection test, for the UI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTest {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// The add-key form's rules (shared, so the browser shows the same errors).
+pub fn validate_new_credential(
+    provider: &str,
+    label: &str,
+    base_url: &str,
+    api_key: &str,
+) -> Result<(ProviderKind, String, Option<String>), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let kind = ProviderKind::parse(provider.trim());
+    if kind.is_none() {
+        errors.push(FieldError::new(
+            "provider",
+            "Choose OpenAI, Anthropic or OpenAI-compatible.",
+        ));
+    }
+    let label = label.trim();
+    if label.is_empty() {
+        errors.push(FieldError::new(
+            "label",
+            "Give the key a label, e.g. \"production\".",
+        ));
+    } else if label.chars().count() > MAX_LABEL_CHARS {
+        errors.push(FieldError::new(
+            "label",
+            format!("Use at most {MAX_LABEL_CHARS} characters."),
+        ));
+    }
+    if let Err(m) = check_key(api_key) {
+        errors.push(FieldError::new("api_key", m));
+    }
+    let base_url = base_url.trim();
+    let base = match kind {
+        Some(ProviderKind::OpenAiCompatible) => match check_base_url(base_url) {
+            Ok(u) => Some(u),
+            Err(m) => {
+                errors.push(FieldError::new("base_url", m));
+                None
+            }
+        },
+        _ if !base_url.is_empty() => {
+            errors.push(FieldError::new(
+                "base_url",
+                "Only OpenAI-compatible endpoints take a base URL.",
+            ));
+            None
+        }
+        _ => None,
+    };
+    match kind {
+        Some(kind) if errors.is_empty() => Ok((kind, label.to_owned(), base)),
+        _ => Err(errors),
+    }
+}
+
+/// The rules for a key typed into a form.
+pub fn check_key(api_key: &str) -> Result<(), String> {
+    let key = api_key.trim();
+    if key.is_empty() {
+        return Err("Paste the API key.".into());
+    }
+    if key.chars().count() > MAX_KEY_CHARS
+        || key.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(
+            "That does not look like an API key (no spaces, at most 512 characters).".into(),
+        );
+    }
+    if key.chars().count() < 8 {
+        return Err("That key is too short.".into());
+    }
+    Ok(())
+}
+
+fn check_base_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| "Enter the endpoint's base URL, e.g. https://example.com/v1".to_owned())?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || url.chars().any(|c| c.is_whitespace())
+        || url.len() > 300
+    {
+        return Err("Enter the endpoint's base URL, e.g. https://example.com/v1".to_owned());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The last four characters, all a person ever sees again.
+pub fn last4(api_key: &str) -> String {
+    let chars: Vec<char> = api_key.trim().chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+#[cfg(feature = "server")]
+pub use server::*;
+
+#[cfg(feature = "server")]
+mod server {
+    use secrecy::{ExposeSecret, SecretString};
+    use sha2::{Digest, Sha256};
+    use sqlx::Row;
+    use sqlx::any::AnyRow;
+
+    use super::*;
+    use crate::audit;
+    use crate::db::{Db, new_id, now_ms};
+    use crate::error::CoreError;
+    use crate::executor::scrub;
+    use crate::providers::{Endpoint, Provider};
+    use crate::vault::{Binding, Sealed, Vault};
+    use crate::workspaces::Actor;
+
+    /// Where the first-party providers live. Operators may point them elsewhere (a proxy, or a
+    /// local fake in tests); users never choose the URL a stored OpenAI/Anthropic key goes to.
+    #[derive(Clone, Debug)]
+    pub struct ProviderUrls {
+        pub openai: String,
+        pub anthropic: String,
+    }
+
+    impl Default for ProviderUrls {
+        fn default() -> Self {
+            ProviderUrls {
+                openai: "https://api.openai.com/v1".into(),
+                anthropic: "https://api.anthropic.com".into(),
+            }
+        }
+    }
+
+    fn require_admin(actor: &Actor) -> Result<(), CoreError> {
+        if actor.role.can_admin() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+
+    fn fingerprint(key: &str) -> String {
+        let digest = Sha256::digest(key.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    const COLUMNS: &str = "id, provider, label, base_url, last4, status, created_at, rotated_at, \
+        last_used_at, last_tested_at, last_test_ok";
+
+    fn summary(row: &AnyRow) -> Result<CredentialSummary, CoreError> {
+        let provider: String = row.try_get("provider")?;
+        let ok: Option<i64> = row.try_get("last_test_ok")?;
+        Ok(CredentialSummary {
+            id: row.try_get("id")?,
+            provider: ProviderKind::parse(&provider)
+                .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+            label: row.try_get("label")?,
+            base_url: row.try_get("base_url")?,
+            last4: row.try_get("last4")?,
+            status: row.try_get("status")?,
+            created_at: row.try_get("created_at")?,
+            rotated_at: row.try_get("rotated_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            last_tested_at: row.try_get("last_tested_at")?,
+            last_test_ok: ok.map(|v| v != 0),
+        })
+    }
+
+    async fn insert(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        vault: &Vault,
+        actor: &Actor,
+        kind: ProviderKind,
+        label: &str,
+        base_url: Option<&str>,
+        api_key: &SecretString,
+    ) -> Result<String, CoreError> {
+        let id = new_id();
+        let key = api_key.expose_secret().trim();
+        let sealed = vault
+            .seal(
+                &SecretString::from(key.to_owned()),
+                &Binding {
+                    workspace_id: &actor.workspace_id,
+                    provider: kind.as_str(),
+                    credential_id: &id,
+                },
+            )
+            .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+        sqlx::query(
+            "INSERT INTO provider_credentials (id, workspace_id, provider, label, base_url, key_id, \
+             ciphertext, last4, fingerprint, status, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11)",
+        )
+        .bind(&id)
+        .bind(&actor.workspace_id)
+        .bind(kind.as_str())
+        .bind(label)
+        .bind(base_url)
+        .bind(i64::from(sealed.key_id))
+        .bind(&sealed.blob)
+        .bind(last4(key))
+        .bind(fingerprint(key))
+        .bind(&actor.user_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Stores a new key (admins and owners).
+    #[tracing::instrument(skip(db, vault, api_key))]
+    pub async fn add_credential(
+        db: &Db,
+        vault: &Vault,
+        actor: &Actor,
+        provider: &str,
+        label: &str,
+        base_url: &str,
+        api_key: SecretString,
+    ) -> Result<CredentialSummary, CoreError> {
+        require_admin(actor)?;
+        let (kind, label, base_url) =
+            validate_new_credential(provider, label, base_url, api_key.expose_secret())
+                .map_err(CoreError::Validation)?;
+        let mut tx = db.pool().begin().await?;
+        let id = insert(
+            &mut tx,
+            vault,
+            actor,
+            kind,
+            &label,
+            base_url.as_deref(),
+            &api_key,
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            "credential.added",
+            &id,
+            &format!("{} · {label}", kind.as_str()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            credential_id = id,
+            provider = kind.as_str(),
+            "provider key added"
+        );
+        get_credential(db, actor, &id).await
+    }
+
+    pub async fn get_credential(
+        db: &Db,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<CredentialSummary, CoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM provider_credentials WHERE id = $1 AND workspace_id = $2"
+        ))
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(CoreError::NotFound)?;
+        summary(&row)
+    }
+
+    /// Every key of the workspace, newest first (admins and owners).
+    pub async fn list_credentials(
+        db: &Db,
+        actor: &Actor,
+    ) -> Result<Vec<CredentialSummary>, CoreError> {
+        require_admin(actor)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM provider_credentials WHERE workspace_id = $1 \
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(&actor.workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        rows.iter().map(summary).collect()
+    }
+
+    /// Which providers have a usable key (for the test panel; any member may ask).
+    pub async fn providers_with_keys(
+        db: &Db,
+        actor: &Actor,
+    ) -> Result<Vec<ProviderKind>, CoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT provider FROM provider_credentials \
+             WHERE workspace_id = $1 AND status IN ('active', 'superseded')",
+        )
+        .bind(&actor.workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p,)| ProviderKind::parse(&p))
+            .collect())
+    }
+
+    /// Replaces a key: the new one is used from now on; the old one keeps working until revoked.
+    #[tracing::instrument(skip(db, vault, api_key))]
+    pub async fn rotate_credential(
+        db: &Db,
+        vault: &Vault,
+        actor: &Actor,
+        id: &str,
+        api_key: SecretString,
+    ) -> Result<CredentialSummary, CoreError> {
+        require_admin(actor)?;
+        check_key(api_key.expose_secret()).map_err(|m| CoreError::field("api_key", &m))?;
+        let old = get_credential(db, actor, id).await?;
+        if old.status == "revoked" {
+            return Err(CoreError::field(
+                "api_key",
+                "This key is revoked; add a new key instead.",
+            ));
+        }
+        let mut tx = db.pool().begin().await?;
+        let new_id = insert(
+            &mut tx,
+            vault,
+            actor,
+            old.provider,
+            &old.label,
+            old.base_url.as_deref(),
+            &api_key,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE provider_credentials SET status = 'superseded', rotated_at = $1 \
+             WHERE id = $2 AND workspace_id = $3",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            "credential.rotated",
+            id,
+            &format!("replaced by {new_id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        get_credential(db, actor, &new_id).await
+    }
+
+    /// Revokes a key: no run uses it again. The ciphertext is erased.
+    #[tracing::instrument(skip(db))]
+    pub async fn revoke_credential(
+        db: &Db,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<CredentialSummary, CoreError> {
+        require_admin(actor)?;
+        let mut tx = db.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE provider_credentials SET status = 'revoked', revoked_at = $1, ciphertext = '' \
+             WHERE id = $2 AND workspace_id = $3 AND status <> 'revoked'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            // Unknown, another workspace's, or already revoked: say which without leaking.
+            drop(tx);
+            let existing = get_credential(db, actor, id).await?;
+            return Ok(existing);
+        }
+        audit::record(&mut *tx, actor, "credential.revoked", id, "").await?;
+        tx.commit().await?;
+        get_credential(db, actor, id).await
+    }
+
+    struct Stored {
+        id: String,
+        provider: ProviderKind,
+        base_url: Option<String>,
+        sealed: Sealed,
+    }
+
+    fn stored(row: &AnyRow) -> Result<Stored, CoreError> {
+        let provider: String = row.try_get("provider")?;
+        let key_id: i64 = row.try_get("key_id")?;
+        Ok(Stored {
+            id: row.try_get("id")?,
+            provider: ProviderKind::parse(&provider)
+                .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+            base_url: row.try_get("base_url")?,
+            sealed: Sealed {
+                key_id: u32::try_from(key_id).map_err(|_| CoreError::Internal("key id".into()))?,
+                blob: row.try_get("ciphertext")?,
+            },
+        })
+    }
+
+    fn endpoint(
+        vault: &Vault,
+        workspace_id: &str,
+        s: &Stored,
+        urls: &ProviderUrls,
+    ) -> Result<Endpoint, CoreError> {
+        let api_key = vault
+            .open_sealed(
+                &s.sealed,
+                &Binding {
+                    workspace_id,
+                    provider: s.provider.as_str(),
+                    credential_id: &s.id,
+                },
+            )
+            .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+        let base_url = match s.provider {
+            ProviderKind::OpenAi => urls.openai.clone(),
+            ProviderKind::Anthropic => urls.anthropic.clone(),
+            ProviderKind::OpenAiCompatible => s
+                .base_url
+                .clone()
+                .ok_or_else(|| CoreError::Internal("compatible key without base URL".into()))?,
+        };
+        Ok(Endpoint {
+            kind: s.provider,
+            base_url,
+            api_key,
+            extra_headers: Vec::new(),
+        })
+    }
+
+    /// The key a run of `provider` uses: the newest active one, else the newest superseded one.
+    pub async fn resolve_for_run(
+        db: &Db,
+        vault: &Vault,
+        urls: &ProviderUrls,
+        actor: &Actor,
+        provider: ProviderKind,
+    ) -> Result<Option<(String, Endpoint)>, CoreError> {
+        let row = sqlx::query(
+            "SELECT id, provider, base_url, key_id, ciphertext FROM provider_credentials \
+             WHERE workspace_id = $1 AND provider = $2 AND status IN ('active', 'superseded') \
+             ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC LIMIT 1",
+        )
+        .bind(&actor.workspace_id)
+        .bind(provider.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let s = stored(&row)?;
+        let ep = endpoint(vault, &actor.workspace_id, &s, urls)?;
+        Ok(Some((s.id, ep)))
+    }
+
+    /// Marks a key as used now.
+    pub async fn touch(db: &Db, id: &str) -> Result<(), CoreError> {
+        sqlx::query("UPDATE provider_credentials SET last_used_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Calls the provider's cheap "list models" with the stored key (admins and owners).
+    #[tracing::instrument(skip(db, vault, http, urls))]
+    pub async fn test_credential(
+        db: &Db,
+        vault: &Vault,
+        http: &reqwest::Client,
+        urls: &ProviderUrls,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<KeyTest, CoreError> {
+        require_admin(actor)?;
+        let row = sqlx::query(
+            "SELECT id, provider, base_url, key_id, ciphertext FROM provider_credentials \
+             WHERE id = $1 AND workspace_id = $2 AND status <> 'revoked'",
+        )
+        .bind(id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(CoreError::NotFound)?;
+        let s = stored(&row)?;
+        let ep = endpoint(vault, &actor.workspace_id, &s, urls)?;
+        let secret = ep.api_key.expose_secret().to_owned();
+        let result = Provider::new(ep).check_key(http).await;
+        let test = match result {
+            Ok(()) => KeyTest {
+                ok: true,
+                message: "The provider accepted the key.".into(),
+            },
+            Err(e) => KeyTest {
+                ok: false,
+                message: scrub(&crate::runs::explain_provider_error(&e), &[&secret]),
+            },
+        };
+        sqlx::query(
+            "UPDATE provider_credentials SET last_tested_at = $1, last_test_ok = $2 WHERE id = $3",
+        )
+        .bind(now_ms())
+        .bind(i64::from(test.ok))
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+        audit::record(
+            db.pool(),
+            actor,
+            "credential.tested",
+            id,
+            if test.ok { "ok" } else { "failed" },
+        )
+        .await?;
+        Ok(test)
+    }
+
+    /// Re-seals every stored key whose master key is not the active one; returns how many.
+    /// Safe while the server runs: each row is updated only if it still has the old key id.
+    pub async fn rewrap_all(db: &Db, vault: &Vault) -> Result<u64, CoreError> {
+        let active = i64::from(vault.active_key_id());
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, provider, base_url, key_id, ciphertext FROM provider_credentials \
+             WHERE key_id <> $1 AND status <> 'revoked'",
+        )
+        .bind(active)
+        .fetch_all(db.pool())
+        .await?;
+        let mut done = 0;
+        for row in &rows {
+            let s = stored(row)?;
+            let workspace_id: String = row.try_get("workspace_id")?;
+            let binding = Binding {
+                workspace_id: &workspace_id,
+                provider: s.provider.as_str(),
+                credential_id: &s.id,
+            };
+            let new = vault
+                .rewrap(&s.sealed, &binding)
+                .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+            let updated = sqlx::query(
+                "UPDATE provider_credentials SET key_id = $1, ciphertext = $2 \
+                 WHERE id = $3 AND key_id = $4 AND ciphertext = $5",
+            )
+            .bind(i64::from(new.key_id))
+            .bind(&new.blob)
+            .bind(&s.id)
+            .bind(i64::from(s.sealed.key_id))
+            .bind(&s.sealed.blob)
+            .execute(db.pool())
+            .await?;
+            done += updated.rows_affected();
+        }
+        Ok(done)
+    }
+
+    /// How many stored keys each master key still seals.
+    pub async fn rows_per_master_key(db: &Db) -> Result<Vec<(u32, i64)>, CoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT key_id, COUNT(*) FROM provider_credentials WHERE status <> 'revoked' \
+             GROUP BY key_id ORDER BY key_id",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, n)| u32::try_from(k).ok().map(|k| (k, n)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_rules() {
+        let ok = validate_new_credential("openai", " prod ", "", "sk-abcdefgh1234").unwrap();
+        assert_eq!(ok, (ProviderKind::OpenAi, "prod".into(), None));
+        let ok = validate_new_credential(
+            "openai_compatible",
+            "local",
+            "http://127.0.0.1:9/v1/",
+            "key-12345678",
+        )
+        .unwrap();
+        assert_eq!(ok.2.as_deref(), Some("http://127.0.0.1:9/v1"));
+        let errs = validate_new_credential("gemini", "", "ftp://x", "short").unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["provider", "label", "api_key", "base_url"]);
+        let errs =
+            validate_new_credential("anthropic", "x", "https://evil.example", "sk-ant-12345678")
+                .unwrap_err();
+        assert_eq!(
+            errs[0].field, "base_url",
+            "first-party keys never take a user URL"
+        );
+        let errs =
+            validate_new_credential("openai_compatible", "x", "", "key-12345678").unwrap_err();
+        assert_eq!(errs[0].field, "base_url");
+        assert!(check_key("sk with space").is_err());
+        assert_eq!(last4("sk-abcdefgh1234 "), "1234");
+        assert_eq!(last4("ab"), "ab");
+    }
+}
