@@ -8,7 +8,15 @@ import * as path from 'node:path';
 const port = Number(process.env.GALAXY_E2E_PORT ?? 3100);
 const bin = process.env.GALAXY_BIN ?? path.resolve(__dirname, '../target/debug/galaxy');
 const siteRoot = process.env.GALAXY_SITE_ROOT ?? path.resolve(__dirname, '../target/site');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'galaxy-e2e-'));
+// The config is evaluated in the runner and again in each worker: create the data dir once.
+const dataDir = process.env.GALAXY_E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'galaxy-e2e-'));
+const fakePort = Number(process.env.FAKE_PROVIDER_PORT ?? 3199);
+// A unique provider key for this run: the suite checks it never appears in plain text in the
+// database, the logs, any HTTP response or the bundle.
+process.env.GALAXY_E2E_CANARY ??= `sk-galaxy-canary-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+process.env.GALAXY_E2E_DATA_DIR = dataDir;
+process.env.GALAXY_E2E_LOG = path.join(dataDir, 'server.log');
+process.env.GALAXY_E2E_SITE_ROOT = siteRoot;
 
 export default defineConfig({
   testDir: './tests',
@@ -40,13 +48,22 @@ export default defineConfig({
     { name: 'chromium', testIgnore: /no-js\.spec\.ts/ },
     { name: 'chromium-no-js', testMatch: /no-js\.spec\.ts/, use: { javaScriptEnabled: false } },
   ],
-  webServer: {
-    command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --site-root "${siteRoot}"`,
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: { RUST_LOG: 'warn' },
-  },
+  webServer: [
+    {
+      command: `node fake-provider.mjs`,
+      url: `http://127.0.0.1:${fakePort}/health`,
+      reuseExistingServer: false,
+      env: { FAKE_PROVIDER_PORT: String(fakePort), GALAXY_E2E_CANARY: process.env.GALAXY_E2E_CANARY! },
+    },
+    {
+      // Logs at debug go to a file the canary check reads.
+      command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --site-root "${siteRoot}" ` +
+        `--openai-base-url http://127.0.0.1:${fakePort}/v1 > "${process.env.GALAXY_E2E_LOG}" 2>&1`,
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      env: { RUST_LOG: 'debug,hyper=info,h2=info,rustls=info' },
+    },
+  ],
 });

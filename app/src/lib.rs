@@ -5,6 +5,8 @@
 //! `hydrate` feature, [`hydrate`] attaches to the server-rendered page. With `ssr` it is linked
 //! into the `galaxy` server, which renders the same components and runs the server functions.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;

@@ -31,7 +31,9 @@ test('sign up, create an agent, run it in mock mode, and find it all after a rel
   expect(completion).toBeGreaterThan(0);
   expect(total).toBe(prompt + completion);
   await expect(result.locator('[data-metric="latency_ms"]')).toHaveText(/^\d+ ms$/);
-  await expect(result.locator('[data-metric="cost"]')).toHaveText('unpriced');
+  // Mock runs carry an estimated cost at the model's list price (gpt-4o-mini is priced).
+  await expect(result.locator('[data-metric="cost"]')).toHaveText(/^\$\d+\.\d{6}$/);
+  await expect(result.locator('[data-metric="cost_source"]')).toHaveText('estimated');
   const runId = await result.getAttribute('data-run-id');
 
   // The run is listed under the agent, and survives a reload (it is in the database).

@@ -1,0 +1,94 @@
+// Live mode against a local fake provider: add a key, test it, run an agent live with streamed
+// output, find the run in the database with the same tokens — and find the key nowhere in plain
+// text (database file, server logs at debug, HTTP responses, the browser bundle).
+import { expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
+
+const canary = process.env.GALAXY_E2E_CANARY!;
+const dataDir = process.env.GALAXY_E2E_DATA_DIR!;
+
+test.describe.serial('live mode', () => {
+  const bodies: string[] = [];
+
+  test('add a key, test it, run an agent live with streamed output', async ({ page }) => {
+    page.on('response', async (r) => {
+      try {
+        bodies.push(await r.text());
+      } catch {
+        // Redirects and aborted requests have no body.
+      }
+    });
+    await signUp(page, 'Live', uniqueEmail('live'));
+
+    await page.goto('/settings/keys');
+    await hydrated(page);
+    await page.getByLabel('Label').fill('e2e');
+    await page.getByLabel('API key').fill(canary);
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await expect(page.getByRole('status')).toContainText(`ending in …${canary.slice(-4)}`);
+    await expect(page.getByLabel('API key')).toHaveValue('');
+    const row = page.locator('tr[data-key-id]');
+    await expect(row).toContainText('e2e');
+    await expect(row).toContainText(`…${canary.slice(-4)}`);
+    await row.getByRole('button', { name: 'Test' }).click();
+    await expect(page.getByText('The provider accepted the key.')).toBeVisible();
+    await expect(row).toContainText('test passed');
+
+    await createAgent(page, { name: 'Live agent' });
+    const panel = page.locator('section.test-panel');
+    const live = panel.getByLabel('Live (OpenAI)');
+    await expect(live).toBeEnabled();
+    await live.check();
+    await panel.getByLabel('Input').fill('Greet the tester.');
+    await panel.getByRole('button', { name: 'Run' }).click();
+
+    // Tokens arrive one by one: the partial text shows before the run is finished.
+    const streaming = panel.getByLabel('Streaming output');
+    await expect(streaming).toContainText('Hello from');
+    await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+    const result = panel.locator('.run-result');
+    await expect(result.getByLabel('Output')).toHaveText('Hello from the fake provider.');
+    await expect(result.locator('[data-metric="prompt_tokens"]')).toHaveText('21');
+    await expect(result.locator('[data-metric="completion_tokens"]')).toHaveText('9');
+    await expect(result.locator('[data-metric="total_tokens"]')).toHaveText('30');
+    await expect(result.locator('[data-metric="cost_source"]')).toHaveText('provider_usage');
+    // gpt-4o-mini: 21 × $0.15/M + 9 × $0.60/M = 8.55 µ$ → 9 µ$ (rounded up).
+    await expect(result.locator('[data-metric="cost"]')).toHaveText('$0.000009');
+    await expect(result.locator('[data-metric="attempts"]')).toHaveText('1');
+    await expect(result.locator('[data-metric="ttft_ms"]')).toHaveText(/^\d+ ms$/);
+    const runId = await result.getAttribute('data-run-id');
+
+    // The database has the same numbers.
+    const row2 = execFileSync('sqlite3', [
+      path.join(dataDir, 'galaxy.db'),
+      `SELECT mode, status, prompt_tokens, completion_tokens, cost_micros, cost_source FROM runs WHERE id = '${runId}'`,
+    ]).toString().trim();
+    expect(row2).toBe('live|succeeded|21|9|9|provider_usage');
+  });
+
+  test('the key appears nowhere in plain text', async () => {
+    expect(canary.length).toBeGreaterThan(20);
+    const files = [
+      path.join(dataDir, 'galaxy.db'),
+      path.join(dataDir, 'galaxy.db-wal'),
+      process.env.GALAXY_E2E_LOG!,
+    ];
+    const siteRoot = process.env.GALAXY_E2E_SITE_ROOT!;
+    for (const f of fs.readdirSync(path.join(siteRoot, 'pkg'))) files.push(path.join(siteRoot, 'pkg', f));
+    let checked = 0;
+    for (const f of files) {
+      if (!fs.existsSync(f)) continue;
+      const bytes = fs.readFileSync(f);
+      expect(bytes.includes(Buffer.from(canary)), `${f} contains the key`).toBe(false);
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
+    // The server log is real and at debug level.
+    expect(fs.readFileSync(process.env.GALAXY_E2E_LOG!, 'utf8')).toMatch(/DEBUG/);
+    expect(bodies.length).toBeGreaterThan(5);
+    for (const b of bodies) expect(b.includes(canary)).toBe(false);
+  });
+});
