@@ -229,3 +229,55 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
     assert_eq!(runs[0]["id"], run["id"]);
     assert!(server.stop().success());
 }
+
+#[test]
+fn master_key_rotation_cli_and_bad_keyrings() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let keys = |args: &[&str]| {
+        let mut all = vec!["keys", "--data-dir", d];
+        all.extend_from_slice(args);
+        let out = run(&all, &[]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = keys(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("1   yes"), "{out}");
+    assert_eq!(keys(&["add"]).1.trim(), "added master key 2");
+    assert_eq!(keys(&["activate", "2"]).0, Some(0));
+    assert!(keys(&["rewrap"]).1.contains("with master key 2"));
+    let (code, _, err) = keys(&["retire", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("active"), "{err}");
+    assert_eq!(keys(&["retire", "1"]).0, Some(0));
+    let (_, out, _) = keys(&["list"]);
+    assert!(!out.contains("\n1 ") && out.contains("2   yes"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("keyring.json"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // A malformed keyring stops the server at start with a message naming it.
+    std::fs::write(data.join("keyring.json"), "{\"active\": 1}").unwrap();
+    let out = run(&["serve", "--data-dir", d, "--addr", "127.0.0.1:0"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("keyring"), "{err}");
+    let out = run(
+        &["serve", "--data-dir", d],
+        &[("GALAXY_KEYRING", "not json")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GALAXY_KEYRING"));
+}
