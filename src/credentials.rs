@@ -493,16 +493,6 @@ mod server {
         Ok(Some((s.id, ep)))
     }
 
-    /// Marks a key as used now.
-    pub async fn touch(db: &Db, id: &str) -> Result<(), CoreError> {
-        sqlx::query("UPDATE provider_credentials SET last_used_at = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(id)
-            .execute(db.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Calls the provider's cheap "list models" with the stored key (admins and owners).
     #[tracing::instrument(skip(db, vault, http, urls))]
     pub async fn test_credential(

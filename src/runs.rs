@@ -156,7 +156,7 @@ mod server {
 
     use super::*;
     use crate::agents::get_agent;
-    use crate::credentials::{ProviderUrls, resolve_for_run, touch};
+    use crate::credentials::{ProviderUrls, resolve_for_run};
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
     use crate::executor::{AttemptRecord, Execution, RetryPolicy, execute, scrub};
@@ -439,6 +439,7 @@ mod server {
                 output_schema: config.output_schema.clone(),
             };
             let mut secrets: Vec<String> = Vec::new();
+            let mut used_credential: Option<String> = None;
             let outcome = match (refused, credential) {
                 (Some(message), _) => {
                     Outcome::refused(RunStatus::InputInvalid, "input_invalid", message)
@@ -457,7 +458,7 @@ mod server {
                         |d| on_event(RunEvent::Delta(d.to_owned())),
                     )
                     .await;
-                    touch(db, &credential_id).await?;
+                    used_credential = Some(credential_id);
                     from_execution(exec, &request)
                 }
             };
@@ -472,6 +473,7 @@ mod server {
                 outcome,
                 started,
                 &secret_refs,
+                used_credential.as_deref(),
             )
             .await
         }
@@ -547,6 +549,7 @@ mod server {
             outcome: Outcome,
             started: Instant,
             secrets: &[&str],
+            credential_id: Option<&str>,
         ) -> Result<RunView, CoreError> {
             // No provider call (invalid input, stopped before the call): nothing was spent.
             let (cost, source) = if outcome.attempts.is_empty() {
@@ -609,6 +612,13 @@ mod server {
                 .bind(a.usage.map(|u| u.completion_tokens))
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(id) = credential_id {
+                sqlx::query("UPDATE provider_credentials SET last_used_at = $1 WHERE id = $2")
+                    .bind(now_ms())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             let run = run_from_row(&row)?;
