@@ -25,11 +25,12 @@ export async function signUp(page: Page, name: string, email: string, password =
 /** Creates an agent through the builder and lands on its page. */
 export async function createAgent(
   page: Page,
-  fields: { name: string; model?: string; inputSchema?: string; outputSchema?: string },
+  fields: { name: string; provider?: string; model?: string; inputSchema?: string; outputSchema?: string },
 ) {
   await page.goto('/agents/new');
   await hydrated(page);
   await page.getByLabel('Name').fill(fields.name);
+  if (fields.provider) await page.getByLabel('Provider').selectOption(fields.provider);
   if (fields.model) await page.getByLabel('Model').fill(fields.model);
   if (fields.inputSchema) await page.getByLabel('Input JSON Schema').fill(fields.inputSchema);
   if (fields.outputSchema) await page.getByLabel('Output JSON Schema').fill(fields.outputSchema);

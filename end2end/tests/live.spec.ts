@@ -69,6 +69,36 @@ test.describe.serial('live mode', () => {
     expect(row2).toBe('live|succeeded|21|9|9|provider_usage');
   });
 
+  test('an OpenAI-compatible endpoint works the same way, and its unknown model is unpriced', async ({ page }) => {
+    page.on('response', async (r) => {
+      try {
+        bodies.push(await r.text());
+      } catch {
+        // Redirects and aborted requests have no body.
+      }
+    });
+    await signUp(page, 'Compat', uniqueEmail('compat'));
+    await page.goto('/settings/keys');
+    await hydrated(page);
+    await page.getByLabel('Provider').selectOption('openai_compatible');
+    await page.getByLabel('Label').fill('local');
+    await page.getByLabel('Base URL').fill(`http://127.0.0.1:${process.env.FAKE_PROVIDER_PORT ?? 3199}/v1`);
+    await page.getByLabel('API key').fill(canary);
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await expect(page.locator('tr[data-key-id]')).toContainText('OpenAI-compatible');
+
+    await createAgent(page, { name: 'Compat agent', provider: 'openai_compatible', model: 'local-llama' });
+    const panel = page.locator('section.test-panel');
+    await panel.getByLabel('Live (OpenAI-compatible)').check();
+    await panel.getByRole('button', { name: 'Run' }).click();
+    const result = panel.locator('.run-result');
+    await expect(result.locator('[data-status="succeeded"]')).toBeVisible();
+    await expect(result.getByLabel('Output')).toHaveText('Hello from the fake provider.');
+    await expect(result.locator('[data-metric="total_tokens"]')).toHaveText('30');
+    await expect(result.locator('[data-metric="cost"]')).toHaveText('unpriced');
+    await expect(result.locator('[data-metric="cost_source"]')).toHaveText('unpriced');
+  });
+
   test('the key appears nowhere in plain text', async () => {
     expect(canary.length).toBeGreaterThan(20);
     const files = [
