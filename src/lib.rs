@@ -29,6 +29,30 @@ pub mod validation;
 pub mod vault;
 pub mod workspaces;
 
+/// Declares `mod $name { sqlite, postgres }`: the test body runs on a fresh SQLite file and on a
+/// fresh PostgreSQL database (see `db::testing`).
+#[cfg(all(test, feature = "server"))]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let (db, _dir) = crate::db::testing::fresh_sqlite().await.unwrap();
+                ($body)(db).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let db = crate::db::testing::fresh_postgres().await.unwrap();
+                ($body)(db.clone()).await;
+                db.close().await;
+            }
+        }
+    };
+}
+
 #[cfg(all(test, feature = "server"))]
 mod store_tests;
 

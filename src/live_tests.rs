@@ -25,27 +25,6 @@ use crate::runs::{InFlight, RunEvent, RunMode, RunStatus, RunTrigger, Runner, ge
 use crate::vault::{KeyringFile, Vault};
 use crate::workspaces::{Actor, load_actor};
 
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let (db, _dir) = crate::db::testing::fresh_sqlite().await.unwrap();
-                ($body)(db).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let db = crate::db::testing::fresh_postgres().await.unwrap();
-                ($body)(db.clone()).await;
-                db.close().await;
-            }
-        }
-    };
-}
-
 const KEY: &str = "sk-live-canary-7f3a9c2e51d04b8e";
 
 async fn owner(db: &Db, email: &str) -> Actor {

@@ -282,6 +282,48 @@ mod server {
         )
     }
 
+    /// Both providers' error bodies: `{"error": {"type": …, "message": …}}` (Anthropic adds a
+    /// top-level `"type": "error"`, which is ignored).
+    #[derive(serde::Deserialize)]
+    struct WireErrorBody {
+        error: WireError,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct WireError {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+        #[serde(default)]
+        message: String,
+    }
+
+    /// Passes a success through; turns an error status into a [`ProviderError`] with the
+    /// provider's message and retry hints.
+    pub(crate) async fn check_status(
+        resp: reqwest::Response,
+        provider: &'static str,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = retry_after(resp.headers());
+        let should_retry = should_retry(resp.headers());
+        let text = resp.text().await.unwrap_or_default();
+        let (error_type, message) = match serde_json::from_str::<WireErrorBody>(&text) {
+            Ok(b) => (b.error.kind, b.error.message),
+            Err(_) => (None, text.chars().take(500).collect()),
+        };
+        Err(ProviderError::Http {
+            provider,
+            status: status.as_u16(),
+            error_type,
+            message,
+            retry_after,
+            should_retry,
+        })
+    }
+
     /// `x-should-retry: true|false`, when present.
     pub fn should_retry(headers: &reqwest::header::HeaderMap) -> Option<bool> {
         match headers.get("x-should-retry")?.to_str().ok()? {

@@ -19,28 +19,6 @@ use crate::runs::{
 };
 use crate::workspaces::{Actor, Role, load_actor};
 
-/// Declares `mod $name { sqlite, postgres }`, running `$body(db)` on each backend.
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let (db, _dir) = crate::db::testing::fresh_sqlite().await.unwrap();
-                ($body)(db).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let db = crate::db::testing::fresh_postgres().await.unwrap();
-                ($body)(db.clone()).await;
-                db.close().await;
-            }
-        }
-    };
-}
-
 fn runner(db: &Db) -> Runner {
     Runner {
         db: db.clone(),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::sse;
 use super::{
     ChatRequest, ChatResponse, Endpoint, EventStream, FinishReason, ProviderError, StreamEvent,
-    Usage, retry_after, should_retry,
+    Usage, check_status,
 };
 
 /// The API version Galaxy speaks.
@@ -75,19 +75,6 @@ struct WireUsage {
     input_tokens: Option<i64>,
     #[serde(default)]
     output_tokens: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct WireErrorBody {
-    error: WireError,
-}
-
-#[derive(Deserialize)]
-struct WireError {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    message: String,
 }
 
 impl Anthropic {
@@ -259,23 +246,5 @@ fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>
 }
 
 async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(resp);
-    }
-    let retry_after = retry_after(resp.headers());
-    let should_retry = should_retry(resp.headers());
-    let text = resp.text().await.unwrap_or_default();
-    let (error_type, message) = match serde_json::from_str::<WireErrorBody>(&text) {
-        Ok(b) => (b.error.kind, b.error.message),
-        Err(_) => (None, text.chars().take(500).collect()),
-    };
-    Err(ProviderError::Http {
-        provider: "Anthropic",
-        status: status.as_u16(),
-        error_type,
-        message,
-        retry_after,
-        should_retry,
-    })
+    check_status(resp, "Anthropic").await
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::sse;
 use super::{
     ChatRequest, ChatResponse, Endpoint, EventStream, FinishReason, ProviderError, ProviderKind,
-    StreamEvent, Usage, retry_after, should_retry,
+    StreamEvent, Usage, check_status,
 };
 
 pub struct OpenAi {
@@ -77,19 +77,6 @@ struct WireUsage {
     prompt_tokens: i64,
     #[serde(default)]
     completion_tokens: i64,
-}
-
-#[derive(Deserialize)]
-struct WireErrorBody {
-    error: WireError,
-}
-
-#[derive(Deserialize)]
-struct WireError {
-    #[serde(default)]
-    message: String,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
 }
 
 impl From<WireUsage> for Usage {
@@ -295,25 +282,6 @@ fn chunk_events(v: Value) -> Vec<Result<StreamEvent, ProviderError>> {
     out
 }
 
-/// Turns an error status into a [`ProviderError`] with the provider's message and retry hints.
 async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(resp);
-    }
-    let retry_after = retry_after(resp.headers());
-    let should_retry = should_retry(resp.headers());
-    let text = resp.text().await.unwrap_or_default();
-    let (error_type, message) = match serde_json::from_str::<WireErrorBody>(&text) {
-        Ok(b) => (b.error.kind, b.error.message),
-        Err(_) => (None, text.chars().take(500).collect()),
-    };
-    Err(ProviderError::Http {
-        provider: "OpenAI",
-        status: status.as_u16(),
-        error_type,
-        message,
-        retry_after,
-        should_retry,
-    })
+    check_status(resp, "OpenAI").await
 }
