@@ -778,3 +778,133 @@ on_both_backends!(
         assert!(run.latency_ms < 3000);
     }
 );
+
+on_both_backends!(
+    workspace_prices_price_runs_and_only_admins_set_them,
+    |db: Db| async move {
+        use crate::pricing::{delete_price_override, set_price_override};
+        let a = owner(&db, "a@example.com").await;
+        let v = vault();
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(sse_body(&["hi"]))
+            .mount(&server)
+            .await;
+        let base = format!("{}/v1", server.uri());
+        add_credential(
+            &db,
+            &v,
+            &a,
+            "openai_compatible",
+            "local",
+            &base,
+            SecretString::from(KEY.to_owned()),
+        )
+        .await
+        .unwrap();
+        let mut d = draft("Local", "openai_compatible", "");
+        d.model = "llama-3-8b".into();
+        let agent = create_agent(&db, &a, &d).await.unwrap();
+        let r = runner(&db, v, &server);
+        let run = r
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Live,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (run.cost_micros, run.cost_source.as_str()),
+            (None, "unpriced"),
+            "never $0 for an unknown model"
+        );
+
+        let err = set_price_override(&db, &a, "openai_compatible", "llama 3", "x", "-1")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CoreError::Validation(ref e) if e.iter().map(|f| f.field.as_str()).collect::<Vec<_>>() == ["model", "input_price", "output_price"])
+        );
+        set_price_override(&db, &a, "openai_compatible", "llama-3*", "1", "2")
+            .await
+            .unwrap();
+        // 1000 prompt tokens × $1/M + 500 × $2/M = 1000 + 1000 µ$.
+        let run = r
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Live,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (run.cost_micros, run.cost_source.as_str()),
+            (Some(2000), "provider_usage")
+        );
+        // Replacing the price applies to the next run; deleting it makes the model unpriced again.
+        set_price_override(&db, &a, "openai_compatible", "llama-3*", "2", "2")
+            .await
+            .unwrap();
+        let run = r
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Live,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.cost_micros, Some(3000));
+        // Another workspace is not affected, and members cannot set prices.
+        let b = owner(&db, "b@example.com").await;
+        assert!(
+            crate::pricing::workspace_prices(&db, &b.workspace_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            delete_price_override(&db, &b, "openai_compatible", "llama-3*").await,
+            Err(CoreError::NotFound)
+        ));
+        let m = owner(&db, "m@example.com").await;
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'member', 0)")
+        .bind(&a.workspace_id)
+        .bind(&m.user_id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let member = load_actor(&db, &m.user_id, &a.workspace_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            set_price_override(&db, &member, "openai", "gpt-4o", "1", "1").await,
+            Err(CoreError::Forbidden)
+        ));
+        delete_price_override(&db, &a, "openai_compatible", "llama-3*")
+            .await
+            .unwrap();
+        let run = r
+            .run(
+                &a,
+                &agent.id,
+                "x",
+                RunMode::Live,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.cost_micros, None);
+    }
+);

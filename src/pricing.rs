@@ -140,14 +140,164 @@ pub fn price_usage(
     }
 }
 
+/// Parses a price typed as US dollars per million tokens (`"0.15"`) into micro-dollars per
+/// million tokens (`150_000`). At most six decimals, from 0 to 10,000 dollars.
+pub fn parse_usd_per_mtok(text: &str) -> Result<i64, String> {
+    let t = text.trim().trim_start_matches('$');
+    let bad = || "Enter dollars per million tokens, e.g. 0.15".to_owned();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 6
+        || whole.len() > 5
+    {
+        return Err(bad());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let frac: i64 = format!("{frac:0<6}").parse().map_err(|_| bad())?;
+    let micros = whole * 1_000_000 + frac;
+    if micros > 10_000 * 1_000_000 {
+        return Err("That is more than $10,000 per million tokens.".into());
+    }
+    Ok(micros)
+}
+
+/// Micro-dollars per million tokens as dollars (`150_000` → `"0.15"`).
+pub fn format_usd_per_mtok(micros: i64) -> String {
+    let s = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 #[cfg(feature = "server")]
 pub use server::*;
 
 #[cfg(feature = "server")]
 mod server {
-    use super::ModelPrice;
+    use super::{ModelPrice, parse_usd_per_mtok};
     use crate::db::Db;
     use crate::error::CoreError;
+    use crate::providers::ProviderKind;
+    use crate::validation::FieldError;
+    use crate::workspaces::Actor;
+
+    fn require_admin(actor: &Actor) -> Result<(), CoreError> {
+        if actor.role.can_admin() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+
+    /// Sets (or replaces) the workspace's price for a provider's model (admins and owners). A
+    /// model ending in `*` prices every model with that prefix.
+    pub async fn set_price_override(
+        db: &Db,
+        actor: &Actor,
+        provider: &str,
+        model: &str,
+        input_usd_per_mtok: &str,
+        output_usd_per_mtok: &str,
+    ) -> Result<ModelPrice, CoreError> {
+        require_admin(actor)?;
+        let mut errors = Vec::new();
+        let kind = ProviderKind::parse(provider.trim());
+        if kind.is_none() {
+            errors.push(FieldError::new(
+                "provider",
+                "Choose OpenAI, Anthropic or OpenAI-compatible.",
+            ));
+        }
+        let model = model.trim();
+        if model.is_empty() || model.len() > 100 || model.chars().any(char::is_whitespace) {
+            errors.push(FieldError::new(
+                "model",
+                "Enter a model name (no spaces), e.g. gpt-4o-mini or llama-3*.",
+            ));
+        }
+        let input = parse_usd_per_mtok(input_usd_per_mtok)
+            .map_err(|m| errors.push(FieldError::new("input_price", m)))
+            .ok();
+        let output = parse_usd_per_mtok(output_usd_per_mtok)
+            .map_err(|m| errors.push(FieldError::new("output_price", m)))
+            .ok();
+        let (Some(kind), Some(input), Some(output)) = (kind, input, output) else {
+            return Err(CoreError::Validation(errors));
+        };
+        if !errors.is_empty() {
+            return Err(CoreError::Validation(errors));
+        }
+        let effective = crate::timefmt::format_utc(crate::db::now_ms())[..10].to_owned();
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO model_prices (workspace_id, provider, model, input_micros_per_mtok, \
+             output_micros_per_mtok, effective) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (workspace_id, provider, model) DO UPDATE SET \
+             input_micros_per_mtok = excluded.input_micros_per_mtok, \
+             output_micros_per_mtok = excluded.output_micros_per_mtok, effective = excluded.effective",
+        )
+        .bind(&actor.workspace_id)
+        .bind(kind.as_str())
+        .bind(model)
+        .bind(input)
+        .bind(output)
+        .bind(&effective)
+        .execute(&mut *tx)
+        .await?;
+        crate::audit::record(
+            &mut *tx,
+            actor,
+            "price.set",
+            &format!("{}/{model}", kind.as_str()),
+            &format!("{input}/{output}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ModelPrice {
+            provider: kind.as_str().to_owned(),
+            model: model.to_owned(),
+            input_micros_per_mtok: input,
+            output_micros_per_mtok: output,
+            effective,
+            source: "workspace".into(),
+        })
+    }
+
+    /// Removes a workspace price (admins and owners); the shipped price applies again.
+    pub async fn delete_price_override(
+        db: &Db,
+        actor: &Actor,
+        provider: &str,
+        model: &str,
+    ) -> Result<(), CoreError> {
+        require_admin(actor)?;
+        let mut tx = db.pool().begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM model_prices WHERE workspace_id = $1 AND provider = $2 AND model = $3",
+        )
+        .bind(&actor.workspace_id)
+        .bind(provider)
+        .bind(model)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(CoreError::NotFound);
+        }
+        crate::audit::record(
+            &mut *tx,
+            actor,
+            "price.deleted",
+            &format!("{provider}/{model}"),
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// A workspace's price overrides.
     pub async fn workspace_prices(
@@ -222,6 +372,20 @@ mod tests {
         // 12 input + 5 output tokens = 12·0.15 + 5·0.60 = 4.8 µ$ → 5.
         assert_eq!(cost_micros(usage(12, 5), mini), 5);
         assert_eq!(cost_micros(usage(0, 0), mini), 0);
+    }
+
+    #[test]
+    fn typed_prices() {
+        assert_eq!(parse_usd_per_mtok("0.15"), Ok(150_000));
+        assert_eq!(parse_usd_per_mtok("$3"), Ok(3_000_000));
+        assert_eq!(parse_usd_per_mtok(" 0.000001 "), Ok(1));
+        assert_eq!(parse_usd_per_mtok(".5"), Ok(500_000));
+        for bad in ["", "abc", "-1", "1.0000001", "1e3", "99999999", "20000"] {
+            assert!(parse_usd_per_mtok(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(format_usd_per_mtok(150_000), "0.15");
+        assert_eq!(format_usd_per_mtok(3_000_000), "3");
+        assert_eq!(format_usd_per_mtok(0), "0");
     }
 
     #[test]

@@ -5,4 +5,5 @@
 pub mod agents;
 pub mod auth;
 pub mod keys;
+pub mod prices;
 pub mod runs;

@@ -24,6 +24,7 @@ pub fn Nav() -> impl IntoView {
                                 <a href="/">"Dashboard"</a>
                                 <a href="/agents">"Agents"</a>
                                 <a href="/settings/keys">"Provider keys"</a>
+                                <a href="/settings/prices">"Prices"</a>
                             </nav>
                             <div class="who">
                                 <span class="muted" title=user.email.clone()>

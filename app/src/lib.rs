@@ -29,6 +29,7 @@ use crate::pages::agents::AgentsPage;
 use crate::pages::auth::{LoginPage, SignupPage};
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::keys::KeysPage;
+use crate::pages::prices::PricesPage;
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -6,3 +6,4 @@ pub mod agents;
 pub mod auth;
 pub mod dashboard;
 pub mod keys;
+pub mod prices;

@@ -97,6 +97,29 @@ test.describe.serial('live mode', () => {
     await expect(result.locator('[data-metric="total_tokens"]')).toHaveText('30');
     await expect(result.locator('[data-metric="cost"]')).toHaveText('unpriced');
     await expect(result.locator('[data-metric="cost_source"]')).toHaveText('unpriced');
+    const agentUrl = page.url();
+
+    // A workspace price makes the next run priced from the provider's usage.
+    await page.goto('/settings/prices');
+    await hydrated(page);
+    await page.getByLabel('Provider').selectOption('openai_compatible');
+    await page.getByLabel('Model').fill('local-llama');
+    await page.getByLabel('Input $ per million tokens').fill('1');
+    await page.getByLabel('Output $ per million tokens').fill('x');
+    await page.getByRole('button', { name: 'Save price' }).click();
+    await expect(page.locator('#output_price-error')).toContainText('dollars per million tokens');
+    await page.getByLabel('Output $ per million tokens').fill('2');
+    await page.getByRole('button', { name: 'Save price' }).click();
+    await expect(page.locator('table.prices').first()).toContainText('local-llama');
+
+    await page.goto(agentUrl);
+    await hydrated(page);
+    await panel.getByLabel('Live (OpenAI-compatible)').check();
+    await panel.getByRole('button', { name: 'Run' }).click();
+    await expect(result.locator('[data-status="succeeded"]')).toBeVisible();
+    // 21 × $1/M + 9 × $2/M = 39 µ$.
+    await expect(result.locator('[data-metric="cost"]')).toHaveText('$0.000039');
+    await expect(result.locator('[data-metric="cost_source"]')).toHaveText('provider_usage');
   });
 
   test('the key appears nowhere in plain text', async () => {
