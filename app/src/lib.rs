@@ -10,6 +10,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod live_run;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod session;

@@ -1,4 +1,6 @@
 import { expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
 
 test('sign up, create an agent, run it in mock mode, and find it all after a reload', async ({ page }) => {
@@ -49,6 +51,20 @@ test('sign up, create an agent, run it in mock mode, and find it all after a rel
   await expect(page.locator('[data-stat="runs"]')).toHaveText('1');
   await expect(page.locator('[data-stat="tokens"]')).toHaveText(String(total));
   await expect(page.locator(`tr[data-run-id="${runId}"]`)).toContainText('Ticket triage');
+
+  // The dashboard's quick run takes the same streamed path and is recorded as a dashboard run.
+  await hydrated(page);
+  const quick = page.locator('section.quick-run');
+  await quick.getByLabel('Input').fill('From the dashboard');
+  await quick.getByRole('button', { name: 'Run' }).click();
+  await expect(quick.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+  await expect(page.locator('[data-stat="runs"]')).toHaveText('2');
+  const quickId = await quick.locator('.run-result').getAttribute('data-run-id');
+  const trigger = execFileSync('sqlite3', [
+    path.join(process.env.GALAXY_E2E_DATA_DIR!, 'galaxy.db'),
+    `SELECT run_trigger FROM runs WHERE id = '${quickId}'`,
+  ]).toString().trim();
+  expect(trigger).toBe('dashboard');
 
   // And the agents list shows it.
   await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click();

@@ -57,36 +57,35 @@ fn parse_mode(mode: &str) -> Result<galaxy_core::runs::RunMode, AppError> {
 }
 
 /// Runs an agent and streams the run as it happens: `started` (with the run id, for Stop), then
-/// `delta`s of output, then `finished` with the recorded run, or `error`.
+/// `delta`s of output, then `finished` with the recorded run, or `error`. `trigger` says where
+/// the run was started: `test_panel` or `dashboard`.
 #[server(endpoint = "run_agent_stream", output = StreamingText)]
 pub async fn run_agent_stream(
     agent_id: String,
     input: String,
     mode: String,
+    trigger: String,
 ) -> Result<TextStream<AppError>, AppError> {
     use galaxy_core::runs::{RunEvent, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
     let mode = parse_mode(&mode)?;
+    let trigger = match trigger.as_str() {
+        "dashboard" => RunTrigger::Dashboard,
+        _ => RunTrigger::TestPanel,
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let runner = state.runner.clone();
     // The run lives on its own task: it is recorded even if the browser goes away.
     tokio::spawn(async move {
         let events = tx.clone();
         let result = runner
-            .run(
-                &actor,
-                &agent_id,
-                &input,
-                mode,
-                RunTrigger::TestPanel,
-                move |e| {
-                    let msg = match e {
-                        RunEvent::Started { run_id } => StreamMessage::Started { run_id },
-                        RunEvent::Delta(text) => StreamMessage::Delta { text },
-                    };
-                    let _ = events.send(msg.line());
-                },
-            )
+            .run(&actor, &agent_id, &input, mode, trigger, move |e| {
+                let msg = match e {
+                    RunEvent::Started { run_id } => StreamMessage::Started { run_id },
+                    RunEvent::Delta(text) => StreamMessage::Delta { text },
+                };
+                let _ = events.send(msg.line());
+            })
             .await;
         let last = match result {
             Ok(run) => StreamMessage::Finished { run: Box::new(run) },

@@ -12,11 +12,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::agents::{DeleteAgent, SaveAgent, get_agent};
 use crate::api::keys::live_providers;
-use crate::api::runs::{RunAgent, StreamMessage, cancel_run, list_agent_runs, run_agent_stream};
-use crate::components::{ErrorNotice, FieldMessage, RunResult, RunsTable};
-use crate::error::AppError;
-use futures_util::StreamExt;
-use galaxy_core::runs::RunView;
+use crate::api::runs::{RunAgent, list_agent_runs};
+use crate::components::{ErrorNotice, FieldMessage, RunsTable};
+use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 
 #[component]
 pub fn NewAgentPage() -> impl IntoView {
@@ -241,84 +239,24 @@ fn example_input(agent: &Agent) -> String {
 fn TestPanel(agent: Agent) -> impl IntoView {
     let input = RwSignal::new(example_input(&agent));
     let mode = RwSignal::new("mock".to_owned());
-    let running = RwSignal::new(false);
-    let run_id = RwSignal::new(None::<String>);
-    let streamed = RwSignal::new(String::new());
-    let finished = RwSignal::new(None::<RunView>);
-    let failed = RwSignal::new(None::<AppError>);
-    let runs_version = RwSignal::new(0_u32);
+    let live = LiveRun::new();
     let agent_id = agent.id.clone();
     let runs_id = agent.id.clone();
     let runs = Resource::new(
-        move || runs_version.get(),
+        move || live.version.get(),
         move |_| list_agent_runs(runs_id.clone()),
     );
     let providers = Resource::new(|| (), |_| live_providers());
     let provider = agent.config.provider;
     let has_schema = agent.config.input_schema.is_some();
-
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if running.get_untracked() {
-            return;
-        }
-        running.set(true);
-        run_id.set(None);
-        streamed.set(String::new());
-        finished.set(None);
-        failed.set(None);
-        let (agent_id, input, mode) = (
+        live.start(
             agent_id.clone(),
             input.get_untracked(),
             mode.get_untracked(),
+            "test_panel",
         );
-        leptos::task::spawn_local(async move {
-            match run_agent_stream(agent_id, input, mode).await {
-                Err(e) => failed.set(Some(e)),
-                Ok(stream) => {
-                    let mut stream = stream.into_inner();
-                    let mut buf = String::new();
-                    while let Some(chunk) = stream.next().await {
-                        match chunk {
-                            Err(e) => {
-                                failed.set(Some(e));
-                                break;
-                            }
-                            Ok(text) => {
-                                buf.push_str(&text);
-                                while let Some(i) = buf.find('\n') {
-                                    let line: String = buf.drain(..=i).collect();
-                                    match serde_json::from_str::<StreamMessage>(line.trim()) {
-                                        Ok(StreamMessage::Started { run_id: id }) => {
-                                            run_id.set(Some(id))
-                                        }
-                                        Ok(StreamMessage::Delta { text }) => {
-                                            streamed.update(|s| s.push_str(&text))
-                                        }
-                                        Ok(StreamMessage::Finished { run }) => {
-                                            finished.set(Some(*run))
-                                        }
-                                        Ok(StreamMessage::Error { error }) => {
-                                            failed.set(Some(error))
-                                        }
-                                        Err(_) => failed.set(Some(AppError::Request)),
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            running.set(false);
-            runs_version.update(|v| *v += 1);
-        });
-    };
-    let stop = move |_| {
-        if let Some(id) = run_id.get_untracked() {
-            leptos::task::spawn_local(async move {
-                let _ = cancel_run(id).await;
-            });
-        }
     };
 
     view! {
@@ -355,20 +293,9 @@ fn TestPanel(agent: Agent) -> impl IntoView {
                     <textarea name="input" rows="6" spellcheck="false" prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))>{input.get_untracked()}</textarea>
                 </label>
-                <div class="row">
-                    <button type="submit" class="primary" disabled=move || running.get()>
-                        {move || if running.get() { "Running…" } else { "Run" }}
-                    </button>
-                    {move || running.get().then(|| view! {
-                        <button type="button" class="danger" on:click=stop disabled=move || run_id.get().is_none()>"Stop"</button>
-                    })}
-                </div>
+                <RunButtons live/>
             </form>
-            {move || (running.get() || (finished.get().is_none() && !streamed.get().is_empty())).then(|| view! {
-                <pre class="run-output live" aria-label="Streaming output" aria-live="polite">{move || streamed.get()}</pre>
-            })}
-            {move || finished.get().map(|r| view! { <RunResult run=r/> })}
-            {move || failed.get().map(|error| view! { <ErrorNotice error/> })}
+            <LiveRunView live/>
             <h3>"Latest runs"</h3>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

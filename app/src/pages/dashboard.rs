@@ -2,12 +2,19 @@
 
 use leptos::prelude::*;
 
+use galaxy_core::agents::AgentSummary;
+use leptos::ev::SubmitEvent;
+
+use crate::api::agents::list_agents;
 use crate::api::runs::get_dashboard;
 use crate::components::{ErrorNotice, RunsTable};
+use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let stats = Resource::new(|| (), |_| get_dashboard());
+    let live = LiveRun::new();
+    let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
+    let agents = Resource::new(|| (), |_| list_agents());
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -49,5 +56,56 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match agents.await {
+                    Ok(list) if !list.is_empty() => Some(view! { <QuickRun list live/> }),
+                    _ => None,
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Run any agent from the dashboard, through the same streamed path as the test panel.
+#[component]
+fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
+    let agent_id = RwSignal::new(list.first().map(|a| a.id.clone()).unwrap_or_default());
+    let input = RwSignal::new(String::new());
+    let mode = RwSignal::new("mock".to_owned());
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        live.start(
+            agent_id.get_untracked(),
+            input.get_untracked(),
+            mode.get_untracked(),
+            "dashboard",
+        );
+    };
+    view! {
+        <section class="panel quick-run">
+            <h2>"Quick run"</h2>
+            <form on:submit=on_submit>
+                <div class="row">
+                    <label class="grow">"Agent"
+                        <select on:change=move |ev| agent_id.set(event_target_value(&ev))>
+                            {list.into_iter().map(|a| view! { <option value=a.id.clone()>{a.name.clone()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Mode"
+                        <select on:change=move |ev| mode.set(event_target_value(&ev))>
+                            <option value="mock">"Mock"</option>
+                            <option value="live">"Live"</option>
+                        </select>
+                    </label>
+                </div>
+                <label>"Input"
+                    <textarea rows="3" spellcheck="false" prop:value=move || input.get()
+                        on:input=move |ev| input.set(event_target_value(&ev))></textarea>
+                </label>
+                <RunButtons live/>
+            </form>
+            <LiveRunView live/>
+        </section>
     }
 }
