@@ -146,7 +146,7 @@ mod server {
     use crate::executor::scrub;
     use crate::providers::{Endpoint, Provider};
     use crate::vault::{Binding, Sealed, Vault};
-    use crate::workspaces::Actor;
+    use crate::workspaces::{Actor, require_admin};
 
     /// Where the first-party providers live. Operators may point them elsewhere (a proxy, or a
     /// local fake in tests); users never choose the URL a stored OpenAI/Anthropic key goes to.
@@ -162,14 +162,6 @@ mod server {
                 openai: "https://api.openai.com/v1".into(),
                 anthropic: "https://api.anthropic.com".into(),
             }
-        }
-    }
-
-    fn require_admin(actor: &Actor) -> Result<(), CoreError> {
-        if actor.role.can_admin() {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden)
         }
     }
 

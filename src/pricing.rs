@@ -183,15 +183,7 @@ mod server {
     use crate::error::CoreError;
     use crate::providers::ProviderKind;
     use crate::validation::FieldError;
-    use crate::workspaces::Actor;
-
-    fn require_admin(actor: &Actor) -> Result<(), CoreError> {
-        if actor.role.can_admin() {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden)
-        }
-    }
+    use crate::workspaces::{Actor, require_admin};
 
     /// Sets (or replaces) the workspace's price for a provider's model (admins and owners). A
     /// model ending in `*` prices every model with that prefix.

@@ -121,6 +121,15 @@ mod server {
         })
     }
 
+    /// Refuses unless the actor manages keys, prices and members (admins and owners).
+    pub fn require_admin(actor: &Actor) -> Result<(), CoreError> {
+        if actor.role.can_admin() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+
     /// Refuses unless the actor may build and run agents.
     pub fn require_builder(actor: &Actor) -> Result<(), CoreError> {
         if actor.role.can_build() {
