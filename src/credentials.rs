@@ -43,13 +43,7 @@ pub fn validate_new_credential(
     api_key: &str,
 ) -> Result<(ProviderKind, String, Option<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let kind = ProviderKind::parse(provider.trim());
-    if kind.is_none() {
-        errors.push(FieldError::new(
-            "provider",
-            "Choose OpenAI, Anthropic or OpenAI-compatible.",
-        ));
-    }
+    let kind = ProviderKind::parse_field(provider, &mut errors);
     let label = label.trim();
     if label.is_empty() {
         errors.push(FieldError::new(
@@ -516,7 +510,7 @@ mod server {
             },
             Err(e) => KeyTest {
                 ok: false,
-                message: scrub(&crate::runs::explain_provider_error(&e), &[&secret]),
+                message: scrub(&e.explain(), &[&secret]),
             },
         };
         sqlx::query(

@@ -55,6 +55,8 @@ macro_rules! on_both_backends {
 
 #[cfg(all(test, feature = "server"))]
 mod store_tests;
+#[cfg(all(test, feature = "server"))]
+mod test_support;
 
 #[cfg(all(test, feature = "server"))]
 mod live_tests;

@@ -13,7 +13,6 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::agents::{AgentDraft, create_agent};
-use crate::auth::{Passwords, sign_up};
 use crate::credentials::{
     ProviderUrls, add_credential, list_credentials, providers_with_keys, revoke_credential,
     rewrap_all, rotate_credential, rows_per_master_key, test_credential,
@@ -22,26 +21,10 @@ use crate::db::Db;
 use crate::error::CoreError;
 use crate::executor::RetryPolicy;
 use crate::runs::{InFlight, RunEvent, RunMode, RunStatus, RunTrigger, Runner, get_run};
+use crate::test_support::{join_as, signed_up as owner};
 use crate::vault::{KeyringFile, Vault};
-use crate::workspaces::{Actor, load_actor};
 
 const KEY: &str = "sk-live-canary-7f3a9c2e51d04b8e";
-
-async fn owner(db: &Db, email: &str) -> Actor {
-    let s = sign_up(
-        db,
-        &Passwords::new(2),
-        email,
-        "Owner",
-        SecretString::from("correct horse battery".to_owned()),
-    )
-    .await
-    .unwrap();
-    load_actor(db, &s.user_id, &s.workspace_id)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 fn runner(db: &Db, vault: Arc<Vault>, server: &MockServer) -> Runner {
     Runner {
@@ -135,16 +118,7 @@ on_both_backends!(
             Err(CoreError::NotFound)
         ));
         let member_user = owner(&db, "m@example.com").await;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'member', 0)")
-        .bind(&a.workspace_id)
-        .bind(&member_user.user_id)
-        .execute(db.pool())
-        .await
-        .unwrap();
-        let member = load_actor(&db, &member_user.user_id, &a.workspace_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let member = join_as(&db, &a, &member_user, "member").await;
         assert!(matches!(
             list_credentials(&db, &member).await,
             Err(CoreError::Forbidden)
@@ -877,16 +851,7 @@ on_both_backends!(
             Err(CoreError::NotFound)
         ));
         let m = owner(&db, "m@example.com").await;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'member', 0)")
-        .bind(&a.workspace_id)
-        .bind(&m.user_id)
-        .execute(db.pool())
-        .await
-        .unwrap();
-        let member = load_actor(&db, &m.user_id, &a.workspace_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let member = join_as(&db, &a, &m, "member").await;
         assert!(matches!(
             set_price_override(&db, &member, "openai", "gpt-4o", "1", "1").await,
             Err(CoreError::Forbidden)

@@ -197,13 +197,7 @@ mod server {
     ) -> Result<ModelPrice, CoreError> {
         require_admin(actor)?;
         let mut errors = Vec::new();
-        let kind = ProviderKind::parse(provider.trim());
-        if kind.is_none() {
-            errors.push(FieldError::new(
-                "provider",
-                "Choose OpenAI, Anthropic or OpenAI-compatible.",
-            ));
-        }
+        let kind = ProviderKind::parse_field(provider, &mut errors);
         let model = model.trim();
         if model.is_empty() || model.len() > 100 || model.chars().any(char::is_whitespace) {
             errors.push(FieldError::new(

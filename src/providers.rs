@@ -48,6 +48,21 @@ impl ProviderKind {
         ProviderKind::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// Parses a form's provider field, adding the field error when it is not one of ours.
+    pub fn parse_field(
+        s: &str,
+        errors: &mut Vec<crate::validation::FieldError>,
+    ) -> Option<ProviderKind> {
+        let kind = ProviderKind::parse(s.trim());
+        if kind.is_none() {
+            errors.push(crate::validation::FieldError::new(
+                "provider",
+                "Choose OpenAI, Anthropic or OpenAI-compatible.",
+            ));
+        }
+        kind
+    }
+
     /// The name people read.
     pub fn label(self) -> &'static str {
         match self {
@@ -219,6 +234,29 @@ mod server {
                 ProviderError::Timeout => "timeout",
                 ProviderError::Decode(_) => "decode",
                 ProviderError::Stream(_) => "stream",
+            }
+        }
+
+        /// What a person can do about it (the provider's own words follow).
+        pub fn explain(&self) -> String {
+            let detail = self.to_string();
+            match self.class() {
+                "auth" => format!(
+                    "The provider rejected the key. Check it, or rotate it in Settings → Provider keys. ({detail})"
+                ),
+                "rate_limited" => {
+                    format!("Rate limited by the provider; try again shortly. ({detail})")
+                }
+                "provider_down" | "overloaded" => {
+                    format!("The provider is down or overloaded; try again later. ({detail})")
+                }
+                "timeout" => "The provider did not answer in time; try again, or lower max tokens."
+                    .to_owned(),
+                "connect" => {
+                    "Could not reach the provider. Check the endpoint and the network.".to_owned()
+                }
+                "bad_request" => format!("The provider refused the request. ({detail})"),
+                _ => format!("The provider call failed. ({detail})"),
             }
         }
 

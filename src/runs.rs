@@ -161,9 +161,7 @@ mod server {
     use crate::error::CoreError;
     use crate::executor::{AttemptRecord, Execution, RetryPolicy, execute, scrub};
     use crate::pricing::{CostSource, PRICE_TABLE_VERSION, price_usage, workspace_prices};
-    use crate::providers::{
-        ChatRequest, MockOutput, Provider, ProviderError, Usage, estimate_tokens, mock_reply,
-    };
+    use crate::providers::{ChatRequest, MockOutput, Provider, Usage, estimate_tokens, mock_reply};
     use crate::schema::compile;
     use crate::vault::Vault;
     use crate::workspaces::{Actor, require_builder};
@@ -213,30 +211,6 @@ mod server {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("\n")
-    }
-
-    /// What a person can do about a provider error (the provider's own words follow).
-    pub fn explain_provider_error(e: &ProviderError) -> String {
-        let detail = e.to_string();
-        match e.class() {
-            "auth" => format!(
-                "The provider rejected the key. Check it, or rotate it in Settings → Provider keys. ({detail})"
-            ),
-            "rate_limited" => {
-                format!("Rate limited by the provider; try again shortly. ({detail})")
-            }
-            "provider_down" | "overloaded" => {
-                format!("The provider is down or overloaded; try again later. ({detail})")
-            }
-            "timeout" => {
-                "The provider did not answer in time; try again, or lower max tokens.".to_owned()
-            }
-            "connect" => {
-                "Could not reach the provider. Check the endpoint and the network.".to_owned()
-            }
-            "bad_request" => format!("The provider refused the request. ({detail})"),
-            _ => format!("The provider call failed. ({detail})"),
-        }
     }
 
     /// Something that happens during a run, for a live view.
@@ -690,7 +664,7 @@ mod server {
                 } else {
                     RunStatus::Failed
                 };
-                let mut o = Outcome::refused(status, e.class(), explain_provider_error(&e));
+                let mut o = Outcome::refused(status, e.class(), e.explain());
                 o.attempts = attempts;
                 o.ttft_ms = ttft_ms;
                 o

@@ -11,13 +11,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::agents::{AgentDraft, create_agent, delete_agent, get_agent, list_agents, update_agent};
-use crate::auth::{LoginThrottle, Passwords, SignedIn, log_in, sign_up};
+use crate::auth::{LoginThrottle, Passwords, log_in, sign_up};
 use crate::db::Db;
 use crate::error::CoreError;
 use crate::runs::{
     InFlight, RunMode, RunStatus, RunTrigger, Runner, dashboard, list_runs, mark_interrupted,
 };
-use crate::workspaces::{Actor, Role, load_actor};
+use crate::test_support::{join_as, signed_up as user};
+use crate::workspaces::{Role, load_actor};
 
 fn runner(db: &Db) -> Runner {
     Runner {
@@ -34,25 +35,6 @@ fn runner(db: &Db) -> Runner {
 
 fn pw(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
-}
-
-async fn user(db: &Db, email: &str) -> Actor {
-    let SignedIn {
-        user_id,
-        workspace_id,
-    } = sign_up(
-        db,
-        &Passwords::new(2),
-        email,
-        "Test User",
-        pw("correct horse battery"),
-    )
-    .await
-    .unwrap();
-    load_actor(db, &user_id, &workspace_id)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 fn draft(name: &str) -> AgentDraft {
@@ -334,16 +316,7 @@ on_both_backends!(workspaces_are_isolated, |db: Db| async move {
 on_both_backends!(viewers_read_but_do_not_build, |db: Db| async move {
     let owner = user(&db, "o@example.com").await;
     let viewer_user = user(&db, "v@example.com").await;
-    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'viewer', 0)")
-        .bind(&owner.workspace_id)
-        .bind(&viewer_user.user_id)
-        .execute(db.pool())
-        .await
-        .unwrap();
-    let viewer = load_actor(&db, &viewer_user.user_id, &owner.workspace_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = join_as(&db, &owner, &viewer_user, "viewer").await;
     assert_eq!(viewer.role, Role::Viewer);
     let agent = create_agent(&db, &owner, &draft("Shared")).await.unwrap();
     assert_eq!(list_agents(&db, &viewer).await.unwrap().len(), 1);

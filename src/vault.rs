@@ -215,13 +215,22 @@ impl KeyEntry {
     }
 }
 
-/// Where the keyring comes from.
-#[derive(Clone, Debug)]
+/// Where the keyring comes from. Its `Debug` never shows the keyring itself.
+#[derive(Clone)]
 pub enum KeySource {
     /// The JSON itself (from `GALAXY_KEYRING`).
     Env(String),
     /// A keyring file (created on first start when missing).
     File(PathBuf),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env(_) => f.write_str("KeySource::Env(<redacted>)"),
+            KeySource::File(path) => f.debug_tuple("KeySource::File").field(path).finish(),
+        }
+    }
 }
 
 impl KeySource {
@@ -498,6 +507,18 @@ mod tests {
             vault.open_sealed(&old, &binding()),
             Err(VaultError::UnknownKey(1))
         ));
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_material() {
+        let file = KeyringFile::generate();
+        let json = serde_json::to_string(&file).unwrap();
+        let shown = format!(
+            "{:?} {:?}",
+            KeySource::Env(json),
+            Vault::from_file(&file).unwrap()
+        );
+        assert!(!shown.contains(&file.keys[0].key), "{shown}");
     }
 
     #[test]
