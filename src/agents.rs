@@ -15,6 +15,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_MODEL_CHARS: usize = 100;
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 pub const MAX_TOKENS_LIMIT: i64 = 200_000;
+pub const MAX_TEMPLATE_CHARS: usize = 20_000;
 
 /// The agent form as typed: every field a string, so a bad number is a field error, not a
 /// transport error.
@@ -29,6 +30,12 @@ pub struct AgentDraft {
     pub max_tokens: String,
     pub input_schema: String,
     pub output_schema: String,
+    /// The user message, rendered from the input (minijinja); blank sends the input JSON.
+    #[serde(default)]
+    pub prompt_template: String,
+    /// One repair attempt when the output does not match the output schema.
+    #[serde(default)]
+    pub repair_output: bool,
 }
 
 /// A validated agent configuration: what a version stores and a run uses.
@@ -43,6 +50,10 @@ pub struct AgentConfig {
     pub max_tokens: i64,
     pub input_schema: Option<Value>,
     pub output_schema: Option<Value>,
+    #[serde(default)]
+    pub prompt_template: String,
+    #[serde(default)]
+    pub repair_output: bool,
 }
 
 /// An agent as the builder page shows it.
@@ -65,6 +76,8 @@ pub struct AgentSummary {
     pub model: String,
     pub version: i64,
     pub updated_at: i64,
+    /// So a run form can be generated where agents are picked from a list.
+    pub input_schema: Option<Value>,
 }
 
 impl AgentDraft {
@@ -96,6 +109,8 @@ impl AgentDraft {
             max_tokens: c.max_tokens.to_string(),
             input_schema: pretty(&c.input_schema),
             output_schema: pretty(&c.output_schema),
+            prompt_template: c.prompt_template.clone(),
+            repair_output: c.repair_output,
         }
     }
 
@@ -160,6 +175,12 @@ impl AgentDraft {
                 None
             }
         };
+        if self.prompt_template.chars().count() > MAX_TEMPLATE_CHARS {
+            err(
+                "prompt_template",
+                format!("Use at most {MAX_TEMPLATE_CHARS} characters."),
+            );
+        }
         let input_schema = parse_schema_text(&self.input_schema)
             .map_err(|m| err("input_schema", m))
             .ok()
@@ -181,6 +202,8 @@ impl AgentDraft {
                     max_tokens,
                     input_schema,
                     output_schema,
+                    prompt_template: self.prompt_template.clone(),
+                    repair_output: self.repair_output,
                 })
             }
             _ => Err(errors),
@@ -203,7 +226,8 @@ mod server {
     use crate::workspaces::{Actor, require_builder};
 
     const AGENT_COLUMNS: &str = "id, name, description, provider, model, system_prompt, \
-        temperature, max_tokens, input_schema, output_schema, current_version, created_at, updated_at";
+        temperature, max_tokens, input_schema, output_schema, prompt_template, repair_output, \
+        current_version, created_at, updated_at";
 
     fn agent_from_row(row: &AnyRow) -> Result<Agent, CoreError> {
         let schema = |col: &str| -> Result<Option<Value>, CoreError> {
@@ -226,6 +250,8 @@ mod server {
                 max_tokens: row.try_get("max_tokens")?,
                 input_schema: schema("input_schema")?,
                 output_schema: schema("output_schema")?,
+                prompt_template: row.try_get("prompt_template")?,
+                repair_output: row.try_get::<i64, _>("repair_output")? != 0,
             },
             version: row.try_get("current_version")?,
             created_at: row.try_get("created_at")?,
@@ -244,6 +270,9 @@ mod server {
             if let Some(Err(m)) = schema.as_ref().map(compile) {
                 errors.push(FieldError::new(field, m));
             }
+        }
+        if let Err(m) = crate::template::check(&config.prompt_template) {
+            errors.push(FieldError::new("prompt_template", m));
         }
         if errors.is_empty() {
             Ok(config)
@@ -267,8 +296,8 @@ mod server {
     #[tracing::instrument(skip(db))]
     pub async fn list_agents(db: &Db, actor: &Actor) -> Result<Vec<AgentSummary>, CoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, description, provider, model, current_version, updated_at \
-             FROM agents WHERE workspace_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 500",
+            "SELECT id, name, description, provider, model, current_version, updated_at, \
+             input_schema FROM agents WHERE workspace_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 500",
         )
         .bind(&actor.workspace_id)
         .fetch_all(db.pool())
@@ -286,6 +315,9 @@ mod server {
                     model: row.try_get("model")?,
                     version: row.try_get("current_version")?,
                     updated_at: row.try_get("updated_at")?,
+                    input_schema: row
+                        .try_get::<Option<String>, _>("input_schema")?
+                        .and_then(|t| serde_json::from_str(&t).ok()),
                 })
             })
             .collect()
@@ -319,9 +351,9 @@ mod server {
         let mut tx = db.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO agents (id, workspace_id, name, name_key, description, provider, model, \
-             system_prompt, temperature, max_tokens, input_schema, output_schema, current_version, \
-             created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $14)",
+             system_prompt, temperature, max_tokens, input_schema, output_schema, prompt_template, \
+             repair_output, current_version, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $16)",
         )
         .bind(&id)
         .bind(&actor.workspace_id)
@@ -335,6 +367,8 @@ mod server {
         .bind(config.max_tokens)
         .bind(schema_text(&config.input_schema))
         .bind(schema_text(&config.output_schema))
+        .bind(&config.prompt_template)
+        .bind(i64::from(config.repair_output))
         .bind(&actor.user_id)
         .bind(now)
         .execute(&mut *tx)
@@ -396,8 +430,9 @@ mod server {
         let updated = sqlx::query(
             "UPDATE agents SET name = $1, name_key = $2, description = $3, provider = $4, \
              model = $5, system_prompt = $6, temperature = $7, max_tokens = $8, input_schema = $9, \
-             output_schema = $10, current_version = current_version + 1, updated_at = $11 \
-             WHERE id = $12 AND workspace_id = $13 RETURNING current_version, created_at",
+             output_schema = $10, prompt_template = $11, repair_output = $12, \
+             current_version = current_version + 1, updated_at = $13 \
+             WHERE id = $14 AND workspace_id = $15 RETURNING current_version, created_at",
         )
         .bind(&config.name)
         .bind(config.name.to_lowercase())
@@ -409,6 +444,8 @@ mod server {
         .bind(config.max_tokens)
         .bind(schema_text(&config.input_schema))
         .bind(schema_text(&config.output_schema))
+        .bind(&config.prompt_template)
+        .bind(i64::from(config.repair_output))
         .bind(now)
         .bind(id)
         .bind(&actor.workspace_id)
@@ -476,6 +513,8 @@ mod tests {
             max_tokens: "512".into(),
             input_schema: r#"{"type":"object","properties":{"text":{"type":"string"}}}"#.into(),
             output_schema: String::new(),
+            prompt_template: String::new(),
+            repair_output: false,
         }
     }
 
@@ -508,6 +547,8 @@ mod tests {
             max_tokens: "0".into(),
             input_schema: "{not json".into(),
             output_schema: "[]".into(),
+            prompt_template: String::new(),
+            repair_output: false,
         };
         let errs = d.validate().unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();

@@ -12,6 +12,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod contract;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod db;
@@ -23,6 +24,7 @@ pub mod pricing;
 pub mod providers;
 pub mod runs;
 pub mod schema;
+pub mod template;
 pub mod timefmt;
 pub mod validation;
 #[cfg(feature = "server")]

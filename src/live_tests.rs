@@ -41,6 +41,7 @@ fn runner(db: &Db, vault: Arc<Vault>, server: &MockServer) -> Runner {
             ..RetryPolicy::default()
         },
         in_flight: InFlight::default(),
+        schemas: Default::default(),
     }
 }
 
@@ -59,6 +60,8 @@ fn draft(name: &str, provider: &str, output_schema: &str) -> AgentDraft {
         max_tokens: "50".into(),
         input_schema: String::new(),
         output_schema: output_schema.into(),
+        prompt_template: String::new(),
+        repair_output: false,
     }
 }
 
@@ -871,5 +874,136 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(run.cost_micros, None);
+    }
+);
+
+on_both_backends!(
+    contracts_gate_spend_render_templates_and_repair_output,
+    |db: Db| async move {
+        use wiremock::matchers::body_string_contains;
+
+        let a = owner(&db, "a@example.com").await;
+        let v = vault();
+        let server = MockServer::start().await;
+        // The repair request (it quotes the bad reply) gets valid output; any other gets a
+        // reply that breaks the output schema.
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(body_string_contains("Your previous reply was"))
+            .respond_with(sse_body(&["{\"answer\": ", "\"Because.\"}"]))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(sse_body(&["{\"answer\": 42}"]))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        add_credential(
+            &db,
+            &v,
+            &a,
+            "openai",
+            "prod",
+            "",
+            SecretString::from(KEY.to_owned()),
+        )
+        .await
+        .unwrap();
+        let mut d = draft(
+            "Contract",
+            "openai",
+            r#"{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}"#,
+        );
+        d.input_schema = r#"{"type":"object","properties":{"question":{"type":"string","minLength":2}},"required":["question"],"additionalProperties":false}"#.into();
+        d.prompt_template = "Q: {{ question }}".into();
+        d.repair_output = true;
+        let agent = create_agent(&db, &a, &d).await.unwrap();
+        let r = runner(&db, v.clone(), &server);
+        let run = |input: &'static str| {
+            let r = r.clone();
+            let a = a.clone();
+            let id = agent.id.clone();
+            async move {
+                r.run(&a, &id, input, RunMode::Live, RunTrigger::TestPanel, |_| {})
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // Invalid input: a recorded run with per-field messages, and nothing sent.
+        let bad = run(r#"{"question": "?", "extra": 1}"#).await;
+        assert_eq!(bad.status, RunStatus::InputInvalid);
+        let fields: Vec<&str> = bad.field_errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["/question", "/"], "{:?}", bad.field_errors);
+        assert_eq!(
+            (bad.attempts, bad.total_tokens, bad.cost_micros),
+            (0, 0, Some(0))
+        );
+        assert!(server.received_requests().await.unwrap().is_empty());
+        assert_eq!(
+            get_run(&db, &a, &bad.id).await.unwrap().field_errors,
+            bad.field_errors
+        );
+
+        // Valid input: the template is the user message; the invalid reply is repaired once.
+        let ok = run(r#"{"question": "Why?"}"#).await;
+        assert_eq!(ok.status, RunStatus::Succeeded, "{:?}", ok.error_message);
+        assert_eq!(ok.attempts, 2);
+        assert!(ok.field_errors.is_empty());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(ok.output.as_deref().unwrap()).unwrap(),
+            json!({"answer": "Because."})
+        );
+        assert_eq!((ok.prompt_tokens, ok.completion_tokens), (2000, 1000));
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 2);
+        let first: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+        assert_eq!(first["messages"][1]["content"], "Q: Why?");
+        assert!(first["response_format"]["json_schema"]["schema"]["required"] == json!(["answer"]));
+        let second = String::from_utf8_lossy(&requests[1].body).to_string();
+        assert!(
+            second.contains("/answer"),
+            "the repair names what was wrong: {second}"
+        );
+        let attempts: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT number, error_class FROM run_attempts WHERE run_id = $1 ORDER BY number",
+        )
+        .bind(&ok.id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            attempts,
+            [(1, Some("output_invalid".to_owned())), (2, None)]
+        );
+
+        // Without repair, invalid output is kept and marked, with the validator's messages.
+        d.name = "No repair".into();
+        d.repair_output = false;
+        let plain = create_agent(&db, &a, &d).await.unwrap();
+        let out = r
+            .run(
+                &a,
+                &plain.id,
+                r#"{"question": "Why?"}"#,
+                RunMode::Live,
+                RunTrigger::TestPanel,
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.status, RunStatus::OutputInvalid);
+        assert_eq!(out.attempts, 1);
+        assert_eq!(out.output.as_deref(), Some("{\n  \"answer\": 42\n}"));
+        assert_eq!(out.field_errors.len(), 1);
+        assert_eq!(out.field_errors[0].field, "/answer");
+        assert_eq!(
+            get_run(&db, &a, &out.id).await.unwrap().field_errors,
+            out.field_errors
+        );
+        // Compiled once per agent version and direction, not once per run.
+        assert_eq!(r.schemas.len(), 4);
     }
 );

@@ -117,6 +117,8 @@ pub struct RunView {
     pub attempts: i64,
     pub created_at: i64,
     pub finished_at: Option<i64>,
+    /// Per-field messages of an `input_invalid` / `output_invalid` run (JSON pointers).
+    pub field_errors: Vec<crate::validation::FieldError>,
 }
 
 /// What the dashboard shows: counts from the database and the latest runs.
@@ -155,21 +157,23 @@ mod server {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::agents::get_agent;
+    use crate::agents::{Agent, get_agent};
     use crate::credentials::{ProviderUrls, resolve_for_run};
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
     use crate::executor::{AttemptRecord, Execution, RetryPolicy, execute, scrub};
     use crate::pricing::{CostSource, PRICE_TABLE_VERSION, price_usage, workspace_prices};
     use crate::providers::{ChatRequest, MockOutput, Provider, Usage, estimate_tokens, mock_reply};
-    use crate::schema::compile;
+    use crate::schema::SchemaCache;
+    use crate::template::render;
+    use crate::validation::FieldError;
     use crate::vault::Vault;
     use crate::workspaces::{Actor, require_builder};
 
     const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
         input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
         completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
-        created_at, finished_at";
+        created_at, finished_at, field_errors";
 
     fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
         let bad = |what: &str, v: &str| CoreError::Internal(format!("stored {what} {v}"));
@@ -177,6 +181,12 @@ mod server {
         let trigger: String = row.try_get("run_trigger")?;
         let status: String = row.try_get("status")?;
         let output_is_json: i64 = row.try_get("output_is_json")?;
+        let field_errors: Option<String> = row.try_get("field_errors")?;
+        let field_errors = match field_errors {
+            None => Vec::new(),
+            Some(t) => serde_json::from_str(&t)
+                .map_err(|e| CoreError::Internal(format!("stored field_errors: {e}")))?,
+        };
         Ok(RunView {
             id: row.try_get("id")?,
             agent_id: row.try_get("agent_id")?,
@@ -202,6 +212,7 @@ mod server {
             attempts: row.try_get("attempts")?,
             created_at: row.try_get("created_at")?,
             finished_at: row.try_get("finished_at")?,
+            field_errors,
         })
     }
 
@@ -270,6 +281,8 @@ mod server {
         pub urls: ProviderUrls,
         pub policy: RetryPolicy,
         pub in_flight: InFlight,
+        /// Input/output schemas compiled once per agent version.
+        pub schemas: SchemaCache,
     }
 
     /// The HTTP client for provider calls: connect timeout, TCP_NODELAY, no retries (reqwest
@@ -294,6 +307,7 @@ mod server {
         attempts: Vec<AttemptRecord>,
         ttft_ms: Option<i64>,
         finish_reason: Option<String>,
+        field_errors: Vec<FieldError>,
     }
 
     impl Outcome {
@@ -309,8 +323,26 @@ mod server {
                 attempts: Vec::new(),
                 ttft_ms: None,
                 finish_reason: None,
+                field_errors: Vec::new(),
             }
         }
+
+        fn invalid(status: RunStatus, errors: Vec<FieldError>) -> Outcome {
+            let kind = if status == RunStatus::InputInvalid {
+                "input_invalid"
+            } else {
+                "output_invalid"
+            };
+            let mut o = Outcome::refused(status, kind, join_errors(&errors));
+            o.field_errors = errors;
+            o
+        }
+    }
+
+    /// Why a run stops before any provider call.
+    enum Refusal {
+        Input(Vec<FieldError>),
+        Template(String),
     }
 
     impl Runner {
@@ -341,18 +373,31 @@ mod server {
             let agent = get_agent(db, actor, agent_id).await?;
             let config = &agent.config;
 
-            // Validate input before any spend.
-            let refused = match &config.input_schema {
-                None => None,
-                Some(schema) => match serde_json::from_str::<Value>(input) {
-                    Err(e) => Some(format!(
-                        "/: input must be JSON matching the input schema ({e})"
-                    )),
-                    Ok(value) => {
-                        let errors = compile(schema).map_err(CoreError::Internal)?.errors(&value);
-                        (!errors.is_empty()).then(|| join_errors(&errors))
-                    }
-                },
+            // Validate input before any spend, then build the user message.
+            let parsed = serde_json::from_str::<Value>(input);
+            let refused = match (&config.input_schema, &parsed) {
+                (Some(_), Err(e)) => Some(Refusal::Input(vec![FieldError::new(
+                    "/",
+                    format!("Input must be JSON matching the input schema ({e})."),
+                )])),
+                (Some(schema), Ok(value)) => {
+                    let errors = self
+                        .schemas
+                        .get(&agent.id, agent.version, "input", schema)
+                        .map_err(CoreError::Internal)?
+                        .errors(value);
+                    (!errors.is_empty()).then_some(Refusal::Input(errors))
+                }
+                (None, _) => None,
+            };
+            let user_message = match refused {
+                Some(_) => Ok(String::new()),
+                None => render(&config.prompt_template, input, parsed.as_ref().ok()),
+            };
+            let refused = match (refused, user_message.as_ref()) {
+                (Some(r), _) => Some(r),
+                (None, Err(m)) => Some(Refusal::Template(m.clone())),
+                (None, Ok(_)) => None,
             };
 
             // A live run needs a key for the agent's provider.
@@ -407,7 +452,7 @@ mod server {
             let request = ChatRequest {
                 model: config.model.clone(),
                 system: config.system_prompt.clone(),
-                user: input.to_owned(),
+                user: user_message.unwrap_or_default(),
                 temperature: config.temperature,
                 max_tokens: config.max_tokens,
                 output_schema: config.output_schema.clone(),
@@ -415,10 +460,16 @@ mod server {
             let mut secrets: Vec<String> = Vec::new();
             let mut used_credential: Option<String> = None;
             let outcome = match (refused, credential) {
-                (Some(message), _) => {
-                    Outcome::refused(RunStatus::InputInvalid, "input_invalid", message)
+                (Some(Refusal::Input(errors)), _) => {
+                    Outcome::invalid(RunStatus::InputInvalid, errors)
                 }
-                (None, None) => self.mock(&request, &cancel, &mut on_event, started).await,
+                (Some(Refusal::Template(message)), _) => {
+                    Outcome::refused(RunStatus::Failed, "template_error", message)
+                }
+                (None, None) => {
+                    let reply = self.mock(&request, &cancel, &mut on_event, started).await;
+                    self.validate_output(reply, &agent)?
+                }
                 (None, Some((credential_id, endpoint))) => {
                     secrets.push(endpoint.api_key.expose_secret().to_owned());
                     let provider = Provider::new(endpoint);
@@ -433,11 +484,17 @@ mod server {
                     )
                     .await;
                     used_credential = Some(credential_id);
-                    from_execution(exec, &request)
+                    let first = from_execution(exec, &request);
+                    let first = self.validate_output(first, &agent)?;
+                    if first.status == RunStatus::OutputInvalid && config.repair_output {
+                        self.repair(first, &agent, &provider, &request, &cancel, &mut on_event)
+                            .await?
+                    } else {
+                        first
+                    }
                 }
             };
             self.in_flight.finish(&run_id);
-            let outcome = validate_output(outcome, config.output_schema.as_ref())?;
             let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
             self.record(
                 actor,
@@ -506,7 +563,115 @@ mod server {
                 }],
                 ttft_ms,
                 finish_reason: Some("stop".into()),
+                field_errors: Vec::new(),
             }
+        }
+
+        /// Checks a successful output against the agent's output schema (JSON is stored
+        /// pretty-printed); a run already judged is returned as it is.
+        fn validate_output(&self, mut o: Outcome, agent: &Agent) -> Result<Outcome, CoreError> {
+            let (Some(schema), RunStatus::Succeeded, Some(text)) =
+                (&agent.config.output_schema, o.status, o.output.clone())
+            else {
+                return Ok(o);
+            };
+            let errors = match serde_json::from_str::<Value>(&text) {
+                Err(e) => vec![FieldError::new(
+                    "/",
+                    format!("The output is not JSON ({e})."),
+                )],
+                Ok(value) => {
+                    o.output = Some(serde_json::to_string_pretty(&value).unwrap_or(text));
+                    o.output_is_json = true;
+                    self.schemas
+                        .get(&agent.id, agent.version, "output", schema)
+                        .map_err(CoreError::Internal)?
+                        .errors(&value)
+                }
+            };
+            if !errors.is_empty() {
+                let usage = (o.usage, o.usage_reported);
+                let kept = Outcome {
+                    output: o.output.take(),
+                    output_is_json: o.output_is_json,
+                    attempts: std::mem::take(&mut o.attempts),
+                    ttft_ms: o.ttft_ms,
+                    finish_reason: o.finish_reason.take(),
+                    ..Outcome::invalid(RunStatus::OutputInvalid, errors)
+                };
+                o = kept;
+                (o.usage, o.usage_reported) = usage;
+            }
+            Ok(o)
+        }
+
+        /// The one repair attempt: the model sees its reply and what was wrong with it, and is
+        /// asked again. Counted as an attempt; tokens of both calls are billed.
+        async fn repair(
+            &self,
+            first: Outcome,
+            agent: &Agent,
+            provider: &Provider,
+            request: &ChatRequest,
+            cancel: &CancellationToken,
+            on_event: &mut (impl FnMut(RunEvent) + Send),
+        ) -> Result<Outcome, CoreError> {
+            let mut first = first;
+            if let Some(last) = first.attempts.last_mut() {
+                last.error_class = Some("output_invalid".into());
+                last.error_message = first.error_message.clone();
+            }
+            let repair = ChatRequest {
+                user: format!(
+                    "{}\n\nYour previous reply was:\n{}\n\nIt does not match the required JSON \
+                     Schema:\n{}\n\nReply again with only JSON that matches the schema.",
+                    request.user,
+                    first.output.as_deref().unwrap_or_default(),
+                    first.error_message.as_deref().unwrap_or_default(),
+                ),
+                ..request.clone()
+            };
+            on_event(RunEvent::Delta("\n\n[repair attempt]\n".into()));
+            let exec = execute(
+                &self.http,
+                provider,
+                &repair,
+                &self.policy,
+                true,
+                cancel,
+                |d| on_event(RunEvent::Delta(d.to_owned())),
+            )
+            .await;
+            let mut second = self.validate_output(from_execution(exec, &repair), agent)?;
+            let offset = u32::try_from(first.attempts.len()).unwrap_or(0);
+            for a in &mut second.attempts {
+                a.number += offset;
+            }
+            let mut attempts = std::mem::take(&mut first.attempts);
+            attempts.append(&mut second.attempts);
+            let usage = Usage {
+                prompt_tokens: first.usage.prompt_tokens + second.usage.prompt_tokens,
+                completion_tokens: first.usage.completion_tokens + second.usage.completion_tokens,
+            };
+            let usage_reported = first.usage_reported && second.usage_reported;
+            let first_ttft = first.ttft_ms;
+            let mut out = match second.status {
+                RunStatus::Succeeded | RunStatus::OutputInvalid | RunStatus::Cancelled => second,
+                // The repair call itself failed: keep the invalid output and say why.
+                _ => {
+                    let why = second.error_message.unwrap_or_default();
+                    first.error_message = Some(format!(
+                        "{}\nThe repair attempt failed: {why}",
+                        first.error_message.unwrap_or_default()
+                    ));
+                    first
+                }
+            };
+            out.attempts = attempts;
+            out.usage = usage;
+            out.usage_reported = usage_reported;
+            out.ttft_ms = first_ttft.or(out.ttft_ms);
+            Ok(out)
         }
 
         /// Writes the outcome and every attempt in one transaction, then reads the run back.
@@ -545,8 +710,8 @@ mod server {
                 "UPDATE runs SET status = $1, output = $2, output_is_json = $3, error_kind = $4, \
                  error_message = $5, prompt_tokens = $6, completion_tokens = $7, total_tokens = $8, \
                  cost_micros = $9, cost_source = $10, price_table_version = $11, latency_ms = $12, \
-                 ttft_ms = $13, attempts = $14, finish_reason = $15, finished_at = $16 \
-                 WHERE id = $17 AND workspace_id = $18 RETURNING {RUN_COLUMNS}"
+                 ttft_ms = $13, attempts = $14, finish_reason = $15, field_errors = $16, \
+                 finished_at = $17 WHERE id = $18 AND workspace_id = $19 RETURNING {RUN_COLUMNS}"
             ))
             .bind(outcome.status.as_str())
             .bind(clean(outcome.output))
@@ -563,6 +728,10 @@ mod server {
             .bind(outcome.ttft_ms)
             .bind(i64::try_from(outcome.attempts.len()).unwrap_or(0))
             .bind(outcome.finish_reason)
+            .bind(
+                (!outcome.field_errors.is_empty())
+                    .then(|| serde_json::to_string(&outcome.field_errors).unwrap_or_default()),
+            )
             .bind(now_ms())
             .bind(run_id)
             .bind(&actor.workspace_id)
@@ -646,6 +815,7 @@ mod server {
                     attempts,
                     ttft_ms,
                     finish_reason: resp.finish_reason.map(|f| format!("{f:?}").to_lowercase()),
+                    field_errors: Vec::new(),
                 }
             }
             Err(_) if cancelled => {
@@ -670,32 +840,6 @@ mod server {
                 o
             }
         }
-    }
-
-    /// Checks a successful output against the output schema (JSON is stored pretty-printed).
-    fn validate_output(mut o: Outcome, schema: Option<&Value>) -> Result<Outcome, CoreError> {
-        let (Some(schema), RunStatus::Succeeded, Some(text)) = (schema, o.status, o.output.clone())
-        else {
-            return Ok(o);
-        };
-        match serde_json::from_str::<Value>(&text) {
-            Err(e) => {
-                o.status = RunStatus::OutputInvalid;
-                o.error_kind = Some("output_invalid".into());
-                o.error_message = Some(format!("/: the output is not JSON ({e})"));
-            }
-            Ok(value) => {
-                o.output = Some(serde_json::to_string_pretty(&value).unwrap_or(text));
-                o.output_is_json = true;
-                let errors = compile(schema).map_err(CoreError::Internal)?.errors(&value);
-                if !errors.is_empty() {
-                    o.status = RunStatus::OutputInvalid;
-                    o.error_kind = Some("output_invalid".into());
-                    o.error_message = Some(join_errors(&errors));
-                }
-            }
-        }
-        Ok(o)
     }
 
     /// The latest runs of the workspace, or of one agent, newest first; `limit` is capped at 100.

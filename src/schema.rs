@@ -57,6 +57,9 @@ pub use server::*;
 
 #[cfg(feature = "server")]
 mod server {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
     use crate::validation::FieldError;
 
@@ -74,6 +77,50 @@ mod server {
 
     /// A compiled schema.
     pub struct CompiledSchema(jsonschema::Validator);
+
+    /// Compiled schemas of agent versions, so a schema is compiled once per version rather than
+    /// once per run. A version never changes, so entries never go stale; the cache is cleared
+    /// when it reaches [`SchemaCache::CAPACITY`] entries.
+    type CacheKey = (String, i64, &'static str);
+    type CacheMap = HashMap<CacheKey, Arc<CompiledSchema>>;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct SchemaCache(Arc<Mutex<CacheMap>>);
+
+    impl SchemaCache {
+        pub const CAPACITY: usize = 1024;
+
+        /// The compiled `which` schema ("input"/"output") of version `version` of agent
+        /// `agent_id`, compiling `schema` on first use.
+        pub fn get(
+            &self,
+            agent_id: &str,
+            version: i64,
+            which: &'static str,
+            schema: &Value,
+        ) -> Result<Arc<CompiledSchema>, String> {
+            let key = (agent_id.to_owned(), version, which);
+            if let Some(found) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(found);
+            }
+            let compiled = Arc::new(compile(schema)?);
+            if let Ok(mut map) = self.0.lock() {
+                if map.len() >= Self::CAPACITY {
+                    map.clear();
+                }
+                map.insert(key, compiled.clone());
+            }
+            Ok(compiled)
+        }
+
+        pub fn len(&self) -> usize {
+            self.0.lock().map(|m| m.len()).unwrap_or(0)
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    }
 
     impl std::fmt::Debug for CompiledSchema {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -180,5 +227,26 @@ mod tests {
         let errs = s.errors(&json!({}));
         assert_eq!(errs[0].field, "/");
         assert!(errs[0].message.contains("age"), "{}", errs[0].message);
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn cache_compiles_once_per_version() {
+        let cache = SchemaCache::default();
+        let a = cache
+            .get("agent", 1, "input", &json!({"type": "string"}))
+            .unwrap();
+        // Same version: the cached schema, even if asked with another value.
+        let b = cache
+            .get("agent", 1, "input", &json!({"type": "integer"}))
+            .unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        let c = cache
+            .get("agent", 2, "input", &json!({"type": "integer"}))
+            .unwrap();
+        assert!(c.is_valid(&json!(3)) && !c.is_valid(&json!("x")));
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("agent", 3, "input", &json!({"type": 1})).is_err());
+        assert_eq!(cache.len(), 2);
     }
 }

@@ -30,6 +30,7 @@ fn runner(db: &Db) -> Runner {
         urls: crate::credentials::ProviderUrls::default(),
         policy: crate::executor::RetryPolicy::default(),
         in_flight: InFlight::default(),
+        schemas: Default::default(),
     }
 }
 
@@ -48,6 +49,8 @@ fn draft(name: &str) -> AgentDraft {
         max_tokens: "256".into(),
         input_schema: String::new(),
         output_schema: String::new(),
+        prompt_template: String::new(),
+        repair_output: false,
     }
 }
 
@@ -492,6 +495,8 @@ on_both_backends!(schemas_gate_input_and_shape_output, |db: Db| async move {
         .unwrap();
     assert_eq!(invalid.status, RunStatus::InputInvalid);
     assert_eq!(invalid.error_kind.as_deref(), Some("input_invalid"));
+    assert_eq!(invalid.field_errors.len(), 1);
+    assert_eq!(invalid.field_errors[0].field, "/text");
     assert!(invalid.error_message.unwrap().starts_with("/text:"));
     assert_eq!(invalid.output, None);
 

@@ -94,7 +94,17 @@ pub fn RunResult(run: RunView) -> impl IntoView {
                 <StatusBadge status=run.status/>
                 <span class="muted">{format!("{} · {} · {}", run.mode.as_str(), run.provider, run.model)}</span>
             </div>
-            {error.map(|e| view! { <pre class="run-error" aria-label="Run error">{e}</pre> })}
+            {if run.field_errors.is_empty() {
+                error.map(|e| view! { <pre class="run-error" aria-label="Run error">{e}</pre> }).into_any()
+            } else {
+                view! {
+                    <ul class="run-error field-errors" aria-label="Run error">
+                        {run.field_errors.iter().map(|e| view! {
+                            <li data-field=e.field.clone()><code>{e.field.clone()}</code>" "{e.message.clone()}</li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
             {output.map(|o| view! { <pre class="run-output" aria-label="Output">{o}</pre> })}
             <dl class="metrics">
                 <div><dt>"Prompt tokens"</dt><dd data-metric="prompt_tokens">{run.prompt_tokens}</dd></div>

@@ -10,8 +10,10 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod input_form;
 pub mod live_run;
 pub mod pages;
+pub mod schema_editor;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]

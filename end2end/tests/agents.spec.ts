@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
+import { createAgent, fillSchema, hydrated, signUp, uniqueEmail } from './helpers';
 
 test('sign up, create an agent, run it in mock mode, and find it all after a reload', async ({ page }) => {
   await signUp(page, 'Ada', uniqueEmail('ada'));
@@ -78,7 +78,7 @@ test('invalid agent form shows field errors and saves nothing', async ({ page })
   await page.getByLabel('Model').fill('gpt 4o');
   await page.getByLabel('Temperature').fill('3');
   await page.getByLabel('Max tokens').fill('zero');
-  await page.getByLabel('Output JSON Schema').fill('{"type": ');
+  await fillSchema(page, 'output', '{"type": ');
   await page.getByRole('button', { name: 'Create agent' }).click();
 
   await expect(page.locator('#name-error')).toHaveText('Give the agent a name.');
@@ -95,13 +95,13 @@ test('invalid agent form shows field errors and saves nothing', async ({ page })
   await page.getByLabel('Model').fill('gpt-4o');
   await page.getByLabel('Temperature').fill('0.3');
   await page.getByLabel('Max tokens').fill('200');
-  await page.getByLabel('Output JSON Schema').fill('{"type": "strin"}');
+  await fillSchema(page, 'output', '{"type": "strin"}');
   await page.getByRole('button', { name: 'Create agent' }).click();
   await expect(page.locator('#output_schema-error')).toContainText('not a valid JSON Schema');
   await expect(page.locator('#name-error')).toHaveCount(0);
 
   // A duplicate name is refused by the server on the name field.
-  await page.getByLabel('Output JSON Schema').fill('');
+  await fillSchema(page, 'output', '');
   await page.getByRole('button', { name: 'Create agent' }).click();
   await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
   await page.goto('/agents/new');

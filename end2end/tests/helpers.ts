@@ -32,10 +32,17 @@ export async function createAgent(
   await page.getByLabel('Name').fill(fields.name);
   if (fields.provider) await page.getByLabel('Provider').selectOption(fields.provider);
   if (fields.model) await page.getByLabel('Model').fill(fields.model);
-  if (fields.inputSchema) await page.getByLabel('Input JSON Schema').fill(fields.inputSchema);
-  if (fields.outputSchema) await page.getByLabel('Output JSON Schema').fill(fields.outputSchema);
+  if (fields.inputSchema) await fillSchema(page, 'input', fields.inputSchema);
+  if (fields.outputSchema) await fillSchema(page, 'output', fields.outputSchema);
   await page.getByRole('button', { name: 'Create agent' }).click();
   await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { name: fields.name, level: 1 })).toBeVisible();
   await hydrated(page);
+}
+
+/** Types a schema into the JSON tab of the builder's input or output schema editor. */
+export async function fillSchema(page: Page, which: 'input' | 'output', text: string) {
+  const editor = page.locator(`[data-schema="${which}_schema"]`);
+  await editor.getByRole('tab', { name: 'JSON' }).click();
+  await editor.locator(`[data-json="${which}_schema"]`).fill(text);
 }

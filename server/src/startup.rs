@@ -122,6 +122,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         },
         policy: RetryPolicy::default(),
         in_flight: InFlight::default(),
+        schemas: Default::default(),
     };
     let state = AppState::new(leptos_options, runner);
     let router = crate::router(state.clone(), sessions.clone(), args.secure_cookies());

@@ -161,12 +161,13 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
             Value::Object(out)
         }
         "array" => {
-            let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(1);
+            let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0);
             let max = obj
                 .get("maxItems")
                 .and_then(Value::as_u64)
                 .unwrap_or(u64::MAX);
-            let n = min.max(1).min(max).min(5);
+            // At least `min`, else one or two items when allowed; never unbounded.
+            let n = min.max((1 + seed % 2).min(max)).min(10_000);
             let item_schema = obj.get("items").cloned().unwrap_or_else(|| json!({}));
             Value::Array(
                 (0..n)
@@ -229,6 +230,14 @@ fn mock_string(obj: &Map<String, Value>, seed: u64) -> String {
     };
     let min = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0);
     let max = obj.get("maxLength").and_then(Value::as_u64);
+    #[cfg(feature = "server")]
+    if let Some(found) = obj
+        .get("pattern")
+        .and_then(Value::as_str)
+        .and_then(|p| matching_string(p, min, max, seed))
+    {
+        return found;
+    }
     let min = usize::try_from(min).unwrap_or(0).min(10_000);
     while s.chars().count() < min {
         s.push('x');
@@ -239,9 +248,82 @@ fn mock_string(obj: &Map<String, Value>, seed: u64) -> String {
     s
 }
 
+/// A string matching `pattern` (searched, as JSON Schema does) with a length in `min..=max`,
+/// drawn deterministically from `seed`; `None` when 64 draws find none.
+#[cfg(feature = "server")]
+fn matching_string(pattern: &str, min: u64, max: Option<u64>, seed: u64) -> Option<String> {
+    use rand::SeedableRng;
+    use rand::distr::Distribution;
+
+    // The validators read \d and \w as ASCII; so does the generator.
+    let ascii = pattern
+        .replace("\\\\", "\u{0}")
+        .replace("\\d", "[0-9]")
+        .replace("\\D", "[^0-9]")
+        .replace("\\w", "[A-Za-z0-9_]")
+        .replace("\\W", "[^A-Za-z0-9_]")
+        .replace('\u{0}', "\\\\");
+    let hir = regex_syntax::Parser::new().parse(&ascii).ok()?;
+    let generator = rand_regex::Regex::with_hir(without_anchors(hir), 8).ok()?;
+    let check = regex_lite::Regex::new(pattern).ok()?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..64).find_map(|_| {
+        let s: String = generator.sample(&mut rng);
+        let n = s.chars().count() as u64;
+        (n >= min && max.is_none_or(|m| n <= m) && check.is_match(&s)).then_some(s)
+    })
+}
+
+/// The pattern with anchors and boundaries made empty: the generator cannot place them, and a
+/// string matching the rest whole also matches the anchored pattern (checked after drawing).
+#[cfg(feature = "server")]
+fn without_anchors(hir: regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+    match hir.into_kind() {
+        HirKind::Look(_) => Hir::empty(),
+        HirKind::Concat(parts) => Hir::concat(parts.into_iter().map(without_anchors).collect()),
+        HirKind::Alternation(parts) => {
+            Hir::alternation(parts.into_iter().map(without_anchors).collect())
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(without_anchors(*r.sub)),
+            ..r
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(without_anchors(*c.sub)),
+            ..c
+        }),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => Hir::literal(l.0),
+        HirKind::Class(c) => Hir::class(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "server")]
+    mod generated {
+        use proptest::prelude::*;
+
+        use crate::contract::tests::strategies::node;
+        use crate::schema::compile;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+            /// Mock output is valid against every output schema the editor can produce.
+            #[test]
+            fn mock_output_always_validates(model in node(false), seed in any::<u64>()) {
+                let schema = model.to_schema();
+                let value = super::super::mock_value(&schema, &schema, seed, 0);
+                let server = compile(&schema).unwrap();
+                prop_assert!(server.is_valid(&value), "schema {}\nvalue {}\n{:?}", schema, value, server.errors(&value));
+                prop_assert!(model.is_valid(&value));
+            }
+        }
+    }
 
     #[test]
     fn text_reply_is_deterministic_and_input_dependent() {

@@ -37,3 +37,21 @@ pub async fn delete_agent(id: String) -> Result<(), AppError> {
     leptos_axum::redirect("/agents");
     Ok(())
 }
+
+/// Which input fields a prompt template uses, and which the input schema does not define.
+/// Answers with the template's compile error rather than failing, so the builder can show it.
+#[server(endpoint = "template_report")]
+pub async fn template_report(
+    template: String,
+    input_schema: String,
+) -> Result<galaxy_core::template::TemplateReport, AppError> {
+    crate::session::require_actor().await?;
+    if template.len() > 4 * galaxy_core::agents::MAX_TEMPLATE_CHARS {
+        return Err(AppError::from_core(galaxy_core::CoreError::field(
+            "prompt_template",
+            "The template is too long.",
+        )));
+    }
+    let schema = galaxy_core::schema::parse_schema_text(&input_schema).unwrap_or(None);
+    Ok(galaxy_core::template::report(&template, schema.as_ref()))
+}

@@ -1,8 +1,9 @@
 //! The agent builder (create and edit) and, for a saved agent, its test panel and latest runs.
 
+use std::time::Duration;
+
 use galaxy_core::agents::{Agent, AgentDraft};
-use galaxy_core::providers::{ProviderKind, mock_value};
-use galaxy_core::schema::declared_type;
+use galaxy_core::providers::ProviderKind;
 use galaxy_core::timefmt::format_utc;
 use galaxy_core::validation::FieldError;
 use leptos::ev::SubmitEvent;
@@ -10,11 +11,13 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::agents::{DeleteAgent, SaveAgent, get_agent};
+use crate::api::agents::{DeleteAgent, SaveAgent, get_agent, template_report};
 use crate::api::keys::live_providers;
 use crate::api::runs::{RunAgent, list_agent_runs};
 use crate::components::{ErrorNotice, FieldMessage, RunsTable};
+use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
+use crate::schema_editor::{SchemaEditor, SchemaState};
 
 #[component]
 pub fn NewAgentPage() -> impl IntoView {
@@ -96,8 +99,10 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
     let system_prompt = RwSignal::new(draft.system_prompt);
     let temperature = RwSignal::new(draft.temperature);
     let max_tokens = RwSignal::new(draft.max_tokens);
-    let input_schema = RwSignal::new(draft.input_schema);
-    let output_schema = RwSignal::new(draft.output_schema);
+    let input_schema = SchemaState::new("input_schema", draft.input_schema);
+    let output_schema = SchemaState::new("output_schema", draft.output_schema);
+    let prompt_template = RwSignal::new(draft.prompt_template);
+    let repair_output = RwSignal::new(draft.repair_output);
     let client_errors = RwSignal::new(Vec::<FieldError>::new());
     let saved = RwSignal::new(None::<i64>);
 
@@ -133,15 +138,29 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
             system_prompt: system_prompt.get_untracked(),
             temperature: temperature.get_untracked(),
             max_tokens: max_tokens.get_untracked(),
-            input_schema: input_schema.get_untracked(),
-            output_schema: output_schema.get_untracked(),
+            input_schema: input_schema.text.get_untracked(),
+            output_schema: output_schema.text.get_untracked(),
+            prompt_template: prompt_template.get_untracked(),
+            repair_output: repair_output.get_untracked(),
         };
-        match draft.validate() {
-            Err(errs) => {
+        // The editors' own findings (unparsed numbers, duplicate names…) come first.
+        let mut errs: Vec<FieldError> = [input_schema, output_schema]
+            .into_iter()
+            .filter_map(|s| s.blocking().map(|m| FieldError::new(s.field, m)))
+            .collect();
+        if let Err(more) = draft.validate() {
+            let more: Vec<FieldError> = more
+                .into_iter()
+                .filter(|e| !errs.iter().any(|x| x.field == e.field))
+                .collect();
+            errs.extend(more);
+        }
+        match errs.is_empty() {
+            false => {
                 saved.set(None);
                 client_errors.set(errs);
             }
-            Ok(_) => {
+            true => {
                 client_errors.set(Vec::new());
                 save.dispatch(SaveAgent {
                     id: id_for_submit.clone(),
@@ -206,8 +225,17 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
                 <div class="grow">{text("Temperature (0–2)", "temperature", temperature, "0.7")}</div>
                 <div class="grow">{text("Max tokens", "max_tokens", max_tokens, "1024")}</div>
             </div>
-            {area("Input JSON Schema (optional)", "input_schema", input_schema, "5", "{\"type\": \"object\", \"properties\": {\"question\": {\"type\": \"string\"}}, \"required\": [\"question\"]}")}
-            {area("Output JSON Schema (optional: free text without one)", "output_schema", output_schema, "5", "{\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}}}")}
+            <SchemaEditor state=input_schema label="Input schema" hint="What a run takes. Runs with input that does not match are refused before any provider call."/>
+            <FieldMessage errors field="input_schema"/>
+            {area("Prompt template (optional)", "prompt_template", prompt_template, "3", "Answer this question: {{ question }}")}
+            <TemplateFields template=prompt_template input_schema=input_schema.text/>
+            <SchemaEditor state=output_schema label="Output schema" hint="What the model must answer. Sent to the provider as structured output and checked on every run."/>
+            <FieldMessage errors field="output_schema"/>
+            <label class="inline">
+                <input type="checkbox" name="draft[repair_output]" value="true" prop:checked=move || repair_output.get()
+                    on:change=move |ev| repair_output.set(event_target_checked(&ev))/>
+                " Repair invalid output once (the reply goes back with what was wrong; one more billed attempt)"
+            </label>
             <div class="row">
                 <button type="submit" class="primary" disabled=move || save.pending().get()>
                     {if is_new { "Create agent" } else { "Save changes" }}
@@ -218,18 +246,43 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
     }
 }
 
-/// An example input for the test panel: generated from the input schema, or a question.
-fn example_input(agent: &Agent) -> String {
-    match &agent.config.input_schema {
-        Some(schema)
-            if declared_type(schema) == Some("object") || schema.get("properties").is_some() =>
-        {
-            serde_json::to_string_pretty(&mock_value(schema, schema, 7, 0)).unwrap_or_default()
-        }
-        Some(schema) => {
-            serde_json::to_string(&mock_value(schema, schema, 7, 0)).unwrap_or_default()
-        }
-        None => "Hello! What can you do?".to_owned(),
+/// Which input fields the prompt template uses, and warnings for names the input schema does
+/// not define; checked by the server (minijinja) a moment after typing stops.
+#[component]
+fn TemplateFields(template: RwSignal<String>, input_schema: RwSignal<String>) -> impl IntoView {
+    let settled = RwSignal::new((template.get_untracked(), input_schema.get_untracked()));
+    Effect::new(move |_| {
+        let now = (template.get(), input_schema.get());
+        set_timeout(
+            move || {
+                if (template.get_untracked(), input_schema.get_untracked()) == now {
+                    settled.set(now);
+                }
+            },
+            Duration::from_millis(300),
+        );
+    });
+    let report = Resource::new(move || settled.get(), |(t, s)| template_report(t, s));
+    view! {
+        <div class="template-fields small" aria-live="polite">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Err(_) => ().into_any(),
+                        Ok(r) if r.error.is_some() => view! { <p class="field-error" role="alert">{r.error}</p> }.into_any(),
+                        Ok(r) if r.used.is_empty() => view! {
+                            <p class="muted">"Without input fields in a template, the input JSON is the user message. Write {{ field }} to place a field."</p>
+                        }.into_any(),
+                        Ok(r) => view! {
+                            <p class="muted" data-template-uses=r.used.join(",")>{format!("Uses: {}", r.used.join(", "))}</p>
+                            {(!r.unknown.is_empty()).then(|| view! {
+                                <p class="warn" role="alert">{format!("Not in the input schema: {} (renders empty).", r.unknown.join(", "))}</p>
+                            })}
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }
 
@@ -237,7 +290,7 @@ fn example_input(agent: &Agent) -> String {
 /// output as it arrives, with a Stop button; then the recorded run and its metrics.
 #[component]
 fn TestPanel(agent: Agent) -> impl IntoView {
-    let input = RwSignal::new(example_input(&agent));
+    let input = RunInput::new(agent.config.input_schema.as_ref());
     let mode = RwSignal::new("mock".to_owned());
     let live = LiveRun::new();
     let agent_id = agent.id.clone();
@@ -248,15 +301,12 @@ fn TestPanel(agent: Agent) -> impl IntoView {
     );
     let providers = Resource::new(|| (), |_| live_providers());
     let provider = agent.config.provider;
-    let has_schema = agent.config.input_schema.is_some();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        live.start(
-            agent_id.clone(),
-            input.get_untracked(),
-            mode.get_untracked(),
-            "test_panel",
-        );
+        // Input the browser finds invalid is not sent: the errors show inline.
+        if let Some(text) = input.submit() {
+            live.start(agent_id.clone(), text, mode.get_untracked(), "test_panel");
+        }
     };
 
     view! {
@@ -289,10 +339,7 @@ fn TestPanel(agent: Agent) -> impl IntoView {
                         })}
                     </Transition>
                 </fieldset>
-                <label>{if has_schema { "Input (JSON matching the input schema)" } else { "Input" }}
-                    <textarea name="input" rows="6" spellcheck="false" prop:value=move || input.get()
-                        on:input=move |ev| input.set(event_target_value(&ev))>{input.get_untracked()}</textarea>
-                </label>
+                <RunInputView input/>
                 <RunButtons live/>
             </form>
             <LiveRunView live/>

@@ -8,6 +8,7 @@ use leptos::ev::SubmitEvent;
 use crate::api::agents::list_agents;
 use crate::api::runs::get_dashboard;
 use crate::components::{ErrorNotice, RunsTable};
+use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 
 #[component]
@@ -71,16 +72,32 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
     let agent_id = RwSignal::new(list.first().map(|a| a.id.clone()).unwrap_or_default());
-    let input = RwSignal::new(String::new());
+    let schemas = StoredValue::new(
+        list.iter()
+            .map(|a| (a.id.clone(), a.input_schema.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let input_for = move |id: &str| {
+        schemas.with_value(|s| {
+            RunInput::new(
+                s.iter()
+                    .find(|(a, _)| a == id)
+                    .and_then(|(_, s)| s.as_ref()),
+            )
+        })
+    };
+    let input = RwSignal::new(input_for(&agent_id.get_untracked()));
     let mode = RwSignal::new("mock".to_owned());
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        live.start(
-            agent_id.get_untracked(),
-            input.get_untracked(),
-            mode.get_untracked(),
-            "dashboard",
-        );
+        if let Some(text) = input.get_untracked().submit() {
+            live.start(
+                agent_id.get_untracked(),
+                text,
+                mode.get_untracked(),
+                "dashboard",
+            );
+        }
     };
     view! {
         <section class="panel quick-run">
@@ -88,7 +105,11 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
             <form on:submit=on_submit>
                 <div class="row">
                     <label class="grow">"Agent"
-                        <select on:change=move |ev| agent_id.set(event_target_value(&ev))>
+                        <select on:change=move |ev| {
+                            let id = event_target_value(&ev);
+                            input.set(input_for(&id));
+                            agent_id.set(id);
+                        }>
                             {list.into_iter().map(|a| view! { <option value=a.id.clone()>{a.name.clone()}</option> }).collect_view()}
                         </select>
                     </label>
@@ -99,10 +120,7 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
                         </select>
                     </label>
                 </div>
-                <label>"Input"
-                    <textarea rows="3" spellcheck="false" prop:value=move || input.get()
-                        on:input=move |ev| input.set(event_target_value(&ev))></textarea>
-                </label>
+                {move || view! { <RunInputView input=input.get()/> }}
                 <RunButtons live/>
             </form>
             <LiveRunView live/>

@@ -1,0 +1,185 @@
+//! Prompt templates: an agent's user message written with input fields, rendered by `minijinja`.
+//!
+//! A template sees each top-level input field by name (`{{ question }}`) and the whole input as
+//! `input` (`{{ input | tojson }}`). Without a template, the input JSON itself is the user
+//! message. The builder asks [`report`] which fields a template uses and which of them the input
+//! schema does not define; rendering is bounded (fuel, output size) so a template cannot stall a
+//! worker.
+
+use serde::{Deserialize, Serialize};
+
+/// What the builder shows under the template.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TemplateReport {
+    /// Input fields the template uses, in alphabetical order.
+    pub used: Vec<String>,
+    /// Used names the input schema does not define.
+    pub unknown: Vec<String>,
+    /// Why the template does not compile.
+    pub error: Option<String>,
+}
+
+#[cfg(feature = "server")]
+pub use server::*;
+
+#[cfg(feature = "server")]
+mod server {
+    use minijinja::{Environment, UndefinedBehavior};
+    use serde_json::Value;
+
+    use super::TemplateReport;
+
+    /// Largest rendered user message, in bytes.
+    pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
+    /// Names every template may use that are not input fields.
+    const GLOBALS: [&str; 6] = ["input", "range", "dict", "namespace", "debug", "loop"];
+
+    fn environment() -> Environment<'static> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_fuel(Some(100_000));
+        env
+    }
+
+    fn explain(e: &minijinja::Error) -> String {
+        match e.line() {
+            Some(line) => format!(
+                "line {line}: {}",
+                e.detail().unwrap_or(&e.kind().to_string())
+            ),
+            None => e
+                .detail()
+                .map_or_else(|| e.kind().to_string(), str::to_owned),
+        }
+    }
+
+    /// Checks that a template compiles; blank is fine (no template).
+    pub fn check(template: &str) -> Result<(), String> {
+        if template.trim().is_empty() {
+            return Ok(());
+        }
+        environment()
+            .template_from_str(template)
+            .map(|_| ())
+            .map_err(|e| format!("The template does not compile: {}", explain(&e)))
+    }
+
+    /// Which input fields `template` uses, and which the input schema does not define.
+    pub fn report(template: &str, input_schema: Option<&Value>) -> TemplateReport {
+        if template.trim().is_empty() {
+            return TemplateReport::default();
+        }
+        let env = environment();
+        let t = match env.template_from_str(template) {
+            Ok(t) => t,
+            Err(e) => {
+                return TemplateReport {
+                    error: Some(format!("The template does not compile: {}", explain(&e))),
+                    ..TemplateReport::default()
+                };
+            }
+        };
+        let mut used: Vec<String> = t
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !GLOBALS.contains(&v.as_str()))
+            .collect();
+        used.sort();
+        let known = |name: &str| {
+            input_schema
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+                .is_some_and(|p| p.contains_key(name))
+        };
+        let unknown = used.iter().filter(|n| !known(n)).cloned().collect();
+        TemplateReport {
+            used,
+            unknown,
+            error: None,
+        }
+    }
+
+    /// The user message for `input`: the rendered template, or the input JSON without one.
+    pub fn render(
+        template: &str,
+        input_text: &str,
+        input: Option<&Value>,
+    ) -> Result<String, String> {
+        if template.trim().is_empty() {
+            return Ok(input_text.to_owned());
+        }
+        let parsed;
+        let input = match input {
+            Some(v) => v,
+            None => {
+                parsed = serde_json::from_str::<Value>(input_text)
+                    .unwrap_or_else(|_| Value::String(input_text.to_owned()));
+                &parsed
+            }
+        };
+        let mut ctx = match input {
+            Value::Object(m) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        ctx.insert("input".into(), input.clone());
+        let env = environment();
+        let text = env
+            .render_str(template, Value::Object(ctx))
+            .map_err(|e| format!("The prompt template failed: {}", explain(&e)))?;
+        if text.len() > MAX_RENDERED_BYTES {
+            return Err(format!(
+                "The prompt template produced more than {} KiB.",
+                MAX_RENDERED_BYTES / 1024
+            ));
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn renders_fields_and_the_whole_input() {
+        let t = "Q: {{ question }} ({{ tone | default('neutral') }}) {{ input | tojson }}";
+        let out = render(t, "", Some(&json!({"question": "Why?"}))).unwrap();
+        assert_eq!(out, r#"Q: Why? (neutral) {"question":"Why?"}"#);
+        // Without a template the input JSON is the message, as sent.
+        assert_eq!(render("  ", "{\"a\": 1}", None).unwrap(), "{\"a\": 1}");
+        // Text input that is not JSON is still available as `input`.
+        assert_eq!(render("[{{ input }}]", "hello", None).unwrap(), "[hello]");
+    }
+
+    #[test]
+    fn reports_used_and_unknown_fields() {
+        let schema = json!({"type": "object", "properties": {"question": {}, "tone": {}}});
+        let r = report(
+            "{% for x in range(2) %}{{ question }}{{ loop.index }}{% endfor %}{{ tone }}{{ topic.name }}{{ input }}",
+            Some(&schema),
+        );
+        assert_eq!(r.used, ["question", "tone", "topic"]);
+        assert_eq!(r.unknown, ["topic"]);
+        assert_eq!(r.error, None);
+        assert_eq!(report("", Some(&schema)), TemplateReport::default());
+    }
+
+    #[test]
+    fn errors_are_clear_and_runaway_templates_stop() {
+        let err = check("Hello {{ name ").unwrap_err();
+        assert!(
+            err.starts_with("The template does not compile: line 1"),
+            "{err}"
+        );
+        assert!(report("{% if %}", None).error.is_some());
+        let err = render(
+            "{% for a in range(10000) %}{% for b in range(10000) %}x{% endfor %}{% endfor %}",
+            "",
+            Some(&json!({})),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("The prompt template failed"), "{err}");
+    }
+}
