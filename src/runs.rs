@@ -1,12 +1,16 @@
 //! Runs: one execution of an agent, kept on record with its input, output, status, tokens, cost
-//! and latency. This executor is the mock path; the live path (providers, retries,
-//! attempts, pricing) plugs into the same record.
+//! and latency, every provider attempt, and per-field validation messages.
 //!
-//! Flow of [`run_agent`]: authorise (members and above) → load the agent in the caller's
-//! workspace → validate the input against the input schema (invalid: an `input_invalid` run, no
-//! provider call) → record the run as `running` → call the provider → validate the output against
-//! the output schema (`output_invalid` when it fails) → record the outcome. A run left `running`
-//! by a crash is marked `interrupted` at the next start ([`mark_interrupted`]).
+//! Flow of [`Runner::run`]: authorise (members and above) → load the agent in the caller's
+//! workspace → validate the input against the input schema, compiled once per agent version
+//! (invalid: an `input_invalid` run with per-field messages, no provider call, no spend) → render
+//! the user message from the prompt template (a template error fails the run, still before any
+//! call) → record the run as `running` → call the provider (mock, or live with the workspace's key
+//! through the executor) → validate the output against the output schema (`output_invalid` with
+//! the validator's messages; for a live run of an agent that asks for it, one repair attempt that
+//! shows the model its reply and what was wrong, counted and billed as an attempt) → record the
+//! outcome and attempts in one transaction. A run left `running` by a crash is marked
+//! `interrupted` at the next start ([`mark_interrupted`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -87,6 +87,9 @@ impl SchemaState {
             self.text.set(m.to_schema_text());
         }
         if let Some(id) = focus {
+            // The tree is rebuilt from the model: inputs that did not parse show the model's
+            // values again, so their messages go too.
+            self.bad.set(BTreeMap::new());
             self.focus.set(Some(id));
             self.shape.update(|v| *v += 1);
         }
@@ -162,6 +165,7 @@ pub fn SchemaEditor(state: SchemaState, label: &'static str, hint: &'static str)
     Effect::new(move |_| {
         state.shape.track();
         if let Some(id) = state.focus.get_untracked() {
+            state.focus.set(None);
             request_animation_frame(move || focus_by_id(&id));
         }
     });

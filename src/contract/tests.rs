@@ -411,6 +411,51 @@ pub(crate) mod strategies {
         "^(ab)+c?$",
     ];
 
+    /// Patterns from the vocabulary above, and patterns generated from a small grammar of the
+    /// portable subset (atoms, classes, groups, alternation, quantifiers, anchors).
+    pub fn pattern() -> BoxedStrategy<String> {
+        let atom = prop_oneof![
+            "[a-c]",
+            Just(r"[a-z]".to_owned()),
+            Just(r"[0-9]".to_owned()),
+            Just(r"\d".to_owned()),
+            Just(r"\w".to_owned()),
+            Just(r"\W".to_owned()),
+            Just(r".".to_owned()),
+            Just(r"[^a]".to_owned()),
+            Just("é".to_owned()),
+            Just(r"\.".to_owned()),
+            Just(r"(a|bc)".to_owned()),
+            Just(r"[A-Z]".to_owned()),
+        ];
+        let quant = prop_oneof![
+            Just(""),
+            Just(""),
+            Just("?"),
+            Just("*"),
+            Just("+"),
+            Just("{2}"),
+            Just("{1,3}")
+        ];
+        let generated = (
+            any::<bool>(),
+            prop::collection::vec((atom, quant), 1..4),
+            any::<bool>(),
+        )
+            .prop_map(|(start, parts, end)| {
+                let body: String = parts.into_iter().map(|(a, q)| format!("{a}{q}")).collect();
+                let start = if start { "^" } else { "" };
+                let end = if end { "$" } else { "" };
+                format!("{start}{body}{end}")
+            })
+            .prop_filter("portable", |p| check_pattern(p).is_ok());
+        prop_oneof![
+            prop::sample::select(PATTERNS.to_vec()).prop_map(str::to_owned),
+            generated,
+        ]
+        .boxed()
+    }
+
     fn count() -> impl Strategy<Value = Option<u64>> {
         prop::option::weighted(0.3, 0u64..6)
     }
@@ -440,12 +485,8 @@ pub(crate) mod strategies {
     /// false keeps patterns and lengths apart (for the mock, which must satisfy both).
     pub fn node(patterns_with_lengths: bool) -> impl Strategy<Value = Node> {
         let leaf = prop_oneof![
-            (
-                count(),
-                count(),
-                prop::option::weighted(0.4, prop::sample::select(PATTERNS.to_vec()))
-            )
-                .prop_map(move |(min_length, max_length, pattern)| {
+            (count(), count(), prop::option::weighted(0.4, pattern())).prop_map(
+                move |(min_length, max_length, pattern)| {
                     let (min_length, max_length) = if pattern.is_some() && !patterns_with_lengths {
                         (None, None)
                     } else {
@@ -454,9 +495,10 @@ pub(crate) mod strategies {
                     Node::new(TypeName::String).with_kind(Kind::String {
                         min_length,
                         max_length,
-                        pattern: pattern.map(str::to_owned),
+                        pattern,
                     })
-                }),
+                }
+            ),
             (limit(false), limit(false)).prop_map(|(minimum, maximum)| Node::new(TypeName::Number)
                 .with_kind(Kind::Number { minimum, maximum })),
             (limit(true), limit(true)).prop_map(|(minimum, maximum)| Node::new(TypeName::Integer)
@@ -519,6 +561,7 @@ pub(crate) mod strategies {
             Kind::String { .. } => prop_oneof![
                 "[a-zA-Z0-9 ._é\n-]{0,7}",
                 "(colou?r|ab|abc|[0-9]{1,5}|[A-Z][a-z]{0,3}|x.y|a|b|\\.|)",
+                "(a|bc|[a-c]|[0-9]|_|é|\\.|A){0,6}",
             ]
             .prop_map(Value::String)
             .boxed(),
