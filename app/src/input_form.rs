@@ -232,7 +232,8 @@ fn control(
     let id = dom_id(&ptr);
     let err_id = format!("{id}-error");
     let current = input.value.with_untracked(|v| get_path(v, &path).cloned());
-    let in_list = matches!(path.last(), Some(Seg::Index(_)));
+    // A list item or the root cannot be absent: emptied, it holds an empty value instead.
+    let in_list = path.is_empty() || matches!(path.last(), Some(Seg::Index(_)));
     let invalid = {
         let ptr = ptr.clone();
         move || {

@@ -520,15 +520,26 @@ fn field_row(state: SchemaState, parent: &[Step], i: usize, count: usize, f: &Fi
     let name_id = cid(field, &path, "name");
     let (p_name, p_req) = (parent.to_vec(), parent.to_vec());
     let (p_up, p_down, p_del) = (parent.to_vec(), parent.to_vec(), parent.to_vec());
-    let label = if f.name.is_empty() {
-        format!("field {}", i + 1)
-    } else {
-        f.name.clone()
+    // Names change as the user types (without a re-render): labels read the model.
+    let parent_path = parent.to_vec();
+    let name = move || {
+        state
+            .model
+            .with(|m| {
+                m.as_ref()
+                    .and_then(|root| root.at(&parent_path))
+                    .and_then(|n| match &n.kind {
+                        Kind::Object { fields, .. } => fields.get(i).map(|f| f.name.clone()),
+                        _ => None,
+                    })
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("field {}", i + 1))
     };
     let up_id = cid(field, &path, "up");
     let down_id = cid(field, &path, "down");
     view! {
-        <li class="schema-field" data-field=f.name.clone()>
+        <li class="schema-field" data-field=name.clone()>
             <div class="row">
                 <label class="grow">"Name"
                     <input type="text" id=name_id value=f.name.clone() spellcheck="false" autocomplete="off"
@@ -545,17 +556,17 @@ fn field_row(state: SchemaState, parent: &[Step], i: usize, count: usize, f: &Fi
                     }/>" Required"
                 </label>
                 <span class="field-actions">
-                    <button type="button" id=up_id aria-label=format!("Move {label} up") disabled=i == 0
+                    <button type="button" id=up_id aria-label={ let name = name.clone(); move || format!("Move {} up", name()) } disabled=i == 0
                         on:click=move |_| {
                             let focus = cid(field, &with(&p_up, Step::Field(i.saturating_sub(1))), "up");
                             state.edit(&p_up, Some(focus), |n| if let Some(fields) = n.fields_mut() && i > 0 { fields.swap(i, i - 1); });
                         }>"↑"</button>
-                    <button type="button" id=down_id aria-label=format!("Move {label} down") disabled=i + 1 == count
+                    <button type="button" id=down_id aria-label={ let name = name.clone(); move || format!("Move {} down", name()) } disabled=i + 1 == count
                         on:click=move |_| {
                             let focus = cid(field, &with(&p_down, Step::Field(i + 1)), "down");
                             state.edit(&p_down, Some(focus), |n| if let Some(fields) = n.fields_mut() && i + 1 < fields.len() { fields.swap(i, i + 1); });
                         }>"↓"</button>
-                    <button type="button" class="danger" aria-label=format!("Remove {label}")
+                    <button type="button" class="danger" aria-label={ let name = name.clone(); move || format!("Remove {}", name()) }
                         on:click=move |_| {
                             let focus = if count > 1 {
                                 cid(field, &with(&p_del, Step::Field(i.min(count - 2))), "name")

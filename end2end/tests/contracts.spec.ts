@@ -29,6 +29,8 @@ test('build a contract visually, run with a generated form, invalid input is nev
   const f1 = input.locator('li.schema-field').nth(0);
   await expect(f1.getByLabel('Name')).toBeFocused();
   await f1.getByLabel('Name').fill('question');
+  // Buttons are named after the field as it is typed.
+  await expect(f1.getByRole('button', { name: 'Remove question' })).toBeVisible();
   await f1.getByLabel('Min length').fill('5');
 
   await input.getByRole('button', { name: 'Add field' }).click();
@@ -91,6 +93,14 @@ test('build a contract visually, run with a generated form, invalid input is nev
   await expect(q.getByLabel('Required')).toBeChecked();
   await expect(input.locator('li.schema-field').nth(2)).toHaveAttribute('data-field', 'count');
 
+  // A list of text, at most two items.
+  await input.getByRole('button', { name: 'Add field' }).click();
+  const f4 = input.locator('li.schema-field').nth(3);
+  await f4.getByLabel('Name').fill('tags');
+  await f4.getByLabel('Type').first().selectOption('array');
+  await expect(f4.getByLabel('Each item is')).toHaveValue('string');
+  await f4.getByLabel('Max items').fill('2');
+
   // Output schema, visually: answer (text) and code (text matching a pattern), both required.
   const output = page.locator('[data-schema="output_schema"]');
   await output.getByRole('button', { name: 'Define fields' }).click();
@@ -131,6 +141,13 @@ test('build a contract visually, run with a generated form, invalid input is nev
   await panel.getByLabel('count').fill('9');
   await expect(panel.locator('[data-error-for="/count"]')).toContainText('at most 3');
   await expect(question).toHaveAttribute('aria-invalid', 'true');
+  // Lists get add and remove; their limits are checked like everything else.
+  for (let i = 0; i < 3; i++) await panel.getByRole('button', { name: 'Add to tags' }).click();
+  await expect(panel.locator('[data-error-for="/tags"]')).toContainText('at most 2 items');
+  await panel.getByRole('button', { name: 'Remove Item 3' }).click();
+  await expect(panel.locator('[data-error-for="/tags"]')).toHaveCount(0);
+  await panel.getByRole('textbox', { name: 'Item 1', exact: true }).fill('shipping');
+  await panel.getByRole('textbox', { name: 'Item 2', exact: true }).fill('late');
   expect(sent).toBe(0);
   expect(runsInDb(agentName)).toBe(0);
 
@@ -151,7 +168,12 @@ test('build a contract visually, run with a generated form, invalid input is nev
   // Raw JSON mode edits the same value; invalid JSON input is held back with the reason.
   await panel.getByRole('button', { name: 'Edit as JSON' }).click();
   const raw = panel.getByLabel('Input (JSON matching the input schema)');
-  expect(JSON.parse(await raw.inputValue())).toEqual({ question: 'Where is my order?', tone: 'casual', count: 2 });
+  expect(JSON.parse(await raw.inputValue())).toEqual({
+    question: 'Where is my order?',
+    tone: 'casual',
+    count: 2,
+    tags: ['shipping', 'late'],
+  });
   await raw.fill('{"question": "Where is it?", "tone": "rude"}');
   await panel.getByRole('button', { name: 'Run' }).click();
   await expect(panel.locator('pre.field-error')).toContainText('/tone');

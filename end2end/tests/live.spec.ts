@@ -67,6 +67,21 @@ test.describe.serial('live mode', () => {
       `SELECT mode, status, prompt_tokens, completion_tokens, cost_micros, cost_source FROM runs WHERE id = '${runId}'`,
     ]).toString().trim();
     expect(row2).toBe('live|succeeded|21|9|9|provider_usage');
+
+    // An output schema the reply does not meet: the run is marked invalid, the reply is kept,
+    // the validator's message is shown, and the spend is still recorded.
+    await createAgent(page, {
+      name: 'Typed live agent',
+      outputSchema: JSON.stringify({ type: 'object', properties: { greeting: { type: 'string' } } }),
+    });
+    await panel.getByLabel('Live (OpenAI)').check();
+    await panel.getByRole('button', { name: 'Run' }).click();
+    const typed = panel.locator('.run-result');
+    await expect(typed.locator('[data-status="output_invalid"]')).toBeVisible();
+    await expect(typed.locator('[data-status="output_invalid"]')).toHaveText('Invalid output');
+    await expect(typed.locator('li[data-field="/"]')).toContainText('not JSON');
+    await expect(typed.getByLabel('Output')).toHaveText('Hello from the fake provider.');
+    await expect(typed.locator('[data-metric="total_tokens"]')).toHaveText('30');
   });
 
   test('an OpenAI-compatible endpoint works the same way, and its unknown model is unpriced', async ({ page }) => {
