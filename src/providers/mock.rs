@@ -100,12 +100,23 @@ const MAX_MOCK_DEPTH: usize = 12;
 /// A value valid against `schema` for the keywords the mock understands (type, const, enum,
 /// properties/required, items/minItems/maxItems, minimum/maximum and their exclusive forms,
 /// multipleOf, minLength/maxLength, common formats, local `$ref`, anyOf/oneOf/allOf first branch).
-/// The executor validates the result; a schema the mock cannot satisfy ends the run with a clear
-/// error rather than invalid output.
+/// The run validates the result like any provider's output: a schema the mock cannot satisfy
+/// gives an `output_invalid` run, not a wrong success. Generation is bounded: at most
+/// [`MAX_MOCK_VALUES`] values and [`MAX_MOCK_DEPTH`] levels, so no schema can make it exhaust
+/// memory or time.
 pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Value {
-    if depth > MAX_MOCK_DEPTH {
+    let mut budget = MAX_MOCK_VALUES;
+    generate(root, schema, seed, depth, &mut budget)
+}
+
+/// Most values one mock reply holds (strings, numbers, items… all count).
+pub const MAX_MOCK_VALUES: usize = 10_000;
+
+fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut usize) -> Value {
+    if depth > MAX_MOCK_DEPTH || *budget == 0 {
         return Value::Null;
     }
+    *budget -= 1;
     let Some(obj) = schema.as_object() else {
         return Value::Null;
     };
@@ -115,7 +126,7 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
         .and_then(|r| r.strip_prefix('#'))
         .and_then(|p| root.pointer(p))
     {
-        return mock_value(root, target, seed, depth + 1);
+        return generate(root, target, seed, depth + 1, budget);
     }
     if let Some(c) = obj.get("const") {
         return c.clone();
@@ -134,7 +145,7 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
             .and_then(Value::as_array)
             .and_then(|a| a.first())
         {
-            return mock_value(root, first, seed, depth + 1);
+            return generate(root, first, seed, depth + 1, budget);
         }
     }
     let ty = match obj.get("type") {
@@ -155,7 +166,7 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
                 for (i, (name, prop)) in props.iter().enumerate() {
                     let s = seed.rotate_left(u32::try_from(i % 64).unwrap_or(0))
                         ^ fnv1a(name.as_bytes());
-                    out.insert(name.clone(), mock_value(root, prop, s, depth + 1));
+                    out.insert(name.clone(), generate(root, prop, s, depth + 1, budget));
                 }
             }
             Value::Object(out)
@@ -166,12 +177,18 @@ pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Valu
                 .get("maxItems")
                 .and_then(Value::as_u64)
                 .unwrap_or(u64::MAX);
-            // At least `min`, else one or two items when allowed; never unbounded.
-            let n = min.max((1 + seed % 2).min(max)).min(10_000);
+            // At least `min`, else one or two items when allowed; within the budget.
+            let n = min
+                .max((1 + seed % 2).min(max))
+                .min(u64::try_from(*budget).unwrap_or(u64::MAX));
             let item_schema = obj.get("items").cloned().unwrap_or_else(|| json!({}));
             Value::Array(
                 (0..n)
-                    .map(|i| mock_value(root, &item_schema, seed.wrapping_add(i), depth + 1))
+                    .map_while(|i| {
+                        (*budget > 0).then(|| {
+                            generate(root, &item_schema, seed.wrapping_add(i), depth + 1, budget)
+                        })
+                    })
                     .collect(),
             )
         }
@@ -264,8 +281,12 @@ fn matching_string(pattern: &str, min: u64, max: Option<u64>, seed: u64) -> Opti
         .replace("\\W", "[^A-Za-z0-9_]")
         .replace('\u{0}', "\\\\");
     let hir = regex_syntax::Parser::new().parse(&ascii).ok()?;
-    let generator = rand_regex::Regex::with_hir(without_anchors(hir), 8).ok()?;
+    // A pattern whose shortest match is huge (`(a{1000}){1000}`) is not drawn at all.
+    if hir.properties().minimum_len().is_none_or(|n| n > 10_000) {
+        return None;
+    }
     let check = regex_lite::Regex::new(pattern).ok()?;
+    let generator = rand_regex::Regex::with_hir(without_anchors(hir), 8).ok()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..64).find_map(|_| {
         let s: String = generator.sample(&mut rng);
@@ -336,6 +357,33 @@ mod tests {
         assert!(a.completion_tokens > 5);
         assert!(a.simulated_latency_ms >= 80 && a.simulated_latency_ms <= 1_200);
         assert!(a.output.render().starts_with("Mock reply from gpt-4o-mini"));
+    }
+
+    #[test]
+    fn generation_is_bounded() {
+        let nested = json!({"type": "array", "minItems": 10000,
+            "items": {"type": "array", "minItems": 10000, "items": {"type": "string", "minLength": 5}}});
+        let v = mock_value(&nested, &nested, 1, 0);
+        let count = |v: &Value| -> usize {
+            fn walk(v: &Value) -> usize {
+                1 + match v {
+                    Value::Array(a) => a.iter().map(walk).sum(),
+                    Value::Object(o) => o.values().map(walk).sum(),
+                    _ => 0,
+                }
+            }
+            walk(v)
+        };
+        assert!(count(&v) <= MAX_MOCK_VALUES, "{}", count(&v));
+        #[cfg(feature = "server")]
+        {
+            let huge = json!({"type": "string", "pattern": "^(a{1000}){1000}$"});
+            let s = mock_value(&huge, &huge, 1, 0);
+            assert!(
+                s.as_str().unwrap().len() < 100,
+                "not drawn from the pattern"
+            );
+        }
     }
 
     #[test]
