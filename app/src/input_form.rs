@@ -177,7 +177,7 @@ pub fn RunInputView(input: RunInput) -> impl IntoView {
             .into_any()
         } else {
             view! {
-                <input type="hidden" name="input" prop:value=move || serde_json::to_string(&input.value.get()).unwrap_or_default()/>
+                <input type="hidden" name="input" value=move || serde_json::to_string(&input.value.get()).unwrap_or_default()/>
                 <div class="input-form">
                     {move || {
                         input.shape.track();

@@ -193,7 +193,7 @@ pub fn SchemaEditor(state: SchemaState, label: &'static str, hint: &'static str)
         <fieldset class="schema-editor" data-schema=field>
             <legend>{label}</legend>
             <p class="small muted">{hint}</p>
-            <input type="hidden" name=format!("draft[{field}]") prop:value=move || state.text.get()/>
+            <input type="hidden" name=format!("draft[{field}]") value=move || state.text.get()/>
             <div class="tabs" role="tablist" aria-label=label>
                 {tab(false, "Fields")}
                 {tab(true, "JSON")}

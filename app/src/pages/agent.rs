@@ -177,7 +177,7 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
         let err_id = format!("{field}-error");
         view! {
             <label>{label}
-                <input type="text" name=format!("draft[{field}]") prop:value=move || sig.get()
+                <input type="text" name=format!("draft[{field}]") value=sig.get_untracked() prop:value=move || sig.get()
                     on:input=move |ev| sig.set(event_target_value(&ev))
                     aria-invalid=move || errors.with(|e| e.iter().any(|x| x.field == field)).to_string()
                     aria-describedby=err_id placeholder=hint/>
