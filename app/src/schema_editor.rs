@@ -173,7 +173,17 @@ pub fn SchemaEditor(state: SchemaState, label: &'static str, hint: &'static str)
         view! {
             <button type="button" role="tab" class="tab" id=format!("{field}-tab-{}", if json { "json" } else { "fields" })
                 aria-selected=move || (state.json_tab.get() == json).to_string()
-                on:click=move |_| state.json_tab.set(json)>{text}</button>
+                tabindex=move || if state.json_tab.get() == json { "0" } else { "-1" }
+                on:click=move |_| state.json_tab.set(json)
+                on:keydown=move |ev| {
+                    // Arrow keys move between the two tabs (WAI-ARIA tabs pattern).
+                    if matches!(ev.key().as_str(), "ArrowLeft" | "ArrowRight" | "Home" | "End") {
+                        ev.prevent_default();
+                        let other = !json;
+                        state.json_tab.set(other);
+                        focus_by_id(&format!("{field}-tab-{}", if other { "json" } else { "fields" }));
+                    }
+                }>{text}</button>
         }
     };
     let problems = move || {

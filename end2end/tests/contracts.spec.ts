@@ -57,8 +57,11 @@ test('build a contract visually, run with a generated form, invalid input is nev
   await expect(input.locator('li.schema-field').nth(1)).toHaveAttribute('data-field', 'count');
   await expect(input.getByRole('button', { name: 'Move count up' })).toBeFocused();
 
-  // The JSON tab shows the schema the fields describe, in their order.
-  await input.getByRole('tab', { name: 'JSON' }).click();
+  // The JSON tab shows the schema the fields describe, in their order (arrow keys switch tabs).
+  await input.getByRole('tab', { name: 'Fields' }).focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(input.getByRole('tab', { name: 'JSON' })).toHaveAttribute('aria-selected', 'true');
+  await expect(input.getByRole('tab', { name: 'JSON' })).toBeFocused();
   const area = input.locator('[data-json="input_schema"]');
   const built = await area.inputValue();
   expect(JSON.parse(built)).toEqual({
