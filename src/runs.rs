@@ -331,13 +331,12 @@ mod server {
             }
         }
 
-        fn invalid(status: RunStatus, errors: Vec<FieldError>) -> Outcome {
-            let kind = if status == RunStatus::InputInvalid {
-                "input_invalid"
-            } else {
-                "output_invalid"
-            };
-            let mut o = Outcome::refused(status, kind, join_errors(&errors));
+        fn input_invalid(errors: Vec<FieldError>) -> Outcome {
+            let mut o = Outcome::refused(
+                RunStatus::InputInvalid,
+                "input_invalid",
+                join_errors(&errors),
+            );
             o.field_errors = errors;
             o
         }
@@ -394,14 +393,12 @@ mod server {
                 }
                 (None, _) => None,
             };
-            let user_message = match refused {
-                Some(_) => Ok(String::new()),
-                None => render(&config.prompt_template, input, parsed.as_ref().ok()),
-            };
-            let refused = match (refused, user_message.as_ref()) {
-                (Some(r), _) => Some(r),
-                (None, Err(m)) => Some(Refusal::Template(m.clone())),
-                (None, Ok(_)) => None,
+            let (refused, user_message) = match refused {
+                Some(r) => (Some(r), String::new()),
+                None => match render(&config.prompt_template, input, parsed.as_ref().ok()) {
+                    Ok(message) => (None, message),
+                    Err(why) => (Some(Refusal::Template(why)), String::new()),
+                },
             };
 
             // A live run needs a key for the agent's provider.
@@ -456,7 +453,7 @@ mod server {
             let request = ChatRequest {
                 model: config.model.clone(),
                 system: config.system_prompt.clone(),
-                user: user_message.unwrap_or_default(),
+                user: user_message,
                 temperature: config.temperature,
                 max_tokens: config.max_tokens,
                 output_schema: config.output_schema.clone(),
@@ -464,9 +461,7 @@ mod server {
             let mut secrets: Vec<String> = Vec::new();
             let mut used_credential: Option<String> = None;
             let outcome = match (refused, credential) {
-                (Some(Refusal::Input(errors)), _) => {
-                    Outcome::invalid(RunStatus::InputInvalid, errors)
-                }
+                (Some(Refusal::Input(errors)), _) => Outcome::input_invalid(errors),
                 (Some(Refusal::Template(message)), _) => {
                     Outcome::refused(RunStatus::Failed, "template_error", message)
                 }
@@ -594,17 +589,11 @@ mod server {
                 }
             };
             if !errors.is_empty() {
-                let usage = (o.usage, o.usage_reported);
-                let kept = Outcome {
-                    output: o.output.take(),
-                    output_is_json: o.output_is_json,
-                    attempts: std::mem::take(&mut o.attempts),
-                    ttft_ms: o.ttft_ms,
-                    finish_reason: o.finish_reason.take(),
-                    ..Outcome::invalid(RunStatus::OutputInvalid, errors)
-                };
-                o = kept;
-                (o.usage, o.usage_reported) = usage;
+                // The reply, its usage and attempts stay on record, marked invalid.
+                o.status = RunStatus::OutputInvalid;
+                o.error_kind = Some("output_invalid".into());
+                o.error_message = Some(join_errors(&errors));
+                o.field_errors = errors;
             }
             Ok(o)
         }

@@ -199,11 +199,19 @@ fn messages_at(errors: &[FieldError], ptr: &str) -> Vec<String> {
         .collect()
 }
 
-/// Inline errors for one pointer: shown once the control was used or a run was attempted.
+/// The messages to show at one pointer: none until the control was used or a run attempted.
+fn shown_messages(input: RunInput, errors: Memo<Vec<FieldError>>, ptr: &str) -> Vec<String> {
+    if input.attempted.get() || input.touched.with(|t| t.contains(ptr)) {
+        errors.with(|e| messages_at(e, ptr))
+    } else {
+        Vec::new()
+    }
+}
+
+/// Inline errors for one pointer.
 fn error_line(input: RunInput, errors: Memo<Vec<FieldError>>, ptr: String, id: String) -> AnyView {
     (move || {
-        let shown = input.attempted.get() || input.touched.with(|t| t.contains(&ptr));
-        let list = if shown { errors.with(|e| messages_at(e, &ptr)) } else { Vec::new() };
+        let list = shown_messages(input, errors, &ptr);
         (!list.is_empty()).then(|| view! {
             <p class="field-error" id=id.clone() role="alert" data-error-for=ptr.clone()>{list.join(" ")}</p>
         })
@@ -236,10 +244,7 @@ fn control(
     let in_list = path.is_empty() || matches!(path.last(), Some(Seg::Index(_)));
     let invalid = {
         let ptr = ptr.clone();
-        move || {
-            let shown = input.attempted.get() || input.touched.with(|t| t.contains(&ptr));
-            (shown && errors.with(|e| !messages_at(e, &ptr).is_empty())).to_string()
-        }
+        move || (!shown_messages(input, errors, &ptr).is_empty()).to_string()
     };
     let marker = required.then(|| view! { <span class="req" aria-hidden="true">" *"</span> });
     let hint = (!node.description.is_empty())
