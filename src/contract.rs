@@ -419,16 +419,10 @@ impl Node {
                 let Some(s) = v.as_str() else {
                     return fail("Enter text.".into());
                 };
-                let n = s.chars().count() as u64;
-                if let Some(min) = min_length
-                    && n < *min
-                {
-                    fail(format!("Use at least {min} characters."));
-                }
-                if let Some(max) = max_length
-                    && n > *max
-                {
-                    fail(format!("Use at most {max} characters."));
+                match outside(s.chars().count() as u64, *min_length, *max_length) {
+                    Some(Limit::Below(min)) => fail(format!("Use at least {min} characters.")),
+                    Some(Limit::Above(max)) => fail(format!("Use at most {max} characters.")),
+                    None => {}
                 }
                 if let Some(p) = pattern {
                     // A pattern outside the portable subset is a model problem; the form cannot
@@ -498,16 +492,10 @@ impl Node {
                 let Some(list) = v.as_array() else {
                     return fail("Must be a list.".into());
                 };
-                let n = list.len() as u64;
-                if let Some(min) = min_items
-                    && n < *min
-                {
-                    fail(format!("Add at least {min} items."));
-                }
-                if let Some(max) = max_items
-                    && n > *max
-                {
-                    fail(format!("Use at most {max} items."));
+                match outside(list.len() as u64, *min_items, *max_items) {
+                    Some(Limit::Below(min)) => fail(format!("Add at least {min} items.")),
+                    Some(Limit::Above(max)) => fail(format!("Use at most {max} items.")),
+                    None => {}
                 }
                 for (i, x) in list.iter().enumerate() {
                     items.check(x, &format!("{at}/{i}"), out);
@@ -700,6 +688,22 @@ pub fn set_path(root: &mut Value, path: &[Seg], new: Option<Value>) {
                 a.remove(*i);
             }
         }
+    }
+}
+
+/// The limit a count breaks.
+enum Limit {
+    Below(u64),
+    Above(u64),
+}
+
+/// Whether `n` is outside `min..=max` (a model with min above max is a model problem; either
+/// breach makes the value invalid, as it does for the server).
+fn outside(n: u64, min: Option<u64>, max: Option<u64>) -> Option<Limit> {
+    match (min, max) {
+        (Some(min), _) if n < min => Some(Limit::Below(min)),
+        (_, Some(max)) if n > max => Some(Limit::Above(max)),
+        _ => None,
     }
 }
 

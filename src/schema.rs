@@ -78,12 +78,12 @@ mod server {
     /// A compiled schema.
     pub struct CompiledSchema(jsonschema::Validator);
 
-    /// Compiled schemas of agent versions, so a schema is compiled once per version rather than
-    /// once per run. A version never changes, so entries never go stale; the cache is cleared
-    /// when it reaches [`SchemaCache::CAPACITY`] entries.
     type CacheKey = (String, i64, &'static str);
     type CacheMap = HashMap<CacheKey, Arc<CompiledSchema>>;
 
+    /// Compiled schemas of agent versions, so a schema is compiled once per version rather than
+    /// once per run. A version never changes, so entries never go stale; the cache is cleared
+    /// when it reaches [`SchemaCache::CAPACITY`] entries.
     #[derive(Clone, Debug, Default)]
     pub struct SchemaCache(Arc<Mutex<CacheMap>>);
 

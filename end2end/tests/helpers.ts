@@ -25,7 +25,15 @@ export async function signUp(page: Page, name: string, email: string, password =
 /** Creates an agent through the builder and lands on its page. */
 export async function createAgent(
   page: Page,
-  fields: { name: string; provider?: string; model?: string; inputSchema?: string; outputSchema?: string },
+  fields: {
+    name: string;
+    provider?: string;
+    model?: string;
+    inputSchema?: string;
+    outputSchema?: string;
+    template?: string;
+    repair?: boolean;
+  },
 ) {
   await page.goto('/agents/new');
   await hydrated(page);
@@ -34,6 +42,8 @@ export async function createAgent(
   if (fields.model) await page.getByLabel('Model').fill(fields.model);
   if (fields.inputSchema) await fillSchema(page, 'input', fields.inputSchema);
   if (fields.outputSchema) await fillSchema(page, 'output', fields.outputSchema);
+  if (fields.template) await page.getByLabel('Prompt template').fill(fields.template);
+  if (fields.repair) await page.getByLabel('Repair invalid output once').check();
   await page.getByRole('button', { name: 'Create agent' }).click();
   await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { name: fields.name, level: 1 })).toBeVisible();

@@ -25,6 +25,8 @@ test('saving an agent without JavaScript keeps its contracts', async ({ page, br
     name: 'Kept contracts',
     inputSchema: '{"type":"object","properties":{"question":{"type":"string"}},"required":["question"]}',
     outputSchema: '{"type":"object","properties":{"answer":{"type":"string"}}}',
+    template: 'Q: {{ question }}',
+    repair: true,
   });
   await withJs.close();
 
@@ -41,6 +43,8 @@ test('saving an agent without JavaScript keeps its contracts', async ({ page, br
   await expect(page.getByText(/version 2/)).toBeVisible();
   await expect(page.locator('[data-schema="input_schema"] [data-field="question"]')).toBeVisible();
   await expect(page.locator('[data-schema="output_schema"] [data-field="answer"]')).toBeVisible();
+  await expect(page.getByLabel('Prompt template')).toHaveValue('Q: {{ question }}');
+  await expect(page.getByLabel('Repair invalid output once')).toBeChecked();
   // The generated form renders on the server too.
   await expect(page.locator('section.test-panel').getByLabel('question')).toBeVisible();
 });

@@ -155,18 +155,15 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
                 .collect();
             errs.extend(more);
         }
-        match errs.is_empty() {
-            false => {
-                saved.set(None);
-                client_errors.set(errs);
-            }
-            true => {
-                client_errors.set(Vec::new());
-                save.dispatch(SaveAgent {
-                    id: id_for_submit.clone(),
-                    draft,
-                });
-            }
+        if !errs.is_empty() {
+            saved.set(None);
+            client_errors.set(errs);
+        } else {
+            client_errors.set(Vec::new());
+            save.dispatch(SaveAgent {
+                id: id_for_submit.clone(),
+                draft,
+            });
         }
     };
 
@@ -232,7 +229,8 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
             <SchemaEditor state=output_schema label="Output schema" hint="What the model must answer. Sent to the provider as structured output and checked on every run."/>
             <FieldMessage errors field="output_schema"/>
             <label class="inline">
-                <input type="checkbox" name="draft[repair_output]" value="true" prop:checked=move || repair_output.get()
+                <input type="checkbox" name="draft[repair_output]" value="true" checked=repair_output.get_untracked()
+                    prop:checked=move || repair_output.get()
                     on:change=move |ev| repair_output.set(event_target_checked(&ev))/>
                 " Repair invalid output once (the reply goes back with what was wrong; one more billed attempt)"
             </label>
