@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use galaxy_core::contract::import;
-use galaxy_core::schema::{SchemaCache, compile};
+use galaxy_core::contract::{SchemaCache, compile};
 use serde_json::{Value, json};
 
 fn schema() -> Value {

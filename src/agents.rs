@@ -6,15 +6,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::contract::parse_schema_text;
 use crate::providers::ProviderKind;
-use crate::schema::parse_schema_text;
 use crate::validation::FieldError;
 
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_MODEL_CHARS: usize = 100;
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
-pub const MAX_TOKENS_LIMIT: i64 = 200_000;
 pub const MAX_TEMPLATE_CHARS: usize = 20_000;
 
 /// The agent form as typed: every field a string, so a bad number is a field error, not a
@@ -134,7 +133,7 @@ impl AgentDraft {
                 format!("Use at most {MAX_DESCRIPTION_CHARS} characters."),
             );
         }
-        let provider = ProviderKind::parse(self.provider.trim());
+        let provider = ProviderKind::parse(self.provider.trim()).ok();
         if provider.is_none() {
             err(
                 "provider",
@@ -165,12 +164,18 @@ impl AgentDraft {
                 None
             }
         };
+        // The model family's own output limit (from the price table), so no run asks for more
+        // than the provider can give (or than a budget reservation should hold).
+        let limit =
+            crate::pricing::max_output_tokens(provider.map_or("", ProviderKind::as_str), model);
         let max_tokens = match self.max_tokens.trim().parse::<i64>() {
-            Ok(n) if (1..=MAX_TOKENS_LIMIT).contains(&n) => Some(n),
+            Ok(n) if (1..=limit).contains(&n) => Some(n),
             _ => {
                 err(
                     "max_tokens",
-                    format!("Enter a whole number from 1 to {MAX_TOKENS_LIMIT}."),
+                    format!(
+                        "Enter a whole number from 1 to {limit} (the most this model can answer with)."
+                    ),
                 );
                 None
             }
@@ -220,10 +225,29 @@ mod server {
     use sqlx::any::AnyRow;
 
     use super::*;
+    use crate::contract::{compile, min_instance_bytes};
+    use crate::cpu::CpuPool;
     use crate::db::{Db, is_unique_violation, new_id, now_ms};
     use crate::error::CoreError;
-    use crate::schema::compile;
-    use crate::workspaces::{Actor, require_builder};
+    use crate::workspaces::{Actor, bump_generation, require_builder};
+
+    /// What saving an agent checks beyond the form's rules: schemas compile (on the bounded CPU
+    /// pool), and the output contract fits the run output cap.
+    #[derive(Clone, Debug)]
+    pub struct SaveRules {
+        pub cpu: CpuPool,
+        /// The run output cap ([`crate::runs::DEFAULT_MAX_OUTPUT_BYTES`] unless configured).
+        pub max_output_bytes: usize,
+    }
+
+    impl Default for SaveRules {
+        fn default() -> Self {
+            SaveRules {
+                cpu: CpuPool::default(),
+                max_output_bytes: crate::runs::DEFAULT_MAX_OUTPUT_BYTES,
+            }
+        }
+    }
 
     const AGENT_COLUMNS: &str = "id, name, description, provider, model, system_prompt, \
         temperature, max_tokens, input_schema, output_schema, prompt_template, repair_output, \
@@ -243,7 +267,7 @@ mod server {
                 name: row.try_get("name")?,
                 description: row.try_get("description")?,
                 provider: ProviderKind::parse(&provider)
-                    .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+                    .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
                 model: row.try_get("model")?,
                 system_prompt: row.try_get("system_prompt")?,
                 temperature: row.try_get("temperature")?,
@@ -259,25 +283,74 @@ mod server {
         })
     }
 
-    /// Validates a draft fully (shared rules plus schema compilation).
-    pub fn validate_draft(draft: &AgentDraft) -> Result<AgentConfig, CoreError> {
+    /// Validates a draft fully: the shared rules, schema compilation (every pattern by the
+    /// portable rule), the template, and an output contract whose smallest valid reply fits the
+    /// run output cap.
+    pub async fn validate_draft(
+        rules: &SaveRules,
+        draft: &AgentDraft,
+    ) -> Result<AgentConfig, CoreError> {
         let config = draft.validate().map_err(CoreError::Validation)?;
-        let mut errors = Vec::new();
-        for (field, schema) in [
-            ("input_schema", &config.input_schema),
-            ("output_schema", &config.output_schema),
-        ] {
-            if let Some(Err(m)) = schema.as_ref().map(compile) {
-                errors.push(FieldError::new(field, m));
-            }
-        }
-        if let Err(m) = crate::template::check(&config.prompt_template) {
-            errors.push(FieldError::new("prompt_template", m));
-        }
+        let (input, output, template, cap) = (
+            config.input_schema.clone(),
+            config.output_schema.clone(),
+            config.prompt_template.clone(),
+            rules.max_output_bytes,
+        );
+        let errors = rules
+            .cpu
+            .run(move || {
+                let mut errors = Vec::new();
+                for (field, schema) in [("input_schema", &input), ("output_schema", &output)] {
+                    if let Some(Err(m)) = schema.as_ref().map(compile) {
+                        errors.push(FieldError::new(field, m));
+                    }
+                }
+                if let Some(schema) = &output
+                    && !errors.iter().any(|e| e.field == "output_schema")
+                {
+                    let smallest = min_instance_bytes(schema);
+                    if smallest > u64::try_from(cap).unwrap_or(u64::MAX) {
+                        errors.push(FieldError::new(
+                            "output_schema",
+                            format!(
+                                "Every reply this contract allows is at least {} — more than \
+                                 the {} a run may produce. Lower its minimum lengths or item counts.",
+                                human_bytes(smallest),
+                                human_bytes(u64::try_from(cap).unwrap_or(u64::MAX)),
+                            ),
+                        ));
+                    }
+                }
+                if let Err(m) = crate::template::check(&template) {
+                    errors.push(FieldError::new("prompt_template", m));
+                }
+                errors
+            })
+            .await
+            .map_err(|e| {
+                CoreError::field(
+                    "output_schema",
+                    &format!("The contracts could not be checked ({e}); simplify them."),
+                )
+            })?;
         if errors.is_empty() {
             Ok(config)
         } else {
             Err(CoreError::Validation(errors))
+        }
+    }
+
+    /// `1.5 MiB`, `300 KiB`, `12 bytes`.
+    fn human_bytes(n: u64) -> String {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * 1024;
+        if n >= MIB {
+            format!("{:.1} MiB", n as f64 / MIB as f64)
+        } else if n >= KIB {
+            format!("{} KiB", n / KIB)
+        } else {
+            format!("{n} bytes")
         }
     }
 
@@ -309,9 +382,8 @@ mod server {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
                     description: row.try_get("description")?,
-                    provider: ProviderKind::parse(&provider).ok_or_else(|| {
-                        CoreError::Internal(format!("stored provider {provider}"))
-                    })?,
+                    provider: ProviderKind::parse(&provider)
+                        .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
                     model: row.try_get("model")?,
                     version: row.try_get("current_version")?,
                     updated_at: row.try_get("updated_at")?,
@@ -338,14 +410,15 @@ mod server {
     }
 
     /// Creates an agent and its version 1.
-    #[tracing::instrument(skip(db, draft))]
+    #[tracing::instrument(skip(db, rules, draft))]
     pub async fn create_agent(
         db: &Db,
+        rules: &SaveRules,
         actor: &Actor,
         draft: &AgentDraft,
     ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
-        let config = validate_draft(draft)?;
+        let config = validate_draft(rules, draft).await?;
         let id = new_id();
         let now = now_ms();
         let mut tx = db.pool().begin().await?;
@@ -378,6 +451,7 @@ mod server {
             other => other?,
         };
         insert_version(&mut tx, actor, &id, 1, &config, now).await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, "agent created");
         Ok(Agent {
@@ -416,15 +490,16 @@ mod server {
     }
 
     /// Saves a new version of an agent of the caller's workspace.
-    #[tracing::instrument(skip(db, draft))]
+    #[tracing::instrument(skip(db, rules, draft))]
     pub async fn update_agent(
         db: &Db,
+        rules: &SaveRules,
         actor: &Actor,
         id: &str,
         draft: &AgentDraft,
     ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
-        let config = validate_draft(draft)?;
+        let config = validate_draft(rules, draft).await?;
         let now = now_ms();
         let mut tx = db.pool().begin().await?;
         let updated = sqlx::query(
@@ -458,6 +533,7 @@ mod server {
         let version: i64 = row.try_get(0)?;
         let created_at: i64 = row.try_get(1)?;
         insert_version(&mut tx, actor, id, version, &config, now).await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, version, "agent updated");
         Ok(Agent {
@@ -483,6 +559,7 @@ mod server {
                 .await?;
         let (name,) = deleted.ok_or(CoreError::NotFound)?;
         crate::audit::record(&mut *tx, actor, "agent.deleted", id, &name).await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, "agent deleted");
         Ok(())
@@ -499,104 +576,4 @@ mod server {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn good() -> AgentDraft {
-        AgentDraft {
-            name: "  Triage bot ".into(),
-            description: "Sorts tickets".into(),
-            provider: "anthropic".into(),
-            model: "claude-sonnet-4-5".into(),
-            system_prompt: "You sort tickets.".into(),
-            temperature: "0.2".into(),
-            max_tokens: "512".into(),
-            input_schema: r#"{"type":"object","properties":{"text":{"type":"string"}}}"#.into(),
-            output_schema: String::new(),
-            prompt_template: String::new(),
-            repair_output: false,
-        }
-    }
-
-    #[test]
-    fn valid_draft_becomes_config() {
-        let c = good().validate().unwrap();
-        assert_eq!(c.name, "Triage bot");
-        assert_eq!(c.provider, ProviderKind::Anthropic);
-        assert_eq!(c.temperature, 0.2);
-        assert_eq!(c.max_tokens, 512);
-        assert!(c.input_schema.is_some());
-        assert!(c.output_schema.is_none());
-        // Round trip through the edit form.
-        assert_eq!(AgentDraft::from_config(&c).validate().unwrap(), c);
-        assert!(
-            AgentDraft::new_defaults().validate().is_err(),
-            "defaults lack a name"
-        );
-    }
-
-    #[test]
-    fn every_bad_field_is_reported() {
-        let d = AgentDraft {
-            name: " ".into(),
-            description: "d".repeat(MAX_DESCRIPTION_CHARS + 1),
-            provider: "gemini".into(),
-            model: "gpt 4".into(),
-            system_prompt: "s".repeat(MAX_SYSTEM_PROMPT_CHARS + 1),
-            temperature: "2.5".into(),
-            max_tokens: "0".into(),
-            input_schema: "{not json".into(),
-            output_schema: "[]".into(),
-            prompt_template: String::new(),
-            repair_output: false,
-        };
-        let errs = d.validate().unwrap_err();
-        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "name",
-                "description",
-                "provider",
-                "model",
-                "system_prompt",
-                "temperature",
-                "max_tokens",
-                "input_schema",
-                "output_schema"
-            ]
-        );
-    }
-
-    #[test]
-    fn number_edges() {
-        for (t, ok) in [
-            ("0", true),
-            ("2", true),
-            ("2.0001", false),
-            ("-0.1", false),
-            ("NaN", false),
-            ("inf", false),
-            ("", false),
-        ] {
-            let d = AgentDraft {
-                temperature: t.into(),
-                ..good()
-            };
-            assert_eq!(d.validate().is_ok(), ok, "temperature {t:?}");
-        }
-        for (n, ok) in [
-            ("1", true),
-            ("200000", true),
-            ("200001", false),
-            ("1.5", false),
-            ("-3", false),
-        ] {
-            let d = AgentDraft {
-                max_tokens: n.into(),
-                ..good()
-            };
-            assert_eq!(d.validate().is_ok(), ok, "max_tokens {n:?}");
-        }
-    }
-}
+mod tests;

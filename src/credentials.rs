@@ -12,6 +12,18 @@ use crate::validation::FieldError;
 pub const MAX_LABEL_CHARS: usize = 60;
 pub const MAX_KEY_CHARS: usize = 512;
 
+crate::string_enum! {
+    /// Where a key is in its life.
+    pub enum CredentialStatus("credential status") {
+        /// The key runs use.
+        Active = "active",
+        /// Replaced by a rotation; still works until revoked.
+        Superseded = "superseded",
+        /// Erased; never used again.
+        Revoked = "revoked",
+    }
+}
+
 /// A credential as the browser may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialSummary {
@@ -20,7 +32,7 @@ pub struct CredentialSummary {
     pub label: String,
     pub base_url: Option<String>,
     pub last4: String,
-    pub status: String,
+    pub status: CredentialStatus,
     pub created_at: i64,
     pub rotated_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -137,26 +149,32 @@ mod server {
     use crate::audit;
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
-    use crate::executor::scrub;
+    use crate::providers::http::{BodyLimits, ProviderHttp, ProviderUrls};
     use crate::providers::{Endpoint, Provider};
     use crate::vault::{Binding, Sealed, Vault};
-    use crate::workspaces::{Actor, require_admin};
+    use crate::workspaces::{Actor, bump_generation, require_admin};
 
-    /// Where the first-party providers live. Operators may point them elsewhere (a proxy, or a
-    /// local fake in tests); users never choose the URL a stored OpenAI/Anthropic key goes to.
-    #[derive(Clone, Debug)]
-    pub struct ProviderUrls {
-        pub openai: String,
-        pub anthropic: String,
+    /// Replaces every occurrence of each secret in `text` (secrets shorter than 8 characters are
+    /// ignored: they would redact ordinary words).
+    pub fn scrub(text: &str, secrets: &[&str]) -> String {
+        let mut out = text.to_owned();
+        for s in secrets.iter().filter(|s| s.len() >= 8) {
+            out = out.replace(s, "[redacted]");
+        }
+        out
     }
 
-    impl Default for ProviderUrls {
-        fn default() -> Self {
-            ProviderUrls {
-                openai: "https://api.openai.com/v1".into(),
-                anthropic: "https://api.anthropic.com".into(),
-            }
-        }
+    /// Records that a run used key `id` (inside the run's own commit).
+    pub async fn mark_used<'e, E>(executor: E, id: &str, at: i64) -> Result<(), CoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        sqlx::query("UPDATE provider_credentials SET last_used_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(executor)
+            .await?;
+        Ok(())
     }
 
     fn fingerprint(key: &str) -> String {
@@ -169,15 +187,17 @@ mod server {
 
     fn summary(row: &AnyRow) -> Result<CredentialSummary, CoreError> {
         let provider: String = row.try_get("provider")?;
+        let status: String = row.try_get("status")?;
         let ok: Option<i64> = row.try_get("last_test_ok")?;
+        let stored =
+            |e: crate::string_enum::UnknownValue| CoreError::Internal(format!("stored {e}"));
         Ok(CredentialSummary {
             id: row.try_get("id")?,
-            provider: ProviderKind::parse(&provider)
-                .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+            provider: ProviderKind::parse(&provider).map_err(stored)?,
             label: row.try_get("label")?,
             base_url: row.try_get("base_url")?,
             last4: row.try_get("last4")?,
-            status: row.try_get("status")?,
+            status: CredentialStatus::parse(&status).map_err(stored)?,
             created_at: row.try_get("created_at")?,
             rotated_at: row.try_get("rotated_at")?,
             last_used_at: row.try_get("last_used_at")?,
@@ -262,6 +282,7 @@ mod server {
             &format!("{} · {label}", kind.as_str()),
         )
         .await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(
             credential_id = id,
@@ -317,7 +338,7 @@ mod server {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(p,)| ProviderKind::parse(&p))
+            .filter_map(|(p,)| ProviderKind::parse(&p).ok())
             .collect())
     }
 
@@ -333,7 +354,7 @@ mod server {
         require_admin(actor)?;
         check_key(api_key.expose_secret()).map_err(|m| CoreError::field("api_key", &m))?;
         let old = get_credential(db, actor, id).await?;
-        if old.status == "revoked" {
+        if old.status == CredentialStatus::Revoked {
             return Err(CoreError::field(
                 "api_key",
                 "This key is revoked; add a new key instead.",
@@ -367,6 +388,7 @@ mod server {
             &format!("replaced by {new_id}"),
         )
         .await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         get_credential(db, actor, &new_id).await
     }
@@ -396,24 +418,28 @@ mod server {
             return Ok(existing);
         }
         audit::record(&mut *tx, actor, "credential.revoked", id, "").await?;
+        bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         get_credential(db, actor, id).await
     }
 
-    struct Stored {
-        id: String,
-        provider: ProviderKind,
+    /// A stored key as a run needs it: still sealed (opened per use, so no plaintext key sits in
+    /// a cache).
+    #[derive(Clone, Debug)]
+    pub struct StoredKey {
+        pub id: String,
+        pub provider: ProviderKind,
         base_url: Option<String>,
         sealed: Sealed,
     }
 
-    fn stored(row: &AnyRow) -> Result<Stored, CoreError> {
+    fn stored(row: &AnyRow) -> Result<StoredKey, CoreError> {
         let provider: String = row.try_get("provider")?;
         let key_id: i64 = row.try_get("key_id")?;
-        Ok(Stored {
+        Ok(StoredKey {
             id: row.try_get("id")?,
             provider: ProviderKind::parse(&provider)
-                .ok_or_else(|| CoreError::Internal(format!("stored provider {provider}")))?,
+                .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
             base_url: row.try_get("base_url")?,
             sealed: Sealed {
                 key_id: u32::try_from(key_id).map_err(|_| CoreError::Internal("key id".into()))?,
@@ -422,70 +448,66 @@ mod server {
         })
     }
 
-    fn endpoint(
-        vault: &Vault,
-        workspace_id: &str,
-        s: &Stored,
-        urls: &ProviderUrls,
-    ) -> Result<Endpoint, CoreError> {
-        let api_key = vault
-            .open_sealed(
-                &s.sealed,
-                &Binding {
-                    workspace_id,
-                    provider: s.provider.as_str(),
-                    credential_id: &s.id,
-                },
-            )
-            .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
-        let base_url = match s.provider {
-            ProviderKind::OpenAi => urls.openai.clone(),
-            ProviderKind::Anthropic => urls.anthropic.clone(),
-            ProviderKind::OpenAiCompatible => s
-                .base_url
-                .clone()
-                .ok_or_else(|| CoreError::Internal("compatible key without base URL".into()))?,
-        };
-        Ok(Endpoint {
-            kind: s.provider,
-            base_url,
-            api_key,
-            extra_headers: Vec::new(),
-        })
+    impl StoredKey {
+        /// Opens the key and says where it goes: first-party keys only ever to the operator's
+        /// URL, OpenAI-compatible keys to their own base URL.
+        pub fn open(
+            &self,
+            vault: &Vault,
+            workspace_id: &str,
+            urls: &ProviderUrls,
+        ) -> Result<Endpoint, CoreError> {
+            let api_key = vault
+                .open_sealed(
+                    &self.sealed,
+                    &Binding {
+                        workspace_id,
+                        provider: self.provider.as_str(),
+                        credential_id: &self.id,
+                    },
+                )
+                .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+            let base_url = match self.provider {
+                ProviderKind::OpenAi => urls.openai.clone(),
+                ProviderKind::Anthropic => urls.anthropic.clone(),
+                ProviderKind::OpenAiCompatible => self
+                    .base_url
+                    .clone()
+                    .ok_or_else(|| CoreError::Internal("compatible key without base URL".into()))?,
+            };
+            Ok(Endpoint {
+                kind: self.provider,
+                base_url,
+                api_key,
+                extra_headers: Vec::new(),
+            })
+        }
     }
 
     /// The key a run of `provider` uses: the newest active one, else the newest superseded one.
-    pub async fn resolve_for_run(
+    pub async fn key_for_run(
         db: &Db,
-        vault: &Vault,
-        urls: &ProviderUrls,
-        actor: &Actor,
+        workspace_id: &str,
         provider: ProviderKind,
-    ) -> Result<Option<(String, Endpoint)>, CoreError> {
+    ) -> Result<Option<StoredKey>, CoreError> {
         let row = sqlx::query(
             "SELECT id, provider, base_url, key_id, ciphertext FROM provider_credentials \
              WHERE workspace_id = $1 AND provider = $2 AND status IN ('active', 'superseded') \
              ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC LIMIT 1",
         )
-        .bind(&actor.workspace_id)
+        .bind(workspace_id)
         .bind(provider.as_str())
         .fetch_optional(db.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let s = stored(&row)?;
-        let ep = endpoint(vault, &actor.workspace_id, &s, urls)?;
-        Ok(Some((s.id, ep)))
+        row.as_ref().map(stored).transpose()
     }
 
     /// Calls the provider's cheap "list models" with the stored key (admins and owners).
-    #[tracing::instrument(skip(db, vault, http, urls))]
+    #[tracing::instrument(skip(db, vault, http))]
     pub async fn test_credential(
         db: &Db,
         vault: &Vault,
-        http: &reqwest::Client,
-        urls: &ProviderUrls,
+        http: &ProviderHttp,
         actor: &Actor,
         id: &str,
     ) -> Result<KeyTest, CoreError> {
@@ -499,10 +521,10 @@ mod server {
         .fetch_optional(db.pool())
         .await?
         .ok_or(CoreError::NotFound)?;
-        let s = stored(&row)?;
-        let ep = endpoint(vault, &actor.workspace_id, &s, urls)?;
+        let ep = stored(&row)?.open(vault, &actor.workspace_id, &http.urls)?;
         let secret = ep.api_key.expose_secret().to_owned();
-        let result = Provider::new(ep).check_key(http).await;
+        let limits = BodyLimits::new(crate::runs::DEFAULT_MAX_OUTPUT_BYTES);
+        let result = Provider::new(ep, limits).check_key(&http.client).await;
         let test = match result {
             Ok(()) => KeyTest {
                 ok: true,
@@ -544,6 +566,7 @@ mod server {
         .fetch_all(db.pool())
         .await?;
         let mut done = 0;
+        let mut workspaces = std::collections::BTreeSet::new();
         for row in &rows {
             let s = stored(row)?;
             let workspace_id: String = row.try_get("workspace_id")?;
@@ -566,7 +589,14 @@ mod server {
             .bind(&s.sealed.blob)
             .execute(db.pool())
             .await?;
+            if updated.rows_affected() > 0 {
+                workspaces.insert(workspace_id);
+            }
             done += updated.rows_affected();
+        }
+        // Cached sealed keys of these workspaces are now stale: the next run reloads them.
+        for workspace_id in &workspaces {
+            bump_generation(db.pool(), workspace_id).await?;
         }
         Ok(done)
     }
@@ -587,36 +617,4 @@ mod server {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_rules() {
-        let ok = validate_new_credential("openai", " prod ", "", "sk-abcdefgh1234").unwrap();
-        assert_eq!(ok, (ProviderKind::OpenAi, "prod".into(), None));
-        let ok = validate_new_credential(
-            "openai_compatible",
-            "local",
-            "http://127.0.0.1:9/v1/",
-            "key-12345678",
-        )
-        .unwrap();
-        assert_eq!(ok.2.as_deref(), Some("http://127.0.0.1:9/v1"));
-        let errs = validate_new_credential("gemini", "", "ftp://x", "short").unwrap_err();
-        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["provider", "label", "api_key", "base_url"]);
-        let errs =
-            validate_new_credential("anthropic", "x", "https://evil.example", "sk-ant-12345678")
-                .unwrap_err();
-        assert_eq!(
-            errs[0].field, "base_url",
-            "first-party keys never take a user URL"
-        );
-        let errs =
-            validate_new_credential("openai_compatible", "x", "", "key-12345678").unwrap_err();
-        assert_eq!(errs[0].field, "base_url");
-        assert!(check_key("sk with space").is_err());
-        assert_eq!(last4("sk-abcdefgh1234 "), "1234");
-        assert_eq!(last4("ab"), "ab");
-    }
-}
+mod tests;

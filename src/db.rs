@@ -245,3 +245,50 @@ pub mod testing {
         Db::open(&fresh_postgres_url().await?).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::list_agents;
+    use crate::runs::RunsConfig;
+    use crate::testing::{World, draft};
+
+    #[tokio::test]
+    async fn sqlite_is_configured_and_durable_across_reopen() {
+        let dir = testing::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let db = Db::open(&url).await.unwrap();
+        let w = World::on(db.clone(), None, RunsConfig::default()).await;
+        let actor = w.workspace("a@example.com").await;
+        w.agent(&actor, &draft("Kept", "openai", "")).await;
+        // Every pooled connection has the settings, not just the first.
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            conns.push(db.pool().acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!((fk, sync), (1, 1), "foreign keys on, synchronous NORMAL");
+        }
+        drop(conns);
+        db.check_settings().await.unwrap();
+        db.close().await;
+        // Reopen (migrations are idempotent) and find the data.
+        let db = Db::open(&url).await.unwrap();
+        assert_eq!(list_agents(&db, &actor).await.unwrap()[0].name, "Kept");
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn unsupported_urls_are_refused_by_name() {
+        let err = Db::connect("mysql://localhost/x").await.unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+}

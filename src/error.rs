@@ -21,9 +21,12 @@ pub enum CoreError {
     /// Email and password do not match an account (the same answer for an unknown email).
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// Too many attempts; try again after this many seconds.
+    /// Too many attempts (or runs); try again after this many seconds.
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// The workspace's budget does not allow this run.
+    #[error("over budget")]
+    BudgetExceeded { message: String },
     /// A failure the user cannot act on. The cause is logged where it is converted, never shown.
     #[error("internal error: {0}")]
     Internal(String),

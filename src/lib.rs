@@ -3,37 +3,20 @@
 //! Everything in this crate without a feature gate is plain Rust shared by the browser (compiled to
 //! WASM inside the app's bundle) and the server: the types that cross the server-function boundary
 //! and the validation rules both sides enforce. Behind the `server` feature live the parts that must
-//! never reach a browser: storage ([`db`]), password hashing ([`auth`]), schema compilation
-//! ([`schema`]) and the business functions of each domain noun.
+//! never reach a browser: storage ([`db`]), password hashing ([`auth`]), the key vault ([`vault`]),
+//! schema compilation ([`contract`]'s `compiled`), the bounded CPU pool ([`cpu`]), metrics
+//! ([`telemetry`]) and the business functions of each domain noun.
 //!
-//! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`runs`], [`providers`],
-//! [`schema`]; [`validation`] holds the field-error type every form shares.
+//! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`contract`] (typed agent
+//! contracts), [`credentials`] (provider keys), [`providers`], [`runs`] (the run pipeline),
+//! [`pricing`], [`audit`], [`template`]; [`validation`] holds the field-error type every form
+//! shares and [`string_enum`] the one mechanism for enums sent and stored as strings. Test fixtures
+//! live in [`testing`] (behind the `testing` feature).
 
-pub mod agents;
-pub mod audit;
-pub mod auth;
-pub mod contract;
-pub mod credentials;
-#[cfg(feature = "server")]
-pub mod db;
-#[cfg(feature = "server")]
-pub mod error;
-#[cfg(feature = "server")]
-pub mod executor;
-pub mod pricing;
-pub mod providers;
-pub mod runs;
-pub mod schema;
-pub mod template;
-pub mod timefmt;
-pub mod validation;
-#[cfg(feature = "server")]
-pub mod vault;
-pub mod workspaces;
-
-/// Declares `mod $name { sqlite, postgres }`: the test body runs on a fresh SQLite file and on a
-/// fresh PostgreSQL database (see `db::testing`).
-#[cfg(all(test, feature = "server"))]
+/// Declares `mod $name { sqlite, postgres }`: the test body gets a fresh [`testing::World`] on a
+/// fresh SQLite file, then on a fresh PostgreSQL database. A test that asks for PostgreSQL fails
+/// when the server does not answer: the suite never skips a backend silently.
+#[cfg(test)]
 macro_rules! on_both_backends {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -41,29 +24,45 @@ macro_rules! on_both_backends {
 
             #[tokio::test]
             async fn sqlite() {
-                let (db, _dir) = crate::db::testing::fresh_sqlite().await.unwrap();
-                ($body)(db).await;
+                ($body)(crate::testing::World::sqlite().await).await;
             }
 
             #[tokio::test]
             async fn postgres() {
-                let db = crate::db::testing::fresh_postgres().await.unwrap();
-                ($body)(db.clone()).await;
+                let world = crate::testing::World::postgres().await;
+                let db = world.db.clone();
+                ($body)(world).await;
                 db.close().await;
             }
         }
     };
 }
 
-#[cfg(all(test, feature = "server"))]
-mod store_tests;
-#[cfg(all(test, feature = "server"))]
-mod test_support;
-
-#[cfg(all(test, feature = "server"))]
-mod live_tests;
-#[cfg(all(test, feature = "server"))]
-mod provider_tests;
+pub mod agents;
+pub mod audit;
+pub mod auth;
+pub mod contract;
+#[cfg(feature = "server")]
+pub mod cpu;
+pub mod credentials;
+#[cfg(feature = "server")]
+pub mod db;
+#[cfg(feature = "server")]
+pub mod error;
+pub mod pricing;
+pub mod providers;
+pub mod runs;
+pub mod string_enum;
+#[cfg(feature = "server")]
+pub mod telemetry;
+pub mod template;
+#[cfg(all(feature = "server", any(test, feature = "testing")))]
+pub mod testing;
+pub mod timefmt;
+pub mod validation;
+#[cfg(feature = "server")]
+pub mod vault;
+pub mod workspaces;
 
 #[cfg(feature = "server")]
 pub use error::CoreError;

@@ -3,6 +3,9 @@
 //! integer micro-dollars, rounded up, with a `cost_source`: `provider_usage` (tokens reported by the
 //! provider), `estimated` (tokens estimated by Galaxy), or `unpriced` (no price known — never $0).
 //! Streamed runs are priced exactly like non-streamed ones: from the usage the provider reports.
+//!
+//! The table also gives each model family's largest output (`max_tokens` an agent may ask for):
+//! [`max_output_tokens`], with [`DEFAULT_MAX_OUTPUT_TOKENS`] for models it does not list.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,26 +24,36 @@ pub struct ModelPrice {
     pub output_micros_per_mtok: i64,
     /// `YYYY-MM-DD` the price took effect.
     pub effective: String,
-    /// `shipped` or `workspace`.
-    pub source: String,
+    pub source: PriceSource,
 }
 
-/// How a cost was obtained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CostSource {
-    ProviderUsage,
-    Estimated,
-    Unpriced,
+crate::string_enum! {
+    /// Where a price comes from.
+    pub enum PriceSource("price source") {
+        /// Galaxy's table.
+        Shipped = "shipped",
+        /// The workspace's override.
+        Workspace = "workspace",
+    }
 }
 
-impl CostSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CostSource::ProviderUsage => "provider_usage",
-            CostSource::Estimated => "estimated",
-            CostSource::Unpriced => "unpriced",
-        }
+crate::string_enum! {
+    /// How a cost was obtained.
+    pub enum CostSource("cost source") {
+        /// Tokens reported by the provider.
+        ProviderUsage = "provider_usage",
+        /// Tokens estimated by Galaxy.
+        Estimated = "estimated",
+        /// No price known: never shown as $0.
+        Unpriced = "unpriced",
+    }
+}
+
+/// `$0.001234` from micro-dollars, or "unpriced".
+pub fn format_cost(cost_micros: Option<i64>) -> String {
+    match cost_micros {
+        Some(m) => format!("${}.{:06}", m / 1_000_000, (m % 1_000_000).abs()),
+        None => "unpriced".to_owned(),
     }
 }
 
@@ -49,39 +62,97 @@ const fn usd(dollars_per_mtok_times_100: i64) -> i64 {
     dollars_per_mtok_times_100 * 10_000
 }
 
-/// (provider, model pattern, input ¢/Mtok, output ¢/Mtok, effective date)
-const SHIPPED: &[(&str, &str, i64, i64, &str)] = &[
-    ("openai", "gpt-4o-mini*", 15, 60, "2024-07-18"),
-    ("openai", "gpt-4o*", 250, 1000, "2024-10-01"),
-    ("openai", "gpt-4.1-nano*", 10, 40, "2025-04-14"),
-    ("openai", "gpt-4.1-mini*", 40, 160, "2025-04-14"),
-    ("openai", "gpt-4.1*", 200, 800, "2025-04-14"),
-    ("openai", "o4-mini*", 110, 440, "2025-04-16"),
-    ("openai", "o3*", 200, 800, "2025-06-10"),
-    ("openai", "gpt-5-nano*", 5, 40, "2025-08-07"),
-    ("openai", "gpt-5-mini*", 25, 200, "2025-08-07"),
-    ("openai", "gpt-5*", 125, 1000, "2025-08-07"),
-    ("anthropic", "claude-3-5-haiku*", 80, 400, "2024-11-04"),
-    ("anthropic", "claude-haiku-4-5*", 100, 500, "2025-10-15"),
-    ("anthropic", "claude-sonnet-4-5*", 300, 1500, "2025-09-29"),
-    ("anthropic", "claude-sonnet-4*", 300, 1500, "2025-05-22"),
-    ("anthropic", "claude-opus-4-1*", 1500, 7500, "2025-08-05"),
-    ("anthropic", "claude-opus-4*", 1500, 7500, "2025-05-22"),
+/// (provider, model pattern, input ¢/Mtok, output ¢/Mtok, effective date, most output tokens)
+/// — the output limits are the providers' documented maximum output per request.
+const SHIPPED: &[(&str, &str, i64, i64, &str, i64)] = &[
+    ("openai", "gpt-4o-mini*", 15, 60, "2024-07-18", 16_384),
+    ("openai", "gpt-4o*", 250, 1000, "2024-10-01", 16_384),
+    ("openai", "gpt-4.1-nano*", 10, 40, "2025-04-14", 32_768),
+    ("openai", "gpt-4.1-mini*", 40, 160, "2025-04-14", 32_768),
+    ("openai", "gpt-4.1*", 200, 800, "2025-04-14", 32_768),
+    ("openai", "o4-mini*", 110, 440, "2025-04-16", 100_000),
+    ("openai", "o3*", 200, 800, "2025-06-10", 100_000),
+    ("openai", "gpt-5-nano*", 5, 40, "2025-08-07", 128_000),
+    ("openai", "gpt-5-mini*", 25, 200, "2025-08-07", 128_000),
+    ("openai", "gpt-5*", 125, 1000, "2025-08-07", 128_000),
+    (
+        "anthropic",
+        "claude-3-5-haiku*",
+        80,
+        400,
+        "2024-11-04",
+        8_192,
+    ),
+    (
+        "anthropic",
+        "claude-haiku-4-5*",
+        100,
+        500,
+        "2025-10-15",
+        64_000,
+    ),
+    (
+        "anthropic",
+        "claude-sonnet-4-5*",
+        300,
+        1500,
+        "2025-09-29",
+        64_000,
+    ),
+    (
+        "anthropic",
+        "claude-sonnet-4*",
+        300,
+        1500,
+        "2025-05-22",
+        64_000,
+    ),
+    (
+        "anthropic",
+        "claude-opus-4-1*",
+        1500,
+        7500,
+        "2025-08-05",
+        32_000,
+    ),
+    (
+        "anthropic",
+        "claude-opus-4*",
+        1500,
+        7500,
+        "2025-05-22",
+        32_000,
+    ),
 ];
+
+/// The most output tokens an agent may ask of a model the table does not list (OpenAI-compatible
+/// servers, new models): enough for long answers, far below what would make a single run's
+/// reservation absurd.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: i64 = 32_768;
 
 /// The shipped table.
 pub fn shipped_prices() -> Vec<ModelPrice> {
     SHIPPED
         .iter()
-        .map(|(p, m, i, o, d)| ModelPrice {
+        .map(|(p, m, i, o, d, _)| ModelPrice {
             provider: (*p).to_owned(),
             model: (*m).to_owned(),
             input_micros_per_mtok: usd(*i),
             output_micros_per_mtok: usd(*o),
             effective: (*d).to_owned(),
-            source: "shipped".to_owned(),
+            source: PriceSource::Shipped,
         })
         .collect()
+}
+
+/// The most output tokens `model` of `provider` may be asked for: the table's limit for its
+/// family (the most specific pattern wins), else [`DEFAULT_MAX_OUTPUT_TOKENS`].
+pub fn max_output_tokens(provider: &str, model: &str) -> i64 {
+    SHIPPED
+        .iter()
+        .filter(|(p, pattern, ..)| *p == provider && matches(pattern, model))
+        .max_by_key(|(_, pattern, ..)| (!pattern.ends_with('*'), pattern.len()))
+        .map_or(DEFAULT_MAX_OUTPUT_TOKENS, |row| row.5)
 }
 
 fn matches(pattern: &str, model: &str) -> bool {
@@ -178,7 +249,7 @@ pub use server::*;
 
 #[cfg(feature = "server")]
 mod server {
-    use super::{ModelPrice, parse_usd_per_mtok};
+    use super::{ModelPrice, PriceSource, parse_usd_per_mtok};
     use crate::db::Db;
     use crate::error::CoreError;
     use crate::providers::ProviderKind;
@@ -242,6 +313,7 @@ mod server {
             &format!("{input}/{output}"),
         )
         .await?;
+        crate::workspaces::bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         Ok(ModelPrice {
             provider: kind.as_str().to_owned(),
@@ -249,7 +321,7 @@ mod server {
             input_micros_per_mtok: input,
             output_micros_per_mtok: output,
             effective,
-            source: "workspace".into(),
+            source: PriceSource::Workspace,
         })
     }
 
@@ -281,6 +353,7 @@ mod server {
             "",
         )
         .await?;
+        crate::workspaces::bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -305,102 +378,11 @@ mod server {
                 input_micros_per_mtok: i,
                 output_micros_per_mtok: o,
                 effective,
-                source: "workspace".into(),
+                source: PriceSource::Workspace,
             })
             .collect())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn usage(p: i64, c: i64) -> Usage {
-        Usage {
-            prompt_tokens: p,
-            completion_tokens: c,
-        }
-    }
-
-    #[test]
-    fn snapshots_match_their_family_and_the_most_specific_wins() {
-        let shipped = shipped_prices();
-        let p = find_price(&[], &shipped, "openai", "gpt-4o-mini-2024-07-18").unwrap();
-        assert_eq!(p.model, "gpt-4o-mini*");
-        assert_eq!(
-            find_price(&[], &shipped, "openai", "gpt-4o-2024-08-06")
-                .unwrap()
-                .model,
-            "gpt-4o*"
-        );
-        assert_eq!(
-            find_price(&[], &shipped, "openai", "gpt-4.1-mini")
-                .unwrap()
-                .model,
-            "gpt-4.1-mini*"
-        );
-        assert_eq!(
-            find_price(&[], &shipped, "anthropic", "claude-sonnet-4-5-20250929")
-                .unwrap()
-                .model,
-            "claude-sonnet-4-5*"
-        );
-        assert!(find_price(&[], &shipped, "openai", "my-finetune").is_none());
-        assert!(find_price(&[], &shipped, "openai_compatible", "gpt-4o-mini").is_none());
-    }
-
-    #[test]
-    fn costs_are_exact_micro_dollars_rounded_up() {
-        let shipped = shipped_prices();
-        let mini = find_price(&[], &shipped, "openai", "gpt-4o-mini").unwrap();
-        // 1M input at $0.15 and 1M output at $0.60.
-        assert_eq!(cost_micros(usage(1_000_000, 1_000_000), mini), 750_000);
-        // 12 input + 5 output tokens = 12·0.15 + 5·0.60 = 4.8 µ$ → 5.
-        assert_eq!(cost_micros(usage(12, 5), mini), 5);
-        assert_eq!(cost_micros(usage(0, 0), mini), 0);
-    }
-
-    #[test]
-    fn typed_prices() {
-        assert_eq!(parse_usd_per_mtok("0.15"), Ok(150_000));
-        assert_eq!(parse_usd_per_mtok("$3"), Ok(3_000_000));
-        assert_eq!(parse_usd_per_mtok(" 0.000001 "), Ok(1));
-        assert_eq!(parse_usd_per_mtok(".5"), Ok(500_000));
-        for bad in ["", "abc", "-1", "1.0000001", "1e3", "99999999", "20000"] {
-            assert!(parse_usd_per_mtok(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(format_usd_per_mtok(150_000), "0.15");
-        assert_eq!(format_usd_per_mtok(3_000_000), "3");
-        assert_eq!(format_usd_per_mtok(0), "0");
-    }
-
-    #[test]
-    fn unknown_models_are_unpriced_and_overrides_win() {
-        assert_eq!(
-            price_usage(&[], "openai", "unknown", usage(10, 10), true),
-            (None, CostSource::Unpriced)
-        );
-        let over = vec![ModelPrice {
-            provider: "openai_compatible".into(),
-            model: "llama-3".into(),
-            input_micros_per_mtok: 1_000_000,
-            output_micros_per_mtok: 2_000_000,
-            effective: "2026-01-01".into(),
-            source: "workspace".into(),
-        }];
-        assert_eq!(
-            price_usage(
-                &over,
-                "openai_compatible",
-                "llama-3",
-                usage(1000, 500),
-                true
-            ),
-            (Some(2000), CostSource::ProviderUsage)
-        );
-        assert_eq!(
-            price_usage(&[], "openai", "gpt-4o-mini", usage(1000, 0), false),
-            (Some(150), CostSource::Estimated)
-        );
-    }
-}
+mod tests;

@@ -1,59 +1,53 @@
-//! Model providers. Shared with the browser: the provider kinds, token usage and finish reasons.
-//! The built-in [`mock`] provider answers without a network call or key. On the server, the real
-//! adapters sit behind one [`Provider`] enum ([`openai`] also serves OpenAI-compatible endpoints,
-//! [`anthropic`]), all reading streams through one SSE reader ([`sse`]).
+//! Model providers. Shared with the browser: the provider kinds, token usage, finish reasons and
+//! the [`mock`] generator (the input form draws example values with it).
+//!
+//! On the server every provider — OpenAI (also serving OpenAI-compatible endpoints), Anthropic,
+//! and the built-in mock — sits behind one [`Provider`] enum with the same `complete`/`stream`
+//! calls, so a mock run takes the same path through the one retry loop ([`retry`]) as a live
+//! one. Around them: the HTTP client and where first-party providers live ([`http`]), what can go
+//! wrong and how provider error bodies are read ([`error`]), and one SSE reader ([`sse`]). Every
+//! answer is bounded by the run output cap ([`BodyLimits`]): bodies, streams, single events and
+//! error bodies.
 
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "server")]
 pub mod anthropic;
+#[cfg(feature = "server")]
+pub mod error;
+#[cfg(feature = "server")]
+pub mod http;
 pub mod mock;
 #[cfg(feature = "server")]
 pub mod openai;
 #[cfg(feature = "server")]
+pub mod retry;
+#[cfg(feature = "server")]
 pub mod sse;
+
+#[cfg(test)]
+mod tests;
 
 pub use mock::{MockOutput, MockReply, mock_reply, mock_value};
 #[cfg(feature = "server")]
 pub use server::*;
 
-/// The providers an agent can target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    #[serde(rename = "openai")]
-    OpenAi,
-    Anthropic,
-    #[serde(rename = "openai_compatible")]
-    OpenAiCompatible,
+crate::string_enum! {
+    /// The providers an agent can target.
+    pub enum ProviderKind("provider") {
+        OpenAi = "openai",
+        Anthropic = "anthropic",
+        OpenAiCompatible = "openai_compatible",
+    }
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [
-        ProviderKind::OpenAi,
-        ProviderKind::Anthropic,
-        ProviderKind::OpenAiCompatible,
-    ];
-
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::OpenAiCompatible => "openai_compatible",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProviderKind> {
-        ProviderKind::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
     /// Parses a form's provider field, adding the field error when it is not one of ours.
     pub fn parse_field(
         s: &str,
         errors: &mut Vec<crate::validation::FieldError>,
     ) -> Option<ProviderKind> {
-        let kind = ProviderKind::parse(s.trim());
+        let kind = ProviderKind::parse(s.trim()).ok();
         if kind.is_none() {
             errors.push(crate::validation::FieldError::new(
                 "provider",
@@ -73,7 +67,8 @@ impl ProviderKind {
     }
 }
 
-/// Tokens a provider reported (or the mock estimated).
+/// Tokens a provider reported (or Galaxy estimated). Never negative; sums saturate, so a provider
+/// reporting a count near `i64::MAX` cannot wrap a total.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: i64,
@@ -81,8 +76,26 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Usage from counts a provider sent: negative counts read as zero.
+    pub fn reported(prompt_tokens: i64, completion_tokens: i64) -> Usage {
+        Usage {
+            prompt_tokens: prompt_tokens.max(0),
+            completion_tokens: completion_tokens.max(0),
+        }
+    }
+
     pub fn total(self) -> i64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+
+    /// Both calls' tokens (a run with a repair attempt bills both).
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self
+                .completion_tokens
+                .saturating_add(other.completion_tokens),
+        }
     }
 }
 
@@ -105,7 +118,18 @@ impl FinishReason {
             "length" | "max_tokens" => FinishReason::Length,
             "tool_calls" | "tool_use" | "function_call" => FinishReason::ToolUse,
             "content_filter" | "refusal" => FinishReason::ContentFilter,
-            other => FinishReason::Other(other.to_owned()),
+            other => FinishReason::Other(other.chars().take(40).collect()),
+        }
+    }
+
+    /// As stored on the run.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolUse => "tool_use",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(s) => s,
         }
     }
 }
@@ -117,17 +141,17 @@ pub fn estimate_tokens(text: &str) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+mod shared_tests {
     use super::*;
 
     #[test]
     fn provider_names_round_trip() {
         for p in ProviderKind::ALL {
-            assert_eq!(ProviderKind::parse(p.as_str()), Some(p));
-            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(ProviderKind::parse(p.as_str()), Ok(*p));
+            let json = serde_json::to_string(p).unwrap();
             assert_eq!(json, format!("\"{}\"", p.as_str()));
         }
-        assert_eq!(ProviderKind::parse("gemini"), None);
+        assert!(ProviderKind::parse("gemini").is_err());
     }
 
     #[test]
@@ -137,18 +161,31 @@ mod tests {
         assert_eq!(estimate_tokens("abcdefgh"), 2);
         assert_eq!(estimate_tokens("ééééé"), 2);
     }
+
+    #[test]
+    fn usage_saturates_and_is_never_negative() {
+        let huge = Usage::reported(i64::MAX - 1, i64::MAX);
+        assert_eq!(huge.total(), i64::MAX);
+        assert_eq!(huge.plus(huge), Usage::reported(i64::MAX, i64::MAX));
+        assert_eq!(Usage::reported(-5, 3), Usage::reported(0, 3));
+        assert_eq!(FinishReason::from_wire("tool_calls").as_str(), "tool_use");
+        assert_eq!(FinishReason::from_wire(&"z".repeat(500)).as_str().len(), 40);
+    }
 }
 
 #[cfg(feature = "server")]
 mod server {
     use std::pin::Pin;
-    use std::time::Duration;
 
     use futures_util::Stream;
     use secrecy::SecretString;
     use serde_json::Value;
 
-    use super::{FinishReason, ProviderKind, Usage};
+    use super::ProviderKind;
+    pub use super::error::ProviderError;
+    use super::http::BodyLimits;
+    use super::{FinishReason, Usage};
+    use crate::cpu::CpuPool;
 
     /// One chat call, provider-agnostic.
     #[derive(Clone, Debug, PartialEq)]
@@ -167,6 +204,8 @@ mod server {
     pub struct ChatResponse {
         /// The text, or the JSON text of the structured output.
         pub text: String,
+        /// What the provider reported; `None` when it reported nothing (the mock never does):
+        /// the run then estimates.
         pub usage: Option<Usage>,
         pub finish_reason: Option<FinishReason>,
         pub model: Option<String>,
@@ -183,193 +222,6 @@ mod server {
     }
 
     pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
-
-    /// What went wrong talking to a provider. Messages come from the provider; the executor
-    /// scrubs stored keys out of them before they are stored or shown.
-    #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-    pub enum ProviderError {
-        /// The provider answered with an error status.
-        #[error("{provider} answered {status}{}: {message}", error_type.as_deref().map(|t| format!(" ({t})")).unwrap_or_default())]
-        Http {
-            provider: &'static str,
-            status: u16,
-            error_type: Option<String>,
-            message: String,
-            /// From `retry-after-ms` / `retry-after` (seconds or HTTP date).
-            retry_after: Option<Duration>,
-            /// From `x-should-retry`, when present.
-            should_retry: Option<bool>,
-        },
-        /// No connection could be made.
-        #[error("could not connect to {0}")]
-        Connect(String),
-        /// The attempt took longer than its timeout.
-        #[error("the provider did not answer in time")]
-        Timeout,
-        /// The answer could not be read.
-        #[error("unexpected answer from the provider: {0}")]
-        Decode(String),
-        /// The stream broke or carried an error event.
-        #[error("the stream failed: {0}")]
-        Stream(String),
-    }
-
-    impl ProviderError {
-        /// A short, stable class name for records and the UI.
-        pub fn class(&self) -> &'static str {
-            match self {
-                ProviderError::Http {
-                    status: 401 | 403, ..
-                } => "auth",
-                ProviderError::Http { status: 429, .. } => "rate_limited",
-                ProviderError::Http {
-                    status: 400 | 404 | 422,
-                    ..
-                } => "bad_request",
-                ProviderError::Http { status: 408, .. } => "timeout",
-                ProviderError::Http { status: 529, .. } => "overloaded",
-                ProviderError::Http { status, .. } if *status >= 500 => "provider_down",
-                ProviderError::Http { .. } => "http",
-                ProviderError::Connect(_) => "connect",
-                ProviderError::Timeout => "timeout",
-                ProviderError::Decode(_) => "decode",
-                ProviderError::Stream(_) => "stream",
-            }
-        }
-
-        /// What a person can do about it (the provider's own words follow).
-        pub fn explain(&self) -> String {
-            let detail = self.to_string();
-            match self.class() {
-                "auth" => format!(
-                    "The provider rejected the key. Check it, or rotate it in Settings → Provider keys. ({detail})"
-                ),
-                "rate_limited" => {
-                    format!("Rate limited by the provider; try again shortly. ({detail})")
-                }
-                "provider_down" | "overloaded" => {
-                    format!("The provider is down or overloaded; try again later. ({detail})")
-                }
-                "timeout" => "The provider did not answer in time; try again, or lower max tokens."
-                    .to_owned(),
-                "connect" => {
-                    "Could not reach the provider. Check the endpoint and the network.".to_owned()
-                }
-                "bad_request" => format!("The provider refused the request. ({detail})"),
-                _ => format!("The provider call failed. ({detail})"),
-            }
-        }
-
-        pub fn status(&self) -> Option<u16> {
-            match self {
-                ProviderError::Http { status, .. } => Some(*status),
-                _ => None,
-            }
-        }
-
-        pub(crate) fn from_reqwest(e: &reqwest::Error, what: &str) -> ProviderError {
-            if e.is_timeout() {
-                ProviderError::Timeout
-            } else if e.is_connect() {
-                ProviderError::Connect(what.to_owned())
-            } else if e.is_decode() || e.is_body() {
-                ProviderError::Decode(e.without_url_string())
-            } else {
-                ProviderError::Connect(what.to_owned())
-            }
-        }
-    }
-
-    trait WithoutUrl {
-        fn without_url_string(&self) -> String;
-    }
-
-    impl WithoutUrl for reqwest::Error {
-        /// reqwest errors print the URL; ours may carry nothing secret, but keep messages short.
-        fn without_url_string(&self) -> String {
-            let mut e = self.to_string();
-            if let Some(url) = self.url() {
-                e = e.replace(url.as_str(), "<url>");
-            }
-            e
-        }
-    }
-
-    /// Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
-    pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-        let get = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-        };
-        if let Some(ms) = get("retry-after-ms")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
-        let value = get("retry-after")?;
-        if let Ok(secs) = value.parse::<f64>() {
-            return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-        }
-        let when = httpdate::parse_http_date(value).ok()?;
-        Some(
-            when.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default(),
-        )
-    }
-
-    /// Both providers' error bodies: `{"error": {"type": …, "message": …}}` (Anthropic adds a
-    /// top-level `"type": "error"`, which is ignored).
-    #[derive(serde::Deserialize)]
-    struct WireErrorBody {
-        error: WireError,
-    }
-
-    #[derive(serde::Deserialize)]
-    struct WireError {
-        #[serde(rename = "type", default)]
-        kind: Option<String>,
-        #[serde(default)]
-        message: String,
-    }
-
-    /// Passes a success through; turns an error status into a [`ProviderError`] with the
-    /// provider's message and retry hints.
-    pub(crate) async fn check_status(
-        resp: reqwest::Response,
-        provider: &'static str,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let retry_after = retry_after(resp.headers());
-        let should_retry = should_retry(resp.headers());
-        let text = resp.text().await.unwrap_or_default();
-        let (error_type, message) = match serde_json::from_str::<WireErrorBody>(&text) {
-            Ok(b) => (b.error.kind, b.error.message),
-            Err(_) => (None, text.chars().take(500).collect()),
-        };
-        Err(ProviderError::Http {
-            provider,
-            status: status.as_u16(),
-            error_type,
-            message,
-            retry_after,
-            should_retry,
-        })
-    }
-
-    /// `x-should-retry: true|false`, when present.
-    pub fn should_retry(headers: &reqwest::header::HeaderMap) -> Option<bool> {
-        match headers.get("x-should-retry")?.to_str().ok()? {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        }
-    }
 
     /// Where and how to reach a provider: the credential's kind, base URL and key.
     pub struct Endpoint {
@@ -400,21 +252,42 @@ mod server {
         }
     }
 
-    /// The provider adapters behind one enum (chosen from the credential's kind).
+    /// Every provider behind one enum: chosen from the credential's kind, or the mock.
     pub enum Provider {
         OpenAi(super::openai::OpenAi),
         Anthropic(super::anthropic::Anthropic),
+        Mock(super::mock::MockProvider),
+        /// A scripted provider for tests: panics, hangs and errors on cue.
+        #[cfg(feature = "testing")]
+        Scripted(crate::testing::Scripted),
     }
 
     impl Provider {
-        pub fn new(endpoint: Endpoint) -> Provider {
+        /// The provider a stored key's endpoint reaches.
+        pub fn new(endpoint: Endpoint, limits: BodyLimits) -> Provider {
             match endpoint.kind {
                 ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
-                    Provider::OpenAi(super::openai::OpenAi::new(endpoint))
+                    Provider::OpenAi(super::openai::OpenAi::new(endpoint, limits))
                 }
                 ProviderKind::Anthropic => {
-                    Provider::Anthropic(super::anthropic::Anthropic::new(endpoint))
+                    Provider::Anthropic(super::anthropic::Anthropic::new(endpoint, limits))
                 }
+            }
+        }
+
+        /// The built-in mock: generation on the bounded CPU pool, bounded by `limits`.
+        pub fn mock(cpu: CpuPool, limits: BodyLimits) -> Provider {
+            Provider::Mock(super::mock::MockProvider::new(cpu, limits))
+        }
+
+        /// The name used in error messages and metrics.
+        pub fn name(&self) -> &'static str {
+            match self {
+                Provider::OpenAi(_) => "OpenAI",
+                Provider::Anthropic(_) => "Anthropic",
+                Provider::Mock(_) => "mock",
+                #[cfg(feature = "testing")]
+                Provider::Scripted(_) => "scripted",
             }
         }
 
@@ -426,6 +299,9 @@ mod server {
             match self {
                 Provider::OpenAi(p) => p.complete(http, request).await,
                 Provider::Anthropic(p) => p.complete(http, request).await,
+                Provider::Mock(p) => p.complete(request).await,
+                #[cfg(feature = "testing")]
+                Provider::Scripted(p) => p.complete(request).await,
             }
         }
 
@@ -439,6 +315,9 @@ mod server {
             match self {
                 Provider::OpenAi(p) => p.stream(http, request).await,
                 Provider::Anthropic(p) => p.stream(http, request).await,
+                Provider::Mock(p) => p.stream(request).await,
+                #[cfg(feature = "testing")]
+                Provider::Scripted(p) => p.stream(request).await,
             }
         }
 
@@ -447,6 +326,9 @@ mod server {
             match self {
                 Provider::OpenAi(p) => p.check_key(http).await,
                 Provider::Anthropic(p) => p.check_key(http).await,
+                Provider::Mock(_) => Ok(()),
+                #[cfg(feature = "testing")]
+                Provider::Scripted(_) => Ok(()),
             }
         }
     }

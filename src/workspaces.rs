@@ -3,39 +3,31 @@
 //! Every row that belongs to a tenant carries `workspace_id`, and every query on such a row filters
 //! by the caller's workspace: the [`Actor`] resolved from the session is the only way business
 //! functions learn which workspace a request may touch.
+//!
+//! A workspace's **generation** counts changes to what its runs read (agents, provider keys,
+//! prices, members): every such write bumps it in the same transaction ([`bump_generation`]).
+//! The actor is loaded with it on every request, so caches of that configuration (see
+//! `runs::catalog`) are checked against the database on every run, on every instance, at no extra
+//! query: a revoked key or a deleted agent takes effect with the next request anywhere.
 
 use serde::{Deserialize, Serialize};
 
-/// A member's role in a workspace. Ordered from least to most privileged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads agents and runs.
-    Viewer,
-    /// Builds and runs agents.
-    Member,
-    /// Manages provider keys and members.
-    Admin,
-    /// Manages the workspace itself.
-    Owner,
+crate::string_enum! {
+    /// A member's role in a workspace. Ordered from least to most privileged.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role("role") {
+        /// Reads agents and runs.
+        Viewer = "viewer",
+        /// Builds and runs agents.
+        Member = "member",
+        /// Manages provider keys and members.
+        Admin = "admin",
+        /// Manages the workspace itself.
+        Owner = "owner",
+    }
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// Members and above may create, edit, delete and run agents.
     pub fn can_build(self) -> bool {
         self >= Role::Member
@@ -54,6 +46,8 @@ pub struct Actor {
     pub user_id: String,
     pub workspace_id: String,
     pub role: Role,
+    /// The workspace's generation when the request started (see the module docs).
+    pub generation: i64,
 }
 
 /// What the browser may know about the signed-in user.
@@ -76,27 +70,46 @@ mod server {
     use crate::db::Db;
     use crate::error::CoreError;
 
-    /// Resolves the membership of `user_id` in `workspace_id` into an [`Actor`], or `None` when
-    /// the user is not (or no longer) a member.
+    /// Resolves the membership of `user_id` in `workspace_id` into an [`Actor`] (with the
+    /// workspace's generation, in the same query), or `None` when the user is not (or no longer)
+    /// a member.
     #[tracing::instrument(skip(db))]
     pub async fn load_actor(
         db: &Db,
         user_id: &str,
         workspace_id: &str,
     ) -> Result<Option<Actor>, CoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2")
-                .bind(user_id)
-                .bind(workspace_id)
-                .fetch_optional(db.pool())
-                .await?;
-        Ok(row.and_then(|(role,)| {
-            Role::parse(&role).map(|role| Actor {
-                user_id: user_id.to_owned(),
-                workspace_id: workspace_id.to_owned(),
-                role,
-            })
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT m.role, w.generation FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 AND m.workspace_id = $2",
+        )
+        .bind(user_id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some((role, generation)) = row else {
+            return Ok(None);
+        };
+        let role = Role::parse(&role).map_err(|e| CoreError::Internal(format!("stored {e}")))?;
+        Ok(Some(Actor {
+            user_id: user_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            role,
+            generation,
         }))
+    }
+
+    /// Marks a change to what the workspace's runs read; call it inside the writing
+    /// transaction.
+    pub async fn bump_generation<'e, E>(executor: E, workspace_id: &str) -> Result<(), CoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        sqlx::query("UPDATE workspaces SET generation = generation + 1 WHERE id = $1")
+            .bind(workspace_id)
+            .execute(executor)
+            .await?;
+        Ok(())
     }
 
     /// The signed-in user's profile and current workspace, for the UI.
@@ -141,17 +154,4 @@ mod server {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_round_trip_and_order() {
-        for r in Role::ALL {
-            assert_eq!(Role::parse(r.as_str()), Some(r));
-        }
-        assert_eq!(Role::parse("root"), None);
-        assert!(!Role::Viewer.can_build());
-        assert!(Role::Member.can_build() && !Role::Member.can_admin());
-        assert!(Role::Admin.can_admin() && Role::Owner.can_admin());
-    }
-}
+mod tests;

@@ -1,6 +1,7 @@
 //! Small building blocks shared by pages: navigation, error notices, field messages, run views.
 
-use galaxy_core::runs::{RunStatus, RunView, format_cost};
+use galaxy_core::pricing::format_cost;
+use galaxy_core::runs::{RunStatus, RunView};
 use galaxy_core::timefmt::format_utc;
 use galaxy_core::validation::{FieldError, message_for};
 use leptos::prelude::*;
@@ -114,7 +115,7 @@ pub fn RunResult(run: RunView) -> impl IntoView {
                 <div><dt>"Cost"</dt><dd data-metric="cost">{format_cost(run.cost_micros)}</dd></div>
                 <div><dt>"Attempts"</dt><dd data-metric="attempts">{run.attempts}</dd></div>
                 <div><dt>"First token"</dt><dd data-metric="ttft_ms">{run.ttft_ms.map_or_else(|| "—".to_owned(), |t| format!("{t} ms"))}</dd></div>
-                <div><dt>"Cost source"</dt><dd data-metric="cost_source">{run.cost_source.clone()}</dd></div>
+                <div><dt>"Cost source"</dt><dd data-metric="cost_source">{run.cost_source.as_str()}</dd></div>
             </dl>
         </div>
     }

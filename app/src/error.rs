@@ -29,6 +29,9 @@ pub enum AppError {
     /// 429: wait and try again.
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
+    /// 402: the workspace's budget does not allow this; the message says which cap.
+    #[error("{message}")]
+    BudgetExceeded { message: String },
     /// 400: the request could not be read (or, in the browser, could not be sent).
     #[error("The request could not be completed. Check your connection and try again.")]
     Request,
@@ -46,6 +49,7 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
+            AppError::BudgetExceeded { .. } => 402,
             AppError::Request => 400,
             AppError::Internal { .. } => 500,
         }
@@ -138,6 +142,7 @@ mod ssr {
                 CoreError::RateLimited { retry_after_secs } => {
                     AppError::RateLimited { retry_after_secs }
                 }
+                CoreError::BudgetExceeded { message } => AppError::BudgetExceeded { message },
                 CoreError::Internal(cause) => AppError::internal(&cause),
             };
             err.set_response_status();

@@ -12,10 +12,10 @@
 
 use std::collections::BTreeMap;
 
+use galaxy_core::contract::parse_schema_text;
 use galaxy_core::contract::{
     Field, Kind, Node, Step, TypeName, import, parse_count, parse_limit, typed_number,
 };
-use galaxy_core::schema::parse_schema_text;
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -302,11 +302,11 @@ fn type_select(
     view! {
         <label>{label}
             <select id=id on:change=move |ev| {
-                if let Some(t) = TypeName::parse(&event_target_value(&ev)) {
+                if let Ok(t) = TypeName::parse(&event_target_value(&ev)) {
                     state.edit(&path, Some(focus.clone()), |n| n.set_type(t));
                 }
             }>
-                {TypeName::ALL.into_iter().map(|t| view! {
+                {TypeName::ALL.iter().copied().map(|t| view! {
                     <option value=t.as_str() selected=t == current>{t.label()}</option>
                 }).collect_view()}
             </select>

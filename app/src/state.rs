@@ -6,28 +6,42 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use galaxy_core::auth::{LoginThrottle, Passwords};
 use galaxy_core::db::Db;
-use galaxy_core::runs::Runner;
+use galaxy_core::providers::http::ProviderHttp;
+use galaxy_core::runs::Runs;
+use galaxy_core::vault::Vault;
 use leptos::prelude::LeptosOptions;
 
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    /// Seals and opens provider keys.
+    pub vault: Arc<Vault>,
+    /// The one HTTP client for provider calls, and where first-party providers live.
+    pub http: ProviderHttp,
     pub passwords: Passwords,
     pub login_throttle: Arc<LoginThrottle>,
-    /// Runs agents: the vault, the provider HTTP client, retry policy, runs in flight.
-    pub runner: Runner,
+    /// The run pipeline (shares the database, vault and HTTP client above).
+    pub runs: Runs,
 }
 
 impl AppState {
-    pub fn new(leptos_options: LeptosOptions, runner: Runner) -> AppState {
+    pub fn new(
+        leptos_options: LeptosOptions,
+        db: Db,
+        vault: Arc<Vault>,
+        http: ProviderHttp,
+        runs: Runs,
+    ) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         AppState {
             leptos_options,
-            db: runner.db.clone(),
+            db,
+            vault,
+            http,
             passwords: Passwords::new(cores * 2),
             login_throttle: Arc::new(LoginThrottle::default()),
-            runner,
+            runs,
         }
     }
 }

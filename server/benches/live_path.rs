@@ -1,19 +1,31 @@
-//! Live-path benchmark: what Galaxy adds on top of a provider call.
+//! Live-path benchmark: what Galaxy adds on top of a provider call, with every run recorded.
 //!
-//! Starts a fast local fake upstream (OpenAI Chat Completions shape, streamed, no artificial
-//! delay) and a real Galaxy server (SQLite in a temporary directory, run recording on), both on
-//! loopback. Then, in one run, measures the same requests made directly to the upstream and through
-//! Galaxy's live path (session auth → agent load → key decrypt → executor → upstream → run and
-//! attempt recorded in one transaction), at 1 and 16 in flight, and the time to first token for
-//! streaming. Prints a table; the numbers go to BENCHMARKS.md.
+//! One command, one run, side by side:
+//!
+//! - a fast local fake upstream (OpenAI Chat Completions, a fixed SSE stream with usage, no
+//!   artificial delay) in this process;
+//! - the real `galaxy` binary (release build, `CARGO_BIN_EXE_galaxy`) in **its own process**, on a
+//!   fresh SQLite data directory and then on a fresh PostgreSQL database;
+//! - the load from this process: the same streamed request made directly to the upstream and
+//!   through Galaxy's streamed run (`run_agent_stream`: session → agent → key → executor →
+//!   upstream → run recorded → `finished`), at 1, 16 and 64 requests in flight.
+//!
+//! Printed per backend: p50/p99 latency and TTFT of both paths, the throughput, what Galaxy adds,
+//! and the count check — runs acknowledged (`finished` with `succeeded`) against rows in the
+//! database, and every acknowledged run id found there. `BENCH_REQUESTS` sets the requests per
+//! row (default 2,000); `BENCH_BACKENDS` picks `sqlite`, `postgres` or both (default).
 
 #![expect(
     clippy::unwrap_used,
-    clippy::too_many_arguments,
-    reason = "a benchmark fails loudly; its helpers take the endpoints plainly"
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark fails loudly"
 )]
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +34,11 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::post;
 use futures_util::StreamExt;
-use galaxy_core::db::testing::TempDir;
-use galaxy_server::config::{DbArgs, LogFormat, ServeArgs};
+use galaxy_core::db::Db;
+use galaxy_core::db::testing::{TempDir, fresh_postgres_url};
 
 const KEY: &str = "sk-bench-0123456789abcdef";
+const BIN: &str = env!("CARGO_BIN_EXE_galaxy");
 
 fn sse_body() -> String {
     let mut body = String::new();
@@ -63,35 +76,62 @@ async fn upstream() -> SocketAddr {
     addr
 }
 
-async fn galaxy(upstream: SocketAddr, dir: &TempDir) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let args = ServeArgs {
-        addr,
-        db: DbArgs {
-            data_dir: dir.path().join("data"),
-            database_url: None,
-        },
-        site_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public")),
-        secure_cookies: None,
-        log_format: LogFormat::Text,
-        openai_base_url: format!("http://{upstream}/v1"),
-        anthropic_base_url: format!("http://{upstream}"),
-    };
-    let app = galaxy_server::build_app(&args).await.unwrap();
-    let listener = axum::serve::ListenerExt::tap_io(listener, |t| {
-        let _ = t.set_nodelay(true);
-    });
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
+/// The `galaxy` process under test; stopped when dropped.
+struct Galaxy {
+    child: Child,
+    base: String,
+    database_url: String,
+    _dir: TempDir,
+}
+
+impl Drop for Galaxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_galaxy(upstream: SocketAddr, database_url: Option<String>) -> Galaxy {
+    let dir = TempDir::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
-    });
-    addr
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    let database_url = database_url
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data.join("galaxy.db").display()));
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../public");
+    let child = Command::new(BIN)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--site-root")
+        .arg(site)
+        .args(["--database-url", &database_url])
+        .args(["--openai-base-url", &format!("http://{upstream}/v1")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start galaxy");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "galaxy did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Galaxy {
+        child,
+        base,
+        database_url,
+        _dir: dir,
+    }
 }
 
 async fn call(
@@ -172,51 +212,59 @@ async fn setup(client: &reqwest::Client, base: &str) -> (String, String) {
     (cookie, agent["id"].as_str().unwrap().to_owned())
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Target {
-    Direct,
-    Galaxy,
+    Direct {
+        url: String,
+    },
+    Galaxy {
+        url: String,
+        cookie: String,
+        agent: String,
+    },
 }
 
 struct Sample {
     total: Duration,
     first_token: Duration,
+    /// The id of the run Galaxy acknowledged as succeeded.
+    run_id: Option<String>,
 }
 
 /// One request: the whole response read, and when the first piece of output arrived.
-async fn one(
-    client: &reqwest::Client,
-    target: Target,
-    upstream: &str,
-    galaxy: &str,
-    cookie: &str,
-    agent: &str,
-) -> Sample {
+async fn one(client: &reqwest::Client, target: &Target) -> Sample {
     let start = Instant::now();
-    let resp = match target {
-        Target::Direct => client
-            .post(format!("{upstream}/v1/chat/completions"))
-            .bearer_auth(KEY)
-            .json(&serde_json::json!({
-                "model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
-                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
-            }))
-            .send()
-            .await
-            .unwrap(),
-        Target::Galaxy => client
-            .post(format!("{galaxy}/api/run_agent_stream"))
-            .header("cookie", cookie)
-            .form(&[("agent_id", agent), ("input", "Hello"), ("mode", "live")])
-            .send()
-            .await
-            .unwrap(),
+    let (resp, marker): (_, &[u8]) = match target {
+        Target::Direct { url } => (
+            client
+                .post(url)
+                .bearer_auth(KEY)
+                .json(&serde_json::json!({
+                    "model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
+                    "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+                }))
+                .send()
+                .await
+                .unwrap(),
+            b"content",
+        ),
+        Target::Galaxy { url, cookie, agent } => (
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("agent_id", agent.as_str()),
+                    ("input", "Hello"),
+                    ("mode", "live"),
+                    ("trigger", "test_panel"),
+                ])
+                .send()
+                .await
+                .unwrap(),
+            b"\"delta\"",
+        ),
     };
-    assert!(resp.status().is_success());
-    let marker: &[u8] = match target {
-        Target::Direct => b"content",
-        Target::Galaxy => b"\"delta\"",
-    };
+    assert!(resp.status().is_success(), "{}", resp.status());
     let mut first_token = None;
     let mut seen = Vec::new();
     let mut stream = resp.bytes_stream();
@@ -227,16 +275,27 @@ async fn one(
             first_token = Some(start.elapsed());
         }
     }
-    if let Target::Galaxy = target {
-        assert!(
-            String::from_utf8_lossy(&seen).contains("\"succeeded\""),
-            "run failed: {}",
-            String::from_utf8_lossy(&seen)
-        );
-    }
+    let total = start.elapsed();
+    let run_id = match target {
+        Target::Direct { .. } => None,
+        Target::Galaxy { .. } => {
+            let text = String::from_utf8_lossy(&seen);
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let v: serde_json::Value = serde_json::from_str(last)
+                .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {text}"));
+            assert_eq!(v["type"], "finished", "run did not finish: {text}");
+            assert_eq!(v["run"]["status"], "succeeded", "run failed: {text}");
+            Some(v["run"]["id"].as_str().unwrap().to_owned())
+        }
+    };
     Sample {
-        total: start.elapsed(),
-        first_token: first_token.unwrap_or_else(|| start.elapsed()),
+        total,
+        first_token: first_token.unwrap_or(total),
+        run_id,
     }
 }
 
@@ -244,38 +303,31 @@ struct Stats {
     p50: Duration,
     p99: Duration,
     ttft_p50: Duration,
+    ttft_p99: Duration,
     throughput: f64,
 }
 
+/// `requests` requests with `in_flight` workers; returns the stats and the acknowledged run ids.
 async fn measure(
     client: &reqwest::Client,
-    target: Target,
+    target: &Target,
     in_flight: usize,
     requests: usize,
-    upstream: &str,
-    galaxy: &str,
-    cookie: &str,
-    agent: &str,
-) -> Stats {
-    // Warm-up.
-    for _ in 0..20 {
-        one(client, target, upstream, galaxy, cookie, agent).await;
+) -> (Stats, Vec<String>) {
+    let mut acknowledged = Vec::new();
+    // Warm-up: connections, caches, prepared statements.
+    for _ in 0..50 {
+        acknowledged.extend(one(client, target).await.run_id);
     }
     let started = Instant::now();
-    let per_worker = requests / in_flight;
+    let per_worker = requests.div_ceil(in_flight);
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
-        let (client, upstream, galaxy, cookie, agent) = (
-            client.clone(),
-            upstream.to_owned(),
-            galaxy.to_owned(),
-            cookie.to_owned(),
-            agent.to_owned(),
-        );
+        let (client, target) = (client.clone(), target.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(per_worker);
             for _ in 0..per_worker {
-                out.push(one(&client, target, &upstream, &galaxy, &cookie, &agent).await);
+                out.push(one(&client, &target).await);
             }
             out
         }));
@@ -294,16 +346,118 @@ async fn measure(
             .saturating_sub(1)
             .min(v.len() - 1)]
     };
-    Stats {
+    let stats = Stats {
         p50: pct(&totals, 0.50),
         p99: pct(&totals, 0.99),
         ttft_p50: pct(&firsts, 0.50),
+        ttft_p99: pct(&firsts, 0.99),
         throughput: samples.len() as f64 / elapsed.as_secs_f64(),
-    }
+    };
+    acknowledged.extend(samples.into_iter().filter_map(|s| s.run_id));
+    (stats, acknowledged)
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn added(a: Duration, b: Duration) -> String {
+    ms(a.saturating_sub(b))
+}
+
+/// Runs acknowledged vs rows written: counts, and every acknowledged id present.
+async fn count_check(database_url: &str, acknowledged: &[String]) -> (usize, i64, usize) {
+    let db = Db::connect(database_url).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM runs WHERE status = 'succeeded'")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let stored: HashSet<String> = ids.into_iter().map(|(id,)| id).collect();
+    let found = acknowledged
+        .iter()
+        .filter(|id| stored.contains(*id))
+        .count();
+    db.close().await;
+    (acknowledged.len(), rows, found)
+}
+
+async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
+    let database_url = match backend {
+        "postgres" => Some(fresh_postgres_url().await.unwrap()),
+        _ => None,
+    };
+    let galaxy = start_galaxy(up, database_url).await;
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(128)
+        .build()
+        .unwrap();
+    let (cookie, agent) = setup(&client, &galaxy.base).await;
+    let direct = Target::Direct {
+        url: format!("http://{up}/v1/chat/completions"),
+    };
+    let through = Target::Galaxy {
+        url: format!("{}/api/run_agent_stream", galaxy.base),
+        cookie,
+        agent,
+    };
+
+    println!(
+        "\n### {backend}: {requests} streamed requests per row, loopback, Galaxy in its own process, run recording on\n"
+    );
+    println!("| in flight | path | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | req/s |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
+    let mut acknowledged = Vec::new();
+    for in_flight in [1, 16, 64] {
+        let (d, _) = measure(&client, &direct, in_flight, requests).await;
+        let (g, ids) = measure(&client, &through, in_flight, requests).await;
+        acknowledged.extend(ids);
+        for (name, s) in [("direct to upstream", &d), ("through Galaxy", &g)] {
+            println!(
+                "| {in_flight} | {name} | {} | {} | {} | {} | {:.0} |",
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.ttft_p50),
+                ms(s.ttft_p99),
+                s.throughput
+            );
+        }
+        rows.push((in_flight, d, g));
+    }
+    println!(
+        "\n| in flight | added p50 ms | added p99 ms | added TTFT p50 ms | Galaxy p99 ms | Galaxy runs/s |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for (in_flight, d, g) in &rows {
+        println!(
+            "| {in_flight} | {} | {} | {} | {} | {:.0} |",
+            added(g.p50, d.p50),
+            added(g.p99, d.p99),
+            added(g.ttft_p50, d.ttft_p50),
+            ms(g.p99),
+            g.throughput
+        );
+    }
+    let (acked, rows, found) = count_check(&galaxy.database_url, &acknowledged).await;
+    println!(
+        "\nCount check ({backend}): {acked} runs acknowledged, {rows} succeeded rows in the database, \
+         {found} of the acknowledged ids found ({:.1} %).",
+        100.0 * found as f64 / acked.max(1) as f64
+    );
+    assert_eq!(
+        found, acked,
+        "an acknowledged run is missing from the database"
+    );
+    assert_eq!(
+        rows,
+        i64::try_from(acked).unwrap(),
+        "rows and acknowledgements differ"
+    );
 }
 
 fn main() {
@@ -312,36 +466,15 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let requests: usize = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
-        let dir = TempDir::new().unwrap();
+        let requests: usize = std::env::var("BENCH_REQUESTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_000);
+        let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
         let up = upstream().await;
-        let gx = galaxy(up, &dir).await;
-        let (upstream, galaxy) = (format!("http://{up}"), format!("http://{gx}"));
-        let client = reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(64).build().unwrap();
-        let (cookie, agent) = setup(&client, &galaxy).await;
-
-        println!("Live path: {requests} streamed requests per row, on loopback, SQLite, run recording on.\n");
-        println!("| in flight | path | p50 ms | p99 ms | TTFT p50 ms | req/s |");
-        println!("|---:|---|---:|---:|---:|---:|");
-        let mut rows = Vec::new();
-        for in_flight in [1, 16] {
-            let direct = measure(&client, Target::Direct, in_flight, requests, &upstream, &galaxy, &cookie, &agent).await;
-            let through = measure(&client, Target::Galaxy, in_flight, requests, &upstream, &galaxy, &cookie, &agent).await;
-            for (name, s) in [("direct to upstream", &direct), ("through Galaxy", &through)] {
-                println!("| {in_flight} | {name} | {} | {} | {} | {:.0} |", ms(s.p50), ms(s.p99), ms(s.ttft_p50), s.throughput);
-            }
-            rows.push((in_flight, direct, through));
-        }
-        println!("\n| in flight | added p50 ms | added p99 ms | added TTFT p50 ms | throughput vs direct |");
-        println!("|---:|---:|---:|---:|---:|");
-        for (in_flight, d, g) in rows {
-            println!(
-                "| {in_flight} | {} | {} | {} | {:.0}% |",
-                ms(g.p50.saturating_sub(d.p50)),
-                ms(g.p99.saturating_sub(d.p99)),
-                ms(g.ttft_p50.saturating_sub(d.ttft_p50)),
-                100.0 * g.throughput / d.throughput
-            );
+        println!("Live path: direct vs through Galaxy, added latency and the count check.");
+        for backend in backends.split(',').map(str::trim) {
+            bench_backend(backend, up, requests).await;
         }
     });
 }

@@ -79,6 +79,19 @@ pub struct ServeArgs {
         default_value = "https://api.anthropic.com"
     )]
     pub anthropic_base_url: String,
+    /// The run output cap: most bytes of text or JSON one run may produce (from a provider or
+    /// the mock). Output contracts whose smallest reply is larger are refused when saved.
+    #[arg(
+        long,
+        env = "GALAXY_MAX_RUN_OUTPUT_BYTES",
+        default_value_t = galaxy_core::runs::DEFAULT_MAX_OUTPUT_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=64 * 1024 * 1024)
+    )]
+    pub max_run_output_bytes: usize,
+    /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
+    /// the main address.
+    #[arg(long, env = "GALAXY_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -147,6 +160,11 @@ mod tests {
         };
         assert!(args.secure_cookies());
         assert_eq!(args.db.url(), "postgres://x/y");
+        assert_eq!(
+            args.max_run_output_bytes,
+            galaxy_core::runs::DEFAULT_MAX_OUTPUT_BYTES
+        );
+        assert_eq!(args.metrics_addr, None);
     }
 
     #[test]
@@ -156,5 +174,15 @@ mod tests {
         let err =
             Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
         assert!(err.to_string().contains("--secure-cookies"), "{err}");
+        for bad in ["10", "1e9", "lots", "999999999999"] {
+            let err = Cli::try_parse_from(["galaxy", "serve", "--max-run-output-bytes", bad])
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("--max-run-output-bytes"),
+                "{bad}: {err}"
+            );
+        }
+        let err = Cli::try_parse_from(["galaxy", "serve", "--metrics-addr", "x"]).unwrap_err();
+        assert!(err.to_string().contains("--metrics-addr"), "{err}");
     }
 }

@@ -1,11 +1,12 @@
 //! The `galaxy` server: configuration, start-up (data directory, database, migrations, session
-//! store), the axum router (Leptos pages, server functions, health checks, static files) with its
-//! security layers, and graceful shutdown. `main.rs` only parses the command line and calls in.
+//! store, run pipeline), the axum router (Leptos pages, server functions, health checks, metrics,
+//! static files) with its security layers, and graceful shutdown. `main.rs` only parses the command line and calls in.
 
 #![recursion_limit = "256"]
 
 pub mod config;
 pub mod keys_cli;
+pub mod metrics;
 pub mod router;
 pub mod sessions;
 pub mod startup;

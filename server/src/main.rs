@@ -103,6 +103,21 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    if let Some(addr) = args.metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            format!("GALAXY_METRICS_ADDR / --metrics-addr {addr}: cannot listen: {e}")
+        })?;
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(galaxy_server::metrics::render),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+    }
     tracing::info!(addr = %args.addr, "Galaxy is listening on http://{}", args.addr);
     axum::serve(
         listener,
@@ -112,6 +127,18 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server: {e}"))?;
+    // Runs whose caller went away are still executing: let them end and be recorded.
+    let left = app
+        .state
+        .runs
+        .drain(std::time::Duration::from_secs(30))
+        .await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "runs still in flight at exit are marked interrupted at the next start"
+        );
+    }
     app.state.db.close().await;
     tracing::info!("Galaxy stopped");
     Ok(())

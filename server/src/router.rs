@@ -1,5 +1,8 @@
 //! The HTTP surface in one function, so tests drive it with `tower::ServiceExt::oneshot`.
 //!
+//! Routes: health (`/healthz`, `/readyz`), `/metrics` (Prometheus; on a separate listener when
+//! configured), the Leptos pages and server functions under `/api/`, static files.
+//!
 //! Layers, outermost first: request tracing, compression, a 1 MiB body limit, security headers,
 //! the cross-site request check (state-changing requests from another site are refused: Leptos
 //! server functions accept form posts, which another origin can send without a CORS preflight),
@@ -44,8 +47,13 @@ fn routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// Builds the whole router.
-pub fn router(state: AppState, sessions: Sessions, secure_cookies: bool) -> Router {
+/// Builds the whole router; `/metrics` is on it unless it has a listener of its own.
+pub fn router(
+    state: AppState,
+    sessions: Sessions,
+    secure_cookies: bool,
+    serve_metrics: bool,
+) -> Router {
     let routes = routes();
     let context = {
         let state = state.clone();
@@ -60,9 +68,13 @@ pub fn router(state: AppState, sessions: Sessions, secure_cookies: bool) -> Rout
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
 
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if serve_metrics {
+        router = router.route("/metrics", get(crate::metrics::render));
+    }
+    router
         .route(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),

@@ -1,5 +1,7 @@
-//! Start-up: data directory, database (created, migrated, checked), master keyring (created on
-//! first start, refused when malformed), session store, UI assets, and the router. Each failure is a one-line error naming what to fix.
+//! Start-up: UI assets, data directory, database (created, migrated, checked, runs left running
+//! marked interrupted), master keyring (created on first start, refused when malformed), session
+//! store, the run pipeline, and the router. Settings are checked before anything is created on
+//! disk; each failure is a one-line error naming what to fix.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,10 +9,9 @@ use std::time::Duration;
 
 use axum::Router;
 use galaxy_app::state::AppState;
-use galaxy_core::credentials::ProviderUrls;
 use galaxy_core::db::Db;
-use galaxy_core::executor::RetryPolicy;
-use galaxy_core::runs::{InFlight, Runner, provider_http_client};
+use galaxy_core::providers::http::{ProviderHttp, ProviderUrls};
+use galaxy_core::runs::{Runs, RunsConfig};
 use galaxy_core::vault::{KeySource, Vault};
 use leptos::prelude::LeptosOptions;
 
@@ -90,6 +91,9 @@ pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartErro
 
 /// Opens everything `serve` needs.
 pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
+    let site_root = resolve_site_root(args.site_root.as_deref())?;
+    // Installed first, so nothing recorded from here on is lost.
+    crate::metrics::handle();
     ensure_data_dir(&args.db.data_dir)?;
     let url = args.db.url();
     let db = Db::open(&url).await?;
@@ -103,7 +107,6 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         );
     }
     let sessions = Sessions::open(&url).await.map_err(StartError::Sessions)?;
-    let site_root = resolve_site_root(args.site_root.as_deref())?;
     let leptos_options = LeptosOptions::builder()
         .output_name("galaxy")
         .site_root(site_root.display().to_string())
@@ -111,21 +114,28 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .site_addr(args.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    let vault = Vault::open(KeySource::from_env_or(&args.db.data_dir))?;
-    let runner = Runner {
-        db,
-        vault: Arc::new(vault),
-        http: provider_http_client().map_err(|e| StartError::Http(e.to_string()))?,
-        urls: ProviderUrls {
-            openai: args.openai_base_url.trim_end_matches('/').to_owned(),
-            anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
+    let vault = Arc::new(Vault::open(KeySource::from_env_or(&args.db.data_dir))?);
+    let http = ProviderHttp::new(ProviderUrls {
+        openai: args.openai_base_url.trim_end_matches('/').to_owned(),
+        anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
+    })
+    .map_err(|e| StartError::Http(e.to_string()))?;
+    let runs = Runs::new(
+        db.clone(),
+        vault.clone(),
+        http.clone(),
+        RunsConfig {
+            max_output_bytes: args.max_run_output_bytes,
+            ..RunsConfig::default()
         },
-        policy: RetryPolicy::default(),
-        in_flight: InFlight::default(),
-        schemas: Default::default(),
-    };
-    let state = AppState::new(leptos_options, runner);
-    let router = crate::router(state.clone(), sessions.clone(), args.secure_cookies());
+    );
+    let state = AppState::new(leptos_options, db, vault, http, runs);
+    let router = crate::router(
+        state.clone(),
+        sessions.clone(),
+        args.secure_cookies(),
+        args.metrics_addr.is_none(),
+    );
     tokio::spawn(
         sessions
             .clone()

@@ -1,4 +1,7 @@
+use std::cmp::Ordering;
+
 use super::*;
+use serde_json::json;
 
 fn string(min: Option<u64>, max: Option<u64>, pattern: Option<&str>) -> Node {
     Node {
@@ -611,7 +614,7 @@ mod agreement {
 
     use super::strategies::{instance, node};
     use super::*;
-    use crate::schema::compile;
+    use crate::contract::compile;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
@@ -638,5 +641,20 @@ mod agreement {
             prop_assert!(back.unsupported.is_empty(), "{:?}", back.unsupported);
             prop_assert_eq!(back.node, model);
         }
+    }
+}
+
+/// A case the agreement property found: `.` and a carriage return (ECMA-262: no match).
+#[test]
+fn browser_and_server_read_dot_alike() {
+    let model = object(
+        vec![field("a", false, string(None, None, Some("x.y")))],
+        false,
+    );
+    let server = crate::contract::compile(&model.to_schema()).unwrap();
+    for (text, valid) in [("x-y", true), ("x\ry", false), ("x\ny", false), ("x\u{2028}y", false)] {
+        let v = json!({ "a": text });
+        assert_eq!(model.is_valid(&v), valid, "browser {text:?}");
+        assert_eq!(server.is_valid(&v), valid, "server {text:?}");
     }
 }

@@ -8,10 +8,12 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::check_status;
+use super::http::{BodyLimits, read_json};
 use super::sse;
 use super::{
     ChatRequest, ChatResponse, Endpoint, EventStream, FinishReason, ProviderError, StreamEvent,
-    Usage, check_status,
+    Usage,
 };
 
 /// The API version Galaxy speaks.
@@ -20,6 +22,7 @@ const TOOL_NAME: &str = "output";
 
 pub struct Anthropic {
     endpoint: Endpoint,
+    limits: BodyLimits,
 }
 
 #[derive(Serialize)]
@@ -78,8 +81,8 @@ struct WireUsage {
 }
 
 impl Anthropic {
-    pub fn new(endpoint: Endpoint) -> Anthropic {
-        Anthropic { endpoint }
+    pub fn new(endpoint: Endpoint, limits: BodyLimits) -> Anthropic {
+        Anthropic { endpoint, limits }
     }
 
     fn url(&self, path: &str) -> String {
@@ -139,12 +142,8 @@ impl Anthropic {
         http: &reqwest::Client,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
-        let wire: WireResponse = self
-            .send(http, req, false)
-            .await?
-            .json()
-            .await
-            .map_err(|e| ProviderError::Decode(e.to_string()))?;
+        let resp = self.send(http, req, false).await?;
+        let wire: WireResponse = read_json(resp, self.limits).await?;
         let mut text = String::new();
         for block in wire.content {
             match block {
@@ -155,9 +154,8 @@ impl Anthropic {
         }
         Ok(ChatResponse {
             text,
-            usage: wire.usage.map(|u| Usage {
-                prompt_tokens: u.input_tokens.unwrap_or(0),
-                completion_tokens: u.output_tokens.unwrap_or(0),
+            usage: wire.usage.map(|u| {
+                Usage::reported(u.input_tokens.unwrap_or(0), u.output_tokens.unwrap_or(0))
             }),
             finish_reason: wire.stop_reason.as_deref().map(FinishReason::from_wire),
             model: wire.model,
@@ -171,7 +169,7 @@ impl Anthropic {
     ) -> Result<EventStream, ProviderError> {
         let resp = self.send(http, req, true).await?;
         // Input tokens arrive in message_start, output tokens in message_delta: keep both.
-        let events = sse::events(resp)
+        let events = sse::events(resp, self.limits)
             .scan(Usage::default(), |usage, item| {
                 let out: Vec<Result<StreamEvent, ProviderError>> = match item {
                     Err(e) => vec![Err(e)],
@@ -197,7 +195,7 @@ impl Anthropic {
 }
 
 fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>> {
-    let read = |u: &Value, key: &str| u.get(key).and_then(Value::as_i64);
+    let read = |u: &Value, key: &str| u.get(key).and_then(Value::as_i64).map(|n| n.max(0));
     match v.get("type").and_then(Value::as_str).unwrap_or_default() {
         "message_start" => {
             let u = &v["message"]["usage"];
@@ -236,8 +234,18 @@ fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>
             out
         }
         "error" => {
-            let kind = v["error"]["type"].as_str().unwrap_or("error");
-            let msg = v["error"]["message"].as_str().unwrap_or_default();
+            let kind: String = v["error"]["type"]
+                .as_str()
+                .unwrap_or("error")
+                .chars()
+                .take(60)
+                .collect();
+            let msg: String = v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(500)
+                .collect();
             vec![Err(ProviderError::Stream(format!("{kind}: {msg}")))]
         }
         // message_stop, content_block_start/stop, ping and unknown events carry nothing we need.

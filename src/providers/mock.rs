@@ -2,6 +2,13 @@
 //! given agent and input, so a new user sees the whole product work before adding a key. Its output
 //! is valid against the agent's output schema when there is one; token counts are estimates (about
 //! four characters a token).
+//!
+//! The generator is shared (the browser draws example inputs with it) and bounded: at most
+//! [`MAX_MOCK_VALUES`] values, [`MAX_MOCK_DEPTH`] levels, and a byte budget — a contract whose
+//! reply would exceed the run output cap ends as `output_too_large` instead of filling memory. On
+//! the server, [`MockProvider`] answers through the same `complete`/`stream` calls as a real
+//! provider (generation on the bounded CPU pool, then the reply streamed in pieces over a
+//! realistic latency), so a mock run takes the live path through the retry loop.
 
 use serde_json::{Map, Value, json};
 
@@ -41,20 +48,52 @@ pub fn mock_reply(
     user_message: &str,
     output_schema: Option<&Value>,
 ) -> MockReply {
+    let unbounded = mock_reply_within(
+        model,
+        system_prompt,
+        user_message,
+        output_schema,
+        usize::MAX,
+    );
+    unbounded.unwrap_or_else(|_| MockReply {
+        output: MockOutput::Text(String::new()),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        simulated_latency_ms: 0,
+    })
+}
+
+/// The rendered reply would be larger than the byte budget given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooLarge;
+
+/// [`mock_reply`] with the rendered output at most `max_bytes` long.
+pub fn mock_reply_within(
+    model: &str,
+    system_prompt: &str,
+    user_message: &str,
+    output_schema: Option<&Value>,
+    max_bytes: usize,
+) -> Result<MockReply, TooLarge> {
     let seed = fnv1a(user_message.as_bytes()) ^ fnv1a(system_prompt.as_bytes()).rotate_left(17);
     let output = match output_schema {
-        Some(schema) => MockOutput::Json(mock_value(schema, schema, seed, 0)),
+        Some(schema) => MockOutput::Json(mock_value_within(schema, seed, max_bytes)?),
         None => MockOutput::Text(mock_text(model, user_message, seed)),
     };
-    let prompt_tokens = estimate_tokens(system_prompt) + estimate_tokens(user_message);
-    let completion_tokens = estimate_tokens(&output.render()).max(1);
+    let rendered = output.render();
+    if rendered.len() > max_bytes {
+        return Err(TooLarge);
+    }
+    let prompt_tokens =
+        estimate_tokens(system_prompt).saturating_add(estimate_tokens(user_message));
+    let completion_tokens = estimate_tokens(&rendered).max(1);
     let simulated_latency_ms = (80 + 4 * u64::try_from(completion_tokens).unwrap_or(0)).min(1_200);
-    MockReply {
+    Ok(MockReply {
         output,
         prompt_tokens,
         completion_tokens,
         simulated_latency_ms,
-    }
+    })
 }
 
 const WORDS: [&str; 16] = [
@@ -102,21 +141,92 @@ const MAX_MOCK_DEPTH: usize = 12;
 /// multipleOf, minLength/maxLength, common formats, local `$ref`, anyOf/oneOf/allOf first branch).
 /// The run validates the result like any provider's output: a schema the mock cannot satisfy
 /// gives an `output_invalid` run, not a wrong success. Generation is bounded: at most
-/// [`MAX_MOCK_VALUES`] values and [`MAX_MOCK_DEPTH`] levels, so no schema can make it exhaust
-/// memory or time.
+/// [`MAX_MOCK_VALUES`] values, [`MAX_MOCK_DEPTH`] levels and [`EXAMPLE_BYTES`] of JSON, so no
+/// schema can make it exhaust memory or time.
 pub fn mock_value(root: &Value, schema: &Value, seed: u64, depth: usize) -> Value {
-    let mut budget = MAX_MOCK_VALUES;
+    let mut budget = Budget::new(EXAMPLE_BYTES);
     generate(root, schema, seed, depth, &mut budget)
+}
+
+/// A value valid against `schema` whose JSON text is at most `max_bytes` long, or [`TooLarge`]
+/// as soon as the generator knows it cannot be (long before it would be built).
+pub fn mock_value_within(schema: &Value, seed: u64, max_bytes: usize) -> Result<Value, TooLarge> {
+    let mut budget = Budget::new(max_bytes);
+    let value = generate(schema, schema, seed, 0, &mut budget);
+    if budget.exceeded {
+        Err(TooLarge)
+    } else {
+        Ok(value)
+    }
 }
 
 /// Most values one mock reply holds (strings, numbers, items… all count).
 pub const MAX_MOCK_VALUES: usize = 10_000;
+/// Byte budget of an example value drawn for a form.
+pub const EXAMPLE_BYTES: usize = 256 * 1024;
 
-fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut usize) -> Value {
-    if depth > MAX_MOCK_DEPTH || *budget == 0 {
+/// What generation may still spend: values and bytes of JSON text (a lower bound of the
+/// rendered size; the rendered reply is checked against the cap once more).
+struct Budget {
+    values: usize,
+    bytes: usize,
+    exceeded: bool,
+}
+
+impl Budget {
+    fn new(bytes: usize) -> Budget {
+        Budget {
+            values: MAX_MOCK_VALUES,
+            bytes,
+            exceeded: false,
+        }
+    }
+
+    /// Takes `n` bytes; false (and marked exceeded) when they are not there.
+    fn spend(&mut self, n: usize) -> bool {
+        match self.bytes.checked_sub(n) {
+            Some(rest) => {
+                self.bytes = rest;
+                true
+            }
+            None => {
+                self.bytes = 0;
+                self.exceeded = true;
+                false
+            }
+        }
+    }
+}
+
+fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut Budget) -> Value {
+    if depth > MAX_MOCK_DEPTH || budget.values == 0 || budget.exceeded {
         return Value::Null;
     }
-    *budget -= 1;
+    budget.values -= 1;
+    let value = generate_one(root, schema, seed, depth, budget);
+    // Containers paid for their brackets and members already; scalars pay here.
+    let size = match &value {
+        Value::Array(_) | Value::Object(_) => 0,
+        Value::String(s) => s.len() + 2,
+        other => other.to_string().len(),
+    };
+    if !budget.spend(size) {
+        return Value::Null;
+    }
+    value
+}
+
+fn generate_one(
+    root: &Value,
+    schema: &Value,
+    seed: u64,
+    depth: usize,
+    budget: &mut Budget,
+) -> Value {
+    // `$ref` and combinators recurse here directly: the depth limit also ends `$ref` cycles.
+    if depth > MAX_MOCK_DEPTH {
+        return Value::Null;
+    }
     let Some(obj) = schema.as_object() else {
         return Value::Null;
     };
@@ -126,7 +236,7 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
         .and_then(|r| r.strip_prefix('#'))
         .and_then(|p| root.pointer(p))
     {
-        return generate(root, target, seed, depth + 1, budget);
+        return generate_one(root, target, seed, depth + 1, budget);
     }
     if let Some(c) = obj.get("const") {
         return c.clone();
@@ -145,7 +255,7 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
             .and_then(Value::as_array)
             .and_then(|a| a.first())
         {
-            return generate(root, first, seed, depth + 1, budget);
+            return generate_one(root, first, seed, depth + 1, budget);
         }
     }
     let ty = match obj.get("type") {
@@ -162,8 +272,15 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
     match ty {
         "object" => {
             let mut out = Map::new();
+            if !budget.spend(2) {
+                return Value::Object(out);
+            }
             if let Some(props) = obj.get("properties").and_then(Value::as_object) {
                 for (i, (name, prop)) in props.iter().enumerate() {
+                    // `"name":` and a comma.
+                    if !budget.spend(name.len() + 4) {
+                        break;
+                    }
                     let s = seed.rotate_left(u32::try_from(i % 64).unwrap_or(0))
                         ^ fnv1a(name.as_bytes());
                     out.insert(name.clone(), generate(root, prop, s, depth + 1, budget));
@@ -180,12 +297,15 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
             // At least `min`, else one or two items when allowed; within the budget.
             let n = min
                 .max((1 + seed % 2).min(max))
-                .min(u64::try_from(*budget).unwrap_or(u64::MAX));
+                .min(u64::try_from(budget.values).unwrap_or(u64::MAX));
+            if !budget.spend(2) {
+                return Value::Array(Vec::new());
+            }
             let item_schema = obj.get("items").cloned().unwrap_or_else(|| json!({}));
             Value::Array(
                 (0..n)
                     .map_while(|i| {
-                        (*budget > 0).then(|| {
+                        (budget.values > 0 && !budget.exceeded && budget.spend(1)).then(|| {
                             generate(root, &item_schema, seed.wrapping_add(i), depth + 1, budget)
                         })
                     })
@@ -196,7 +316,13 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
         "number" => json!(mock_number(obj, seed, false)),
         "boolean" => json!(seed.is_multiple_of(2)),
         "null" => Value::Null,
-        _ => json!(mock_string(obj, seed)),
+        _ => match mock_string(obj, seed, budget.bytes) {
+            Some(s) => json!(s),
+            None => {
+                budget.exceeded = true;
+                Value::Null
+            }
+        },
     }
 }
 
@@ -234,7 +360,8 @@ fn mock_number(obj: &Map<String, Value>, seed: u64, integer: bool) -> f64 {
     v
 }
 
-fn mock_string(obj: &Map<String, Value>, seed: u64) -> String {
+/// A string for `obj`, or `None` when its minimum length alone exceeds `room` bytes.
+fn mock_string(obj: &Map<String, Value>, seed: u64, room: usize) -> Option<String> {
     let format = obj.get("format").and_then(Value::as_str);
     let mut s = match format {
         Some("date-time") => "2026-01-01T00:00:00Z".to_owned(),
@@ -246,6 +373,9 @@ fn mock_string(obj: &Map<String, Value>, seed: u64) -> String {
         _ => WORDS[usize::try_from(seed % 16).unwrap_or(0)].to_owned(),
     };
     let min = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0);
+    if usize::try_from(min).map_or(true, |m| m > room) {
+        return None;
+    }
     let max = obj.get("maxLength").and_then(Value::as_u64);
     #[cfg(feature = "server")]
     if let Some(found) = obj
@@ -253,16 +383,17 @@ fn mock_string(obj: &Map<String, Value>, seed: u64) -> String {
         .and_then(Value::as_str)
         .and_then(|p| matching_string(p, min, max, seed))
     {
-        return found;
+        return Some(found);
     }
-    let min = usize::try_from(min).unwrap_or(0).min(10_000);
-    while s.chars().count() < min {
-        s.push('x');
+    let min = usize::try_from(min).unwrap_or(0);
+    let have = s.chars().count();
+    if have < min {
+        s.extend(std::iter::repeat_n('x', min - have));
     }
     if let Some(max) = max.and_then(|m| usize::try_from(m).ok()) {
         s = s.chars().take(max).collect();
     }
-    s
+    Some(s)
 }
 
 /// A string matching `pattern` (searched, as JSON Schema does) with a length in `min..=max`,
@@ -272,8 +403,8 @@ fn matching_string(pattern: &str, min: u64, max: Option<u64>, seed: u64) -> Opti
     use rand::SeedableRng;
     use rand::distr::Distribution;
 
-    // The validators read \d and \w as ASCII; so does the generator.
-    let ascii = pattern
+    // The validators read \d and \w as ASCII and `.` as ECMA-262 does; so does the generator.
+    let ascii = crate::contract::ecma_dot(pattern)
         .replace("\\\\", "\u{0}")
         .replace("\\d", "[0-9]")
         .replace("\\D", "[^0-9]")
@@ -285,7 +416,7 @@ fn matching_string(pattern: &str, min: u64, max: Option<u64>, seed: u64) -> Opti
     if hir.properties().minimum_len().is_none_or(|n| n > 10_000) {
         return None;
     }
-    let check = regex_lite::Regex::new(pattern).ok()?;
+    let check = crate::contract::browser_regex(pattern).ok()?;
     let generator = rand_regex::Regex::with_hir(without_anchors(hir), 8).ok()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..64).find_map(|_| {
@@ -320,6 +451,88 @@ fn without_anchors(hir: regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
     }
 }
 
+#[cfg(feature = "server")]
+pub use server::MockProvider;
+
+#[cfg(feature = "server")]
+mod server {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::{MockReply, mock_reply_within};
+    use crate::cpu::CpuPool;
+    use crate::providers::http::BodyLimits;
+    use crate::providers::{
+        ChatRequest, ChatResponse, EventStream, FinishReason, ProviderError, StreamEvent,
+    };
+
+    /// The mock behind [`crate::providers::Provider::Mock`].
+    pub struct MockProvider {
+        cpu: CpuPool,
+        limits: BodyLimits,
+    }
+
+    /// Pieces a streamed mock reply arrives in.
+    const PIECES: usize = 8;
+
+    impl MockProvider {
+        pub fn new(cpu: CpuPool, limits: BodyLimits) -> MockProvider {
+            MockProvider { cpu, limits }
+        }
+
+        /// The reply, generated on the bounded CPU pool within the output cap.
+        async fn reply(&self, request: &ChatRequest) -> Result<MockReply, ProviderError> {
+            let (model, system, user, schema) = (
+                request.model.clone(),
+                request.system.clone(),
+                request.user.clone(),
+                request.output_schema.clone(),
+            );
+            let limit = self.limits.max_output_bytes;
+            self.cpu
+                .run(move || mock_reply_within(&model, &system, &user, schema.as_ref(), limit))
+                .await
+                .map_err(|e| ProviderError::Decode(format!("the mock reply failed: {e}")))?
+                .map_err(|_| ProviderError::TooLarge { limit })
+        }
+
+        pub async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+            let reply = self.reply(request).await?;
+            tokio::time::sleep(Duration::from_millis(reply.simulated_latency_ms)).await;
+            Ok(ChatResponse {
+                text: reply.output.render(),
+                usage: None,
+                finish_reason: Some(FinishReason::Stop),
+                model: Some(request.model.clone()),
+            })
+        }
+
+        /// The reply in [`PIECES`] pieces spread over its simulated latency.
+        pub async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {
+            let reply = self.reply(request).await?;
+            let pause = Duration::from_millis(reply.simulated_latency_ms.div_ceil(PIECES as u64));
+            let pieces = split_pieces(&reply.output.render(), PIECES);
+            let deltas = futures_util::stream::iter(pieces).then(move |piece| async move {
+                tokio::time::sleep(pause).await;
+                Ok(StreamEvent::Delta(piece))
+            });
+            let finish = futures_util::stream::iter([Ok(StreamEvent::Finish(FinishReason::Stop))]);
+            Ok(Box::pin(deltas.chain(finish)))
+        }
+    }
+
+    /// Splits text into at most `n` pieces on character boundaries.
+    fn split_pieces(text: &str, n: usize) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            return Vec::new();
+        }
+        let size = chars.len().div_ceil(n.max(1));
+        chars.chunks(size).map(|c| c.iter().collect()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,8 +541,8 @@ mod tests {
     mod generated {
         use proptest::prelude::*;
 
+        use crate::contract::compile;
         use crate::contract::tests::strategies::node;
-        use crate::schema::compile;
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]

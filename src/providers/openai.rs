@@ -8,14 +8,17 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::check_status;
+use super::http::{BodyLimits, read_json};
 use super::sse;
 use super::{
     ChatRequest, ChatResponse, Endpoint, EventStream, FinishReason, ProviderError, ProviderKind,
-    StreamEvent, Usage, check_status,
+    StreamEvent, Usage,
 };
 
 pub struct OpenAi {
     endpoint: Endpoint,
+    limits: BodyLimits,
 }
 
 // ---- wire types (private) ----
@@ -81,10 +84,7 @@ struct WireUsage {
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Usage {
-        Usage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-        }
+        Usage::reported(u.prompt_tokens, u.completion_tokens)
     }
 }
 
@@ -96,8 +96,8 @@ enum Structured {
 }
 
 impl OpenAi {
-    pub fn new(endpoint: Endpoint) -> OpenAi {
-        OpenAi { endpoint }
+    pub fn new(endpoint: Endpoint, limits: BodyLimits) -> OpenAi {
+        OpenAi { endpoint, limits }
     }
 
     fn is_compatible(&self) -> bool {
@@ -192,10 +192,7 @@ impl OpenAi {
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
         let resp = self.send(http, req, false).await?;
-        let wire: WireResponse = resp
-            .json()
-            .await
-            .map_err(|e| ProviderError::Decode(e.to_string()))?;
+        let wire: WireResponse = read_json(resp, self.limits).await?;
         let choice = wire.choices.into_iter().next();
         let (text, finish) = match choice {
             Some(c) => {
@@ -224,16 +221,18 @@ impl OpenAi {
         req: &ChatRequest,
     ) -> Result<EventStream, ProviderError> {
         let resp = self.send(http, req, true).await?;
-        let events = sse::events(resp).flat_map(|item| {
+        let events = sse::events(resp, self.limits).flat_map(|item| {
             let out: Vec<Result<StreamEvent, ProviderError>> = match item {
                 Err(e) => vec![Err(e)],
                 Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
                     Err(e) => vec![Err(ProviderError::Decode(format!("stream chunk: {e}")))],
                     Ok(v) if v.get("error").is_some() => {
-                        let msg = v["error"]["message"]
+                        let msg: String = v["error"]["message"]
                             .as_str()
                             .unwrap_or("error event")
-                            .to_owned();
+                            .chars()
+                            .take(500)
+                            .collect();
                         vec![Err(ProviderError::Stream(msg))]
                     }
                     Ok(v) => chunk_events(v),

@@ -21,9 +21,12 @@ pub async fn get_agent(id: String) -> Result<Agent, AppError> {
 #[server(endpoint = "save_agent")]
 pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    let rules = state.runs.save_rules();
     let agent = match id.filter(|id| !id.is_empty()) {
-        Some(id) => galaxy_core::agents::update_agent(&state.db, &actor, &id, &draft).await?,
-        None => galaxy_core::agents::create_agent(&state.db, &actor, &draft).await?,
+        Some(id) => {
+            galaxy_core::agents::update_agent(&state.db, &rules, &actor, &id, &draft).await?
+        }
+        None => galaxy_core::agents::create_agent(&state.db, &rules, &actor, &draft).await?,
     };
     leptos_axum::redirect(&format!("/agents/{}", agent.id));
     Ok(agent)
@@ -52,6 +55,6 @@ pub async fn template_report(
             "The template is too long.",
         )));
     }
-    let schema = galaxy_core::schema::parse_schema_text(&input_schema).unwrap_or(None);
+    let schema = galaxy_core::contract::parse_schema_text(&input_schema).unwrap_or(None);
     Ok(galaxy_core::template::report(&template, schema.as_ref()))
 }

@@ -30,7 +30,7 @@ pub async fn add_key(
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::credentials::add_credential(
         &state.db,
-        &state.runner.vault,
+        &state.vault,
         &actor,
         &provider,
         &label,
@@ -45,7 +45,7 @@ pub async fn rotate_key(id: String, api_key: String) -> Result<CredentialSummary
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::credentials::rotate_credential(
         &state.db,
-        &state.runner.vault,
+        &state.vault,
         &actor,
         &id,
         api_key.into(),
@@ -63,9 +63,14 @@ pub async fn revoke_key(id: String) -> Result<CredentialSummary, AppError> {
 #[server(endpoint = "test_key")]
 pub async fn test_key(id: String) -> Result<galaxy_core::credentials::KeyTest, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
-    let r = &state.runner;
-    Ok(galaxy_core::credentials::test_credential(
-        &state.db, &r.vault, &r.http, &r.urls, &actor, &id,
+    Ok(
+        galaxy_core::credentials::test_credential(
+            &state.db,
+            &state.vault,
+            &state.http,
+            &actor,
+            &id,
+        )
+        .await?,
     )
-    .await?)
 }

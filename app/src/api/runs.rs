@@ -1,4 +1,4 @@
-//! Running agents and reading runs.
+//! Running agents and reading runs: thin adapters over the run pipeline (`galaxy_core::runs`).
 
 use galaxy_core::runs::{DashboardStats, RunView};
 use leptos::prelude::*;
@@ -27,28 +27,25 @@ impl StreamMessage {
 }
 
 /// Runs an agent and answers with the finished run (no streaming; forms without JavaScript and
-/// simple clients). `mode` is `mock` or `live`.
+/// simple clients). `mode` is `mock` or `live`. The run goes on and is recorded if the client
+/// goes away.
 #[server(endpoint = "run_agent")]
 pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<RunView, AppError> {
-    use galaxy_core::runs::RunTrigger;
+    use galaxy_core::runs::{RunRequest, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
-    let mode = parse_mode(&mode)?;
-    Ok(state
-        .runner
-        .run(
-            &actor,
-            &agent_id,
-            &input,
-            mode,
-            RunTrigger::TestPanel,
-            |_| {},
-        )
-        .await?)
+    let request = RunRequest {
+        agent_id,
+        input,
+        mode: parse_mode(&mode)?,
+        trigger: RunTrigger::TestPanel,
+        stream: false,
+    };
+    Ok(state.runs.run(&actor, request).await?)
 }
 
 #[cfg(feature = "ssr")]
 fn parse_mode(mode: &str) -> Result<galaxy_core::runs::RunMode, AppError> {
-    galaxy_core::runs::RunMode::parse(mode).ok_or_else(|| {
+    galaxy_core::runs::RunMode::parse(mode).map_err(|_| {
         AppError::from_core(galaxy_core::CoreError::field(
             "mode",
             "Choose mock or live.",
@@ -56,9 +53,24 @@ fn parse_mode(mode: &str) -> Result<galaxy_core::runs::RunMode, AppError> {
     })
 }
 
+/// The UI's triggers: the test panel and the dashboard (the API has its own).
+#[cfg(feature = "ssr")]
+fn parse_trigger(trigger: &str) -> Result<galaxy_core::runs::RunTrigger, AppError> {
+    use galaxy_core::runs::RunTrigger;
+    match RunTrigger::parse(trigger) {
+        Ok(t @ (RunTrigger::TestPanel | RunTrigger::Dashboard)) => Ok(t),
+        _ => Err(AppError::from_core(galaxy_core::CoreError::field(
+            "trigger",
+            "Runs start from the test panel or the dashboard.",
+        ))),
+    }
+}
+
 /// Runs an agent and streams the run as it happens: `started` (with the run id, for Stop), then
-/// `delta`s of output, then `finished` with the recorded run, or `error`. `trigger` says where
-/// the run was started: `test_panel` or `dashboard`.
+/// `delta`s of output, then `finished` with the recorded run. Everything wrong before the
+/// provider call (not signed in, unknown agent, no key, input too large) is an error status,
+/// never a 200 followed by an error line; `error` ends the stream only if the finished run could
+/// not be recorded. `trigger` is `test_panel` or `dashboard`.
 #[server(endpoint = "run_agent_stream", output = StreamingText)]
 pub async fn run_agent_stream(
     agent_id: String,
@@ -66,38 +78,34 @@ pub async fn run_agent_stream(
     mode: String,
     trigger: String,
 ) -> Result<TextStream<AppError>, AppError> {
-    use galaxy_core::runs::{RunEvent, RunTrigger};
+    use galaxy_core::runs::{RunEvent, RunRequest};
     let (state, actor) = crate::session::require_actor().await?;
-    let mode = parse_mode(&mode)?;
-    let trigger = match trigger.as_str() {
-        "dashboard" => RunTrigger::Dashboard,
-        _ => RunTrigger::TestPanel,
+    let request = RunRequest {
+        agent_id,
+        input,
+        mode: parse_mode(&mode)?,
+        trigger: parse_trigger(&trigger)?,
+        stream: true,
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let runner = state.runner.clone();
-    // The run lives on its own task: it is recorded even if the browser goes away.
-    tokio::spawn(async move {
-        let events = tx.clone();
-        let result = runner
-            .run(&actor, &agent_id, &input, mode, trigger, move |e| {
-                let msg = match e {
-                    RunEvent::Started { run_id } => StreamMessage::Started { run_id },
-                    RunEvent::Delta(text) => StreamMessage::Delta { text },
-                };
-                let _ = events.send(msg.line());
-            })
-            .await;
-        let last = match result {
-            Ok(run) => StreamMessage::Finished { run: Box::new(run) },
-            Err(e) => StreamMessage::Error {
+    let run = state.runs.start(&actor, request).await?;
+    let started = StreamMessage::Started {
+        run_id: run.run_id.clone(),
+    };
+    let rest = futures_util::stream::unfold(Some(run), |run| async move {
+        let mut run = run?;
+        let message = match run.next().await? {
+            RunEvent::Delta(text) => StreamMessage::Delta { text },
+            RunEvent::Finished(run) => StreamMessage::Finished { run },
+            RunEvent::Failed(e) => StreamMessage::Error {
                 error: AppError::from_core(e),
             },
         };
-        let _ = tx.send(last.line());
+        Some((Ok(message.line()), Some(run)))
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|line| (Ok(line), rx))
-    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(started.line()) }),
+        rest,
+    );
     Ok(TextStream::new(stream))
 }
 
@@ -105,7 +113,7 @@ pub async fn run_agent_stream(
 #[server(endpoint = "cancel_run")]
 pub async fn cancel_run(run_id: String) -> Result<bool, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
-    Ok(state.runner.in_flight.cancel(&actor, &run_id))
+    Ok(state.runs.cancel(&actor, &run_id))
 }
 
 /// The latest runs of one agent.

@@ -209,7 +209,7 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
                 <label>"Provider"
                     <select name="draft[provider]" prop:value=move || provider.get()
                         on:change=move |ev| provider.set(event_target_value(&ev))>
-                        {ProviderKind::ALL.into_iter().map(|p| view! {
+                        {ProviderKind::ALL.iter().copied().map(|p| view! {
                             <option value=p.as_str() selected=provider.get_untracked() == p.as_str()>{p.label()}</option>
                         }).collect_view()}
                     </select>

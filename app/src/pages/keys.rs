@@ -2,7 +2,7 @@
 //! sent to the server once and never shown again: the page shows its label and last four
 //! characters.
 
-use galaxy_core::credentials::CredentialSummary;
+use galaxy_core::credentials::{CredentialStatus, CredentialSummary};
 use galaxy_core::providers::ProviderKind;
 use galaxy_core::timefmt::format_utc;
 use leptos::html::Form;
@@ -104,7 +104,7 @@ fn AddKeyForm(add: ServerAction<AddKey>) -> impl IntoView {
             {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <label>"Provider"
                 <select name="provider" on:change=move |ev| provider.set(event_target_value(&ev))>
-                    {ProviderKind::ALL.into_iter().map(|p| view! {
+                    {ProviderKind::ALL.iter().copied().map(|p| view! {
                         <option value=p.as_str()>{p.label()}</option>
                     }).collect_view()}
                 </select>
@@ -136,7 +136,7 @@ fn KeysTable(
             <thead><tr><th>"Key"</th><th>"Status"</th><th>"Used"</th><th>"Actions"</th></tr></thead>
             <tbody>
                 {list.into_iter().map(|k| {
-                    let live = k.status != "revoked";
+                    let live = k.status != CredentialStatus::Revoked;
                     let (test_id, rotate_id, revoke_id) = (k.id.clone(), k.id.clone(), k.id.clone());
                     let tested = match (k.last_tested_at, k.last_test_ok) {
                         (Some(t), Some(true)) => format!("test passed {}", format_utc(t)),
@@ -150,7 +150,7 @@ fn KeysTable(
                                 <div class="muted small">{k.provider.label()}{k.base_url.clone().map(|u| format!(" · {u}"))}</div>
                                 <div class="muted small">{format!("added {}", format_utc(k.created_at))}</div>
                             </td>
-                            <td><span class=format!("badge {}", if k.status == "active" { "ok" } else if k.status == "revoked" { "bad" } else { "busy" })>{k.status.clone()}</span>
+                            <td><span class=format!("badge {}", match k.status { CredentialStatus::Active => "ok", CredentialStatus::Revoked => "bad", CredentialStatus::Superseded => "busy" })>{k.status.as_str()}</span>
                                 <div class="muted small">{tested}</div></td>
                             <td class="small">{k.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
                             <td class="actions">

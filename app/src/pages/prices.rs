@@ -46,7 +46,7 @@ pub fn PricesPage() -> impl IntoView {
                     {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                     <label>"Provider"
                         <select name="provider">
-                            {ProviderKind::ALL.into_iter().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
+                            {ProviderKind::ALL.iter().copied().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
                         </select>
                     </label>
                     <label>"Model"<input type="text" name="model" placeholder="gpt-4o-mini or llama-3*"/></label>

@@ -2,8 +2,6 @@
 //! streams in each provider's documented shape; assertions on the outgoing requests too, and exact
 //! call counts for every status class.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
-
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -12,10 +10,34 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::executor::{RetryPolicy, execute};
-use crate::providers::{
-    ChatRequest, Endpoint, FinishReason, Provider, ProviderError, ProviderKind, Usage,
+use super::http::BodyLimits;
+use super::retry::{self, Call, Execution, RetryPolicy};
+use super::{ChatRequest, Endpoint, FinishReason, Provider, ProviderError, ProviderKind, Usage};
+use crate::runs::DEFAULT_MAX_OUTPUT_BYTES;
+
+const LIMITS: BodyLimits = BodyLimits {
+    max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
 };
+
+/// The retry loop with the default output cap.
+async fn execute(
+    http: &reqwest::Client,
+    provider: &Provider,
+    request: &ChatRequest,
+    policy: &RetryPolicy,
+    stream: bool,
+    cancel: &CancellationToken,
+    mut on_delta: impl FnMut(&str) + Send,
+) -> Execution {
+    let call = Call {
+        http,
+        provider,
+        request,
+        stream,
+        max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+    };
+    retry::execute(call, policy, cancel, &mut on_delta).await
+}
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
@@ -24,12 +46,15 @@ fn provider(kind: ProviderKind, server: &MockServer, extra: Vec<(String, String)
         ProviderKind::Anthropic => server.uri(),
         _ => format!("{}/v1", server.uri()),
     };
-    Provider::new(Endpoint {
-        kind,
-        base_url,
-        api_key: SecretString::from(KEY.to_owned()),
-        extra_headers: extra,
-    })
+    Provider::new(
+        Endpoint {
+            kind,
+            base_url,
+            api_key: SecretString::from(KEY.to_owned()),
+            extra_headers: extra,
+        },
+        LIMITS,
+    )
 }
 
 fn request(schema: Option<Value>) -> ChatRequest {
@@ -159,7 +184,7 @@ async fn openai_stream_asks_for_usage_and_yields_deltas() {
     assert_eq!(run.attempts.len(), 1);
     assert_eq!(
         run.attempts[0].usage, r.usage,
-        "streamed usage is recorded like non-streamed"
+        "the attempt records the usage the stream reported"
     );
 }
 
@@ -517,12 +542,15 @@ async fn executor_retries_connection_errors_and_timeouts() {
         .local_addr()
         .unwrap()
         .port();
-    let p = Provider::new(Endpoint {
-        kind: ProviderKind::OpenAi,
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        api_key: SecretString::from(KEY.to_owned()),
-        extra_headers: vec![],
-    });
+    let p = Provider::new(
+        Endpoint {
+            kind: ProviderKind::OpenAi,
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            api_key: SecretString::from(KEY.to_owned()),
+            extra_headers: vec![],
+        },
+        LIMITS,
+    );
     let run = execute(
         &http(),
         &p,

@@ -1,4 +1,4 @@
-//! The executor: the one place that retries provider calls.
+//! The retry loop: the one place that retries provider calls (live and mock alike).
 //!
 //! Up to `max_attempts` attempts. Retried: connection errors, timeouts, 408, 409, 429 and 5xx
 //! (Anthropic's 529 included), unless the provider says `x-should-retry: false`. Never retried:
@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::providers::{
-    ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, StreamEvent, Usage,
-};
+use super::{ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, StreamEvent, Usage};
 
 /// Retry and timeout settings.
 #[derive(Clone, Debug)]
@@ -94,7 +92,7 @@ pub fn decide(
         ProviderError::Connect(_) | ProviderError::Timeout | ProviderError::Stream(_) => {
             (true, None)
         }
-        ProviderError::Decode(_) => (false, None),
+        ProviderError::Decode(_) | ProviderError::TooLarge { .. } => (false, None),
     };
     if !retryable {
         return Decision::Stop;
@@ -119,28 +117,54 @@ pub struct Execution {
     /// From the start of the first attempt to the first streamed token.
     pub ttft_ms: Option<i64>,
     pub cancelled: bool,
+    /// What reached the caller before a streamed attempt failed (at most the output cap).
+    pub partial_text: String,
+}
+
+/// One request to execute.
+pub struct Call<'a> {
+    pub http: &'a reqwest::Client,
+    pub provider: &'a Provider,
+    pub request: &'a ChatRequest,
+    /// Streamed (deltas go to the observer as they arrive) or one whole answer.
+    pub stream: bool,
+    /// The run output cap: a longer answer fails the attempt as `output_too_large`.
+    pub max_output_bytes: usize,
+}
+
+/// What the caller sees while a request executes.
+pub trait Observer: Send {
+    /// A piece of streamed output reached Galaxy.
+    fn delta(&mut self, text: &str);
+    /// An attempt ended (recorded as it happens, so a run that dies mid-way keeps its attempts).
+    fn attempt(&mut self, _attempt: &AttemptRecord) {}
+}
+
+impl<F: FnMut(&str) + Send> Observer for F {
+    fn delta(&mut self, text: &str) {
+        self(text)
+    }
 }
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Runs `request` with retries. When `stream` is set, each text delta goes to `on_delta` as it
-/// arrives. `cancel` stops waiting and reading at once (the run is then cancelled).
+/// Runs `call` with retries. `cancel` stops waiting and reading at once (the run is then
+/// cancelled).
 pub async fn execute(
-    http: &reqwest::Client,
-    provider: &Provider,
-    request: &ChatRequest,
+    call: Call<'_>,
     policy: &RetryPolicy,
-    stream: bool,
     cancel: &CancellationToken,
-    mut on_delta: impl FnMut(&str) + Send,
+    observer: &mut dyn Observer,
 ) -> Execution {
     let started = Instant::now();
+    let provider_name = call.provider.name();
     let mut attempts = Vec::new();
     let mut waited = Duration::ZERO;
     let mut ttft_ms = None;
     let mut number = 0;
+    let mut partial = String::new();
     loop {
         number += 1;
         let attempt_start = Instant::now();
@@ -148,25 +172,30 @@ pub async fn execute(
         let outcome = tokio::select! {
             () = cancel.cancelled() => None,
             r = async {
-                if stream {
-                    run_stream(http, provider, request, policy, &mut |t: &str| {
+                if call.stream {
+                    run_stream(&call, policy, &mut partial, &mut |t: &str| {
                         if ttft_ms.is_none() {
                             ttft_ms = Some(millis(started.elapsed()));
                         }
                         streamed_tokens = true;
-                        on_delta(t);
+                        observer.delta(t);
                     }).await
                 } else {
-                    match tokio::time::timeout(policy.attempt_timeout, provider.complete(http, request)).await {
+                    match tokio::time::timeout(policy.attempt_timeout, call.provider.complete(call.http, call.request)).await {
+                        Ok(Ok(r)) if r.text.len() > call.max_output_bytes => {
+                            Err(ProviderError::TooLarge { limit: call.max_output_bytes })
+                        }
                         Ok(r) => r,
                         Err(_) => Err(ProviderError::Timeout),
                     }
                 }
             } => Some(r),
         };
-        let latency_ms = millis(attempt_start.elapsed());
+        let latency = attempt_start.elapsed();
+        crate::telemetry::provider_call(provider_name, latency);
+        let latency_ms = millis(latency);
         let Some(result) = outcome else {
-            attempts.push(AttemptRecord {
+            let record = AttemptRecord {
                 number,
                 status: None,
                 error_class: Some("cancelled".into()),
@@ -174,17 +203,20 @@ pub async fn execute(
                 waited_ms: millis(waited),
                 latency_ms,
                 usage: None,
-            });
+            };
+            observer.attempt(&record);
+            attempts.push(record);
             return Execution {
                 result: Err(ProviderError::Stream("cancelled".into())),
                 attempts,
                 ttft_ms,
                 cancelled: true,
+                partial_text: partial,
             };
         };
         match result {
             Ok(response) => {
-                attempts.push(AttemptRecord {
+                let record = AttemptRecord {
                     number,
                     status: Some(200),
                     error_class: None,
@@ -192,16 +224,19 @@ pub async fn execute(
                     waited_ms: millis(waited),
                     latency_ms,
                     usage: response.usage,
-                });
+                };
+                observer.attempt(&record);
+                attempts.push(record);
                 return Execution {
                     result: Ok(response),
                     attempts,
                     ttft_ms,
                     cancelled: false,
+                    partial_text: String::new(),
                 };
             }
             Err(err) => {
-                attempts.push(AttemptRecord {
+                let record = AttemptRecord {
                     number,
                     status: err.status(),
                     error_class: Some(err.class().to_owned()),
@@ -209,7 +244,9 @@ pub async fn execute(
                     waited_ms: millis(waited),
                     latency_ms,
                     usage: None,
-                });
+                };
+                observer.attempt(&record);
+                attempts.push(record);
                 match decide(&err, number, streamed_tokens, policy, rand::random::<f64>()) {
                     Decision::Stop => {
                         return Execution {
@@ -217,6 +254,7 @@ pub async fn execute(
                             attempts,
                             ttft_ms,
                             cancelled: false,
+                            partial_text: partial,
                         };
                     }
                     Decision::Retry(wait) => {
@@ -226,6 +264,7 @@ pub async fn execute(
                             class = err.class(),
                             "retrying provider call"
                         );
+                        crate::telemetry::retry(err.class());
                         tokio::select! {
                             () = cancel.cancelled() => {
                                 return Execution {
@@ -233,11 +272,13 @@ pub async fn execute(
                                     attempts,
                                     ttft_ms,
                                     cancelled: true,
+                                    partial_text: partial,
                                 };
                             }
                             () = tokio::time::sleep(wait) => {}
                         }
                         waited = wait;
+                        partial.clear();
                     }
                 }
             }
@@ -245,20 +286,23 @@ pub async fn execute(
     }
 }
 
-/// One streamed attempt, collected into a response while deltas go to `on_delta`.
+/// One streamed attempt, collected into a response while deltas go to `on_delta`; `text` holds
+/// what arrived so far (at most the output cap).
 async fn run_stream(
-    http: &reqwest::Client,
-    provider: &Provider,
-    request: &ChatRequest,
+    call: &Call<'_>,
     policy: &RetryPolicy,
+    text: &mut String,
     on_delta: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ChatResponse, ProviderError> {
-    let mut events =
-        match tokio::time::timeout(policy.attempt_timeout, provider.stream(http, request)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ProviderError::Timeout),
-        };
-    let mut text = String::new();
+    let mut events = match tokio::time::timeout(
+        policy.attempt_timeout,
+        call.provider.stream(call.http, call.request),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => return Err(ProviderError::Timeout),
+    };
     let mut usage: Option<Usage> = None;
     let mut finish: Option<FinishReason> = None;
     loop {
@@ -270,6 +314,11 @@ async fn run_stream(
             None => break,
             Some(Err(e)) => return Err(e),
             Some(Ok(StreamEvent::Delta(t))) => {
+                if text.len().saturating_add(t.len()) > call.max_output_bytes {
+                    return Err(ProviderError::TooLarge {
+                        limit: call.max_output_bytes,
+                    });
+                }
                 on_delta(&t);
                 text.push_str(&t);
             }
@@ -278,21 +327,11 @@ async fn run_stream(
         }
     }
     Ok(ChatResponse {
-        text,
+        text: std::mem::take(text),
         usage,
         finish_reason: finish,
         model: None,
     })
-}
-
-/// Replaces every occurrence of each secret in `text` (secrets shorter than 8 characters are
-/// ignored: they would redact ordinary words).
-pub fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 8) {
-        out = out.replace(s, "[redacted]");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -422,14 +461,5 @@ mod tests {
             ),
             Decision::Retry(_)
         ));
-    }
-
-    #[test]
-    fn scrub_removes_secrets() {
-        let s = scrub(
-            "Incorrect API key provided: sk-abcdef123456. Try again.",
-            &["sk-abcdef123456", "short"],
-        );
-        assert_eq!(s, "Incorrect API key provided: [redacted]. Try again.");
     }
 }

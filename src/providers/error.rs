@@ -1,0 +1,297 @@
+//! What can go wrong talking to a provider, and how a provider's error answer is read: its status,
+//! a short message from a JSON body in the providers' shape (never the raw body), and the retry
+//! hints (`retry-after-ms`, `retry-after`, `x-should-retry`). Hints are read saturating: a header
+//! such as `retry-after: 1e20` becomes "a very long wait", which the retry loop then refuses to
+//! honour, never a panic.
+
+use std::time::Duration;
+
+use super::http::read_capped;
+
+/// Longest wait a hint can ask for (longer hints are capped here, then judged by the policy).
+const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
+/// Most bytes of an error body read (the rest is never downloaded).
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Longest provider message kept, in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// What went wrong talking to a provider. Messages come from the provider; the run scrubs stored
+/// keys out of them before they are stored or shown.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider answered with an error status.
+    #[error("{provider} answered {status}{}: {message}", error_type.as_deref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Http {
+        provider: &'static str,
+        status: u16,
+        error_type: Option<String>,
+        message: String,
+        /// From `retry-after-ms` / `retry-after` (seconds or HTTP date).
+        retry_after: Option<Duration>,
+        /// From `x-should-retry`, when present.
+        should_retry: Option<bool>,
+    },
+    /// No connection could be made.
+    #[error("could not connect to {0}")]
+    Connect(String),
+    /// The attempt took longer than its timeout.
+    #[error("the provider did not answer in time")]
+    Timeout,
+    /// The answer could not be read.
+    #[error("unexpected answer from the provider: {0}")]
+    Decode(String),
+    /// The stream broke or carried an error event.
+    #[error("the stream failed: {0}")]
+    Stream(String),
+    /// The answer is larger than the run output cap allows (bytes).
+    #[error("the answer is larger than the run output cap of {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
+impl ProviderError {
+    /// A short, stable class name for records and the UI.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ProviderError::Http {
+                status: 401 | 403, ..
+            } => "auth",
+            ProviderError::Http { status: 429, .. } => "rate_limited",
+            ProviderError::Http {
+                status: 400 | 404 | 422,
+                ..
+            } => "bad_request",
+            ProviderError::Http { status: 408, .. } => "timeout",
+            ProviderError::Http { status: 529, .. } => "overloaded",
+            ProviderError::Http { status, .. } if *status >= 500 => "provider_down",
+            ProviderError::Http { .. } => "http",
+            ProviderError::Connect(_) => "connect",
+            ProviderError::Timeout => "timeout",
+            ProviderError::Decode(_) => "decode",
+            ProviderError::Stream(_) => "stream",
+            ProviderError::TooLarge { .. } => "output_too_large",
+        }
+    }
+
+    /// What a person can do about it (the provider's own words follow).
+    pub fn explain(&self) -> String {
+        let detail = self.to_string();
+        match self.class() {
+            "auth" => format!(
+                "The provider rejected the key. Check it, or rotate it in Settings → Provider keys. ({detail})"
+            ),
+            "rate_limited" => {
+                format!("Rate limited by the provider; try again shortly. ({detail})")
+            }
+            "provider_down" | "overloaded" => {
+                format!("The provider is down or overloaded; try again later. ({detail})")
+            }
+            "timeout" => {
+                "The provider did not answer in time; try again, or lower max tokens.".to_owned()
+            }
+            "connect" => {
+                "Could not reach the provider. Check the endpoint and the network.".to_owned()
+            }
+            "bad_request" => format!("The provider refused the request. ({detail})"),
+            "output_too_large" => format!(
+                "The reply was cut off: {detail}. Ask for a shorter reply (lower max tokens, or a \
+                 smaller output contract); an operator can raise GALAXY_MAX_RUN_OUTPUT_BYTES."
+            ),
+            _ => format!("The provider call failed. ({detail})"),
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_reqwest(e: &reqwest::Error, what: &str) -> ProviderError {
+        if e.is_timeout() {
+            ProviderError::Timeout
+        } else if e.is_decode() || e.is_body() {
+            ProviderError::Decode(without_url(e))
+        } else {
+            ProviderError::Connect(what.to_owned())
+        }
+    }
+}
+
+/// reqwest errors print the URL; ours may carry nothing secret, but keep messages short.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    text
+}
+
+/// A duration from seconds a provider sent, saturating at [`MAX_HINT`]; `None` for a negative,
+/// NaN or unreadable value.
+fn hint_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).map_or(MAX_HINT, |d| d.min(MAX_HINT)))
+}
+
+/// Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(d) = get("retry-after-ms")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|ms| hint_secs(ms / 1000.0))
+    {
+        return Some(d);
+    }
+    let value = get("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return hint_secs(secs);
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .min(MAX_HINT),
+    )
+}
+
+/// `x-should-retry: true|false`, when present.
+pub fn should_retry(headers: &reqwest::header::HeaderMap) -> Option<bool> {
+    match headers.get("x-should-retry")?.to_str().ok()? {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Both providers' error bodies: `{"error": {"type": …, "message": …}}` (Anthropic adds a
+/// top-level `"type": "error"`, which is ignored).
+#[derive(serde::Deserialize)]
+struct WireErrorBody {
+    error: WireError,
+}
+
+#[derive(serde::Deserialize)]
+struct WireError {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+fn cut(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// The type and message of an error body: from the providers' JSON shape, else the first
+/// characters of the text (at most [`MAX_MESSAGE_CHARS`] either way).
+pub fn summarise_error_body(body: &[u8]) -> (Option<String>, String) {
+    match serde_json::from_slice::<WireErrorBody>(body) {
+        Ok(b) => (
+            b.error.kind.map(|k| cut(&k, 60)),
+            cut(&b.error.message, MAX_MESSAGE_CHARS),
+        ),
+        Err(_) => (None, cut(&String::from_utf8_lossy(body), MAX_MESSAGE_CHARS)),
+    }
+}
+
+/// Passes a success through; turns an error status into a [`ProviderError`] with the
+/// provider's message and retry hints. At most [`MAX_ERROR_BODY_BYTES`] of the body are read.
+pub(crate) async fn check_status(
+    resp: reqwest::Response,
+    provider: &'static str,
+) -> Result<reqwest::Response, ProviderError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = retry_after(resp.headers());
+    let should_retry = should_retry(resp.headers());
+    let body = match read_capped(resp, MAX_ERROR_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(ProviderError::TooLarge { .. }) => b"(an error body too large to read)".to_vec(),
+        Err(_) => Vec::new(),
+    };
+    let (error_type, message) = summarise_error_body(&body);
+    Err(ProviderError::Http {
+        provider,
+        status: status.as_u16(),
+        error_type,
+        message,
+        retry_after,
+        should_retry,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_hints_saturate_instead_of_panicking() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1e20")])),
+            Some(MAX_HINT)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1e300")])),
+            Some(MAX_HINT)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "inf")])),
+            Some(MAX_HINT)
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "NaN")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "-3")])), None);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "-1"), ("retry-after", "2")])),
+            Some(Duration::from_secs(2)),
+            "an unusable ms hint falls back to retry-after"
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "250")])),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(should_retry(&headers(&[("x-should-retry", "maybe")])), None);
+    }
+
+    #[test]
+    fn error_bodies_are_summarised_never_echoed() {
+        let (kind, message) = summarise_error_body(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(
+            (kind.as_deref(), message.as_str()),
+            (Some("overloaded_error"), "Overloaded")
+        );
+        let html = format!("<html>{}</html>", "x".repeat(10_000));
+        let (kind, message) = summarise_error_body(html.as_bytes());
+        assert_eq!(kind, None);
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+    }
+}

@@ -1,0 +1,427 @@
+//! The run pipeline: [`Runs::start`] takes a [`RunRequest`] through the stages and hands back a
+//! [`StartedRun`] whose events end with the committed [`RunView`].
+//!
+//! ```text
+//! RunRequest ─ prepare ─▶ Prepared ─ admit ─▶ Admission ─ running row ─▶ (task) execute ─▶ Outcome ─ record ─▶ RunView
+//!                 │ refused (input_invalid, template)                ─────────────────────────▶ record ─▶ RunView
+//!                 └ error (not found, no key, too large, refused by the gate) ─▶ the caller, before any stream
+//! ```
+//!
+//! Once the `running` row is committed, the run executes on its own task: a caller that goes away
+//! (a closed tab, a dropped HTTP request) does not stop it, and it always ends recorded — an
+//! error of a stage or a panic becomes a `failed` row with the attempts (and spend) so far, a
+//! Stop a `cancelled` one — and leaves the in-flight registry. Output reaches the caller through
+//! a bounded channel: deltas the caller has not taken yet are merged (at most the run output cap
+//! waits), so a slow reader never holds the run and never grows memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::admit::{AdmitAll, AdmitRequest, Gate};
+use super::catalog::Catalog;
+use super::in_flight::InFlight;
+use super::outcome::Outcome;
+use super::prepare::{Plan, Prepared, prepare};
+use super::record::{RunHead, finish};
+use super::recorder::{Recorder, Write};
+use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunStatus, RunTrigger, RunView, execute};
+use crate::agents::SaveRules;
+use crate::contract::SchemaCache;
+use crate::cpu::CpuPool;
+use crate::db::{Db, new_id, now_ms};
+use crate::error::CoreError;
+use crate::providers::estimate_tokens;
+use crate::providers::http::ProviderHttp;
+use crate::providers::retry::{AttemptRecord, Observer, RetryPolicy};
+use crate::vault::Vault;
+use crate::workspaces::Actor;
+
+/// What a caller asks for: one run of an agent of the caller's workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRequest {
+    pub agent_id: String,
+    /// JSON when the agent has an input schema, else any text.
+    pub input: String,
+    pub mode: RunMode,
+    pub trigger: RunTrigger,
+    /// Stream the provider's answer (deltas as they arrive) or ask for it whole.
+    pub stream: bool,
+}
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug)]
+pub struct RunsConfig {
+    /// The run output cap, in bytes.
+    pub max_output_bytes: usize,
+    pub policy: RetryPolicy,
+    pub cpu: CpuPool,
+    /// Who admits runs (limits and budgets).
+    pub gate: Arc<dyn Gate>,
+    /// Tests only: mock-mode runs follow this script instead of the mock.
+    #[cfg(feature = "testing")]
+    pub script: Option<crate::testing::Scripted>,
+}
+
+impl Default for RunsConfig {
+    fn default() -> Self {
+        RunsConfig {
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            policy: RetryPolicy::default(),
+            cpu: CpuPool::default(),
+            gate: Arc::new(AdmitAll),
+            #[cfg(feature = "testing")]
+            script: None,
+        }
+    }
+}
+
+/// Something that happens during a run.
+#[derive(Debug)]
+pub enum RunEvent {
+    /// Output as it arrives (pieces a slow reader had not taken yet arrive merged).
+    Delta(String),
+    /// The run ended and is committed.
+    Finished(Box<RunView>),
+    /// The run ended but could not be recorded (the database failed).
+    Failed(CoreError),
+}
+
+/// A run that has started: its id (for Stop) and its events.
+#[derive(Debug)]
+pub struct StartedRun {
+    pub run_id: String,
+    events: mpsc::Receiver<RunEvent>,
+}
+
+impl StartedRun {
+    /// The next event; `None` after the last.
+    pub async fn next(&mut self) -> Option<RunEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits for the end of the run, skipping its output.
+    pub async fn finished(mut self) -> Result<RunView, CoreError> {
+        while let Some(event) = self.events.recv().await {
+            match event {
+                RunEvent::Delta(_) => {}
+                RunEvent::Finished(run) => return Ok(*run),
+                RunEvent::Failed(e) => return Err(e),
+            }
+        }
+        Err(CoreError::Internal("the run ended without a result".into()))
+    }
+}
+
+/// Everything the stages share; built once at start-up.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub db: Db,
+    pub vault: Arc<Vault>,
+    pub http: ProviderHttp,
+    pub config: RunsConfig,
+    pub cpu: CpuPool,
+    pub schemas: SchemaCache,
+    pub in_flight: InFlight,
+    pub recorder: Recorder,
+    pub catalog: Catalog,
+}
+
+/// The run pipeline. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Runs(Arc<Shared>);
+
+/// Events a run buffers for its reader.
+const EVENTS: usize = 64;
+/// How long the end of a run waits for a reader that takes nothing.
+const READER_WAIT: Duration = Duration::from_secs(30);
+
+impl Runs {
+    /// The pipeline, with its recorder task started on the current runtime.
+    pub fn new(db: Db, vault: Arc<Vault>, http: ProviderHttp, config: RunsConfig) -> Runs {
+        Runs(Arc::new(Shared {
+            recorder: Recorder::start(db.clone()),
+            cpu: config.cpu.clone(),
+            db,
+            vault,
+            http,
+            config,
+            schemas: SchemaCache::default(),
+            in_flight: InFlight::default(),
+            catalog: Catalog::default(),
+        }))
+    }
+
+    /// What saving an agent checks (the same CPU pool and output cap as runs).
+    pub fn save_rules(&self) -> SaveRules {
+        SaveRules {
+            cpu: self.0.cpu.clone(),
+            max_output_bytes: self.0.config.max_output_bytes,
+        }
+    }
+
+    /// Input/output schemas compiled once per agent version.
+    pub fn schemas(&self) -> &SchemaCache {
+        &self.0.schemas
+    }
+
+    /// Runs in flight.
+    pub fn in_flight(&self) -> &InFlight {
+        &self.0.in_flight
+    }
+
+    /// Stops a running run of the caller's workspace; false when there is none.
+    pub fn cancel(&self, actor: &Actor, run_id: &str) -> bool {
+        self.0.in_flight.cancel(actor, run_id)
+    }
+
+    /// Starts a run: prepares and admits it, commits its `running` row and executes it on its own
+    /// task. Every error found before the provider call comes back here; invalid input is not an
+    /// error but a recorded `input_invalid` run, whose events hold just its end.
+    ///
+    /// The start itself runs on its own task: a caller that goes away half-way (a dropped HTTP
+    /// request) leaves either no run or a run that goes on to its recorded end — never a
+    /// registered run that nobody executes.
+    pub async fn start(&self, actor: &Actor, request: RunRequest) -> Result<StartedRun, CoreError> {
+        let (shared, actor) = (self.0.clone(), actor.clone());
+        tokio::spawn(async move { start(shared, &actor, request).await })
+            .await
+            .map_err(|e| CoreError::Internal(format!("starting a run failed: {e}")))?
+    }
+    /// Starts a run and waits for its end. The run goes on (and is recorded) if the caller stops
+    /// waiting.
+    pub async fn run(&self, actor: &Actor, request: RunRequest) -> Result<RunView, CoreError> {
+        self.start(actor, request).await?.finished().await
+    }
+
+    /// Waits up to `wait` for the runs in flight to end (they are recorded as they end).
+    pub async fn drain(&self, wait: Duration) -> usize {
+        let deadline = Instant::now() + wait;
+        while !self.0.in_flight.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.0.in_flight.len()
+    }
+}
+
+/// The stages up to the spawned execution (see [`Runs::start`]).
+#[tracing::instrument(skip(shared, actor, request), fields(agent_id = %request.agent_id, mode = %request.mode))]
+async fn start(
+    shared: Arc<Shared>,
+    actor: &Actor,
+    request: RunRequest,
+) -> Result<StartedRun, CoreError> {
+    let started = Instant::now();
+    let prepared = prepare(&shared, actor, request).await?;
+    let head = RunHead {
+        id: new_id(),
+        actor: prepared.actor.clone(),
+        agent_id: prepared.agent.id.clone(),
+        agent_name: prepared.agent.config.name.clone(),
+        agent_version: prepared.agent.version,
+        mode: prepared.request.mode,
+        trigger: prepared.request.trigger,
+        input: prepared.request.input.clone(),
+        provider: prepared.agent.config.provider.as_str().to_owned(),
+        model: prepared.agent.config.model.clone(),
+        credential_id: match &prepared.plan {
+            Plan::Call(call) => call.credential_id.clone(),
+            Plan::Refused(_) => None,
+        },
+        created_at: now_ms(),
+        started,
+    };
+    let (events, rx) = mpsc::channel(EVENTS);
+    let Prepared {
+        plan,
+        agent,
+        request,
+        ..
+    } = prepared;
+    let call = match plan {
+        Plan::Refused(outcome) => {
+            let run = finish(&shared, &head, outcome, None).await?;
+            let _ = events.try_send(RunEvent::Finished(Box::new(run)));
+            return Ok(StartedRun {
+                run_id: head.id,
+                events: rx,
+            });
+        }
+        Plan::Call(call) => call,
+    };
+    let gate_request = AdmitRequest {
+        workspace_id: head.actor.workspace_id.clone(),
+        agent_id: head.agent_id.clone(),
+        mode: head.mode,
+        trigger: head.trigger,
+        provider: head.provider.clone(),
+        model: head.model.clone(),
+        max_tokens: call.chat.max_tokens,
+        input_tokens: estimate_tokens(&call.chat.system)
+            .saturating_add(estimate_tokens(&call.chat.user)),
+    };
+    let _admission = match shared.config.gate.admit(&gate_request).await {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            let kind = refusal.status.as_str().to_owned();
+            let outcome = Outcome::refused(refusal.status, &kind, refusal.message.clone());
+            finish(&shared, &head, outcome, None).await?;
+            return Err(match refusal.status {
+                RunStatus::RateLimited => CoreError::RateLimited {
+                    retry_after_secs: refusal.retry_after.map_or(1, |d| d.as_secs().max(1)),
+                },
+                _ => CoreError::BudgetExceeded {
+                    message: refusal.message,
+                },
+            });
+        }
+    };
+    // Registered before anyone learns the id: a Stop right after `started` finds the run.
+    let cancel = shared
+        .in_flight
+        .register(&head.id, &head.actor.workspace_id);
+    let running = shared
+        .recorder
+        .write(Write {
+            run: head.running_row(),
+            attempts: Vec::new(),
+            used_key: None,
+        })
+        .await;
+    if let Err(e) = running {
+        shared.in_flight.finish(&head.id);
+        return Err(e);
+    }
+    let run_id = head.id.clone();
+    let repair = agent.config.repair_output;
+    tokio::spawn(drive(
+        shared,
+        head,
+        call,
+        request.stream,
+        repair,
+        cancel,
+        events,
+    ));
+    Ok(StartedRun { run_id, events: rx })
+}
+
+/// What a run's task passes to its reader: deltas merged while the channel is full.
+struct Sink {
+    events: mpsc::Sender<RunEvent>,
+    pending: String,
+    reader_gone: bool,
+}
+
+impl Sink {
+    fn push(&mut self, text: &str) {
+        if self.reader_gone {
+            return;
+        }
+        self.pending.push_str(text);
+        match self
+            .events
+            .try_send(RunEvent::Delta(std::mem::take(&mut self.pending)))
+        {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(RunEvent::Delta(back))) => self.pending = back,
+            Err(_) => self.reader_gone = true,
+        }
+    }
+
+    /// Sends what is pending and then `last`, waiting a bounded time for the reader.
+    async fn close(mut self, last: RunEvent) {
+        if self.reader_gone {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty()
+            && !matches!(
+                self.events
+                    .send_timeout(RunEvent::Delta(pending), READER_WAIT)
+                    .await,
+                Ok(())
+            )
+        {
+            return;
+        }
+        let _ = self.events.send_timeout(last, READER_WAIT).await;
+    }
+}
+
+/// The observer of a run's provider calls: deltas to the reader, attempts kept as they end (so a
+/// run that dies mid-way is recorded with them and what they spent).
+struct Watch<'a> {
+    sink: &'a mut Sink,
+    attempts: Arc<Mutex<Vec<AttemptRecord>>>,
+}
+
+impl Observer for Watch<'_> {
+    fn delta(&mut self, text: &str) {
+        self.sink.push(text);
+    }
+
+    fn attempt(&mut self, attempt: &AttemptRecord) {
+        if let Ok(mut a) = self.attempts.lock() {
+            a.push(attempt.clone());
+        }
+    }
+}
+
+/// A run's own task: execute, then record whatever happened.
+async fn drive(
+    shared: Arc<Shared>,
+    head: RunHead,
+    call: super::prepare::Call,
+    stream: bool,
+    repair: bool,
+    cancel: CancellationToken,
+    events: mpsc::Sender<RunEvent>,
+) {
+    let mut sink = Sink {
+        events,
+        pending: String::new(),
+        reader_gone: false,
+    };
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let executed = {
+        let mut watch = Watch {
+            sink: &mut sink,
+            attempts: attempts.clone(),
+        };
+        std::panic::AssertUnwindSafe(execute::execute(
+            &shared, &call, stream, repair, &cancel, &mut watch,
+        ))
+        .catch_unwind()
+        .await
+    };
+    let outcome = match executed {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => {
+            tracing::error!(run_id = head.id, error = %e, "run failed after it started");
+            so_far(&attempts)
+        }
+        Err(_) => {
+            tracing::error!(run_id = head.id, "run panicked");
+            so_far(&attempts)
+        }
+    };
+    let last = match finish(&shared, &head, outcome, call.secret.as_ref()).await {
+        Ok(run) => RunEvent::Finished(Box::new(run)),
+        Err(e) => {
+            tracing::error!(run_id = head.id, error = %e, "a finished run could not be recorded");
+            RunEvent::Failed(e)
+        }
+    };
+    // Out of the registry once it is on record: draining at shutdown waits for the commit.
+    shared.in_flight.finish(&head.id);
+    sink.close(last).await;
+}
+
+/// A failed outcome with the attempts the run made before it stopped.
+fn so_far(attempts: &Mutex<Vec<AttemptRecord>>) -> Outcome {
+    Outcome::internal(attempts.lock().map(|a| a.clone()).unwrap_or_default())
+}

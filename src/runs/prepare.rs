@@ -1,0 +1,245 @@
+//! The prepare stage: everything decided before a run may spend anything.
+//!
+//! Authorise (members and above) → size checks → load the agent version (cached, checked against
+//! the workspace generation) → its schemas, compiled once per version → validate the input →
+//! render the user message → for a live run, open the workspace's key. Parsing and validating a
+//! large input, compiling a schema and rendering a template are CPU work on user data and run on
+//! the bounded pool. Invalid input and a template error are not errors here: they are runs, refused
+//! and recorded with their messages ([`Plan::Refused`]); everything else that is wrong is an error
+//! the caller gets before anything is streamed.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::outcome::Outcome;
+use super::pipeline::{RunRequest, Shared};
+use super::{MAX_INPUT_BYTES, RunMode, RunStatus};
+use crate::agents::Agent;
+use crate::contract::{CompiledSchema, compile};
+use crate::error::CoreError;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::providers::http::BodyLimits;
+use crate::providers::{ChatRequest, Provider};
+use crate::template::render;
+use crate::validation::FieldError;
+use crate::workspaces::{Actor, require_builder};
+
+/// Inputs at least this long are parsed and validated on the CPU pool.
+const POOL_INPUT_BYTES: usize = 16 * 1024;
+
+/// A run ready to be admitted.
+pub(super) struct Prepared {
+    pub actor: Actor,
+    pub request: RunRequest,
+    pub agent: Arc<Agent>,
+    pub plan: Plan,
+}
+
+/// What the run will do.
+pub(super) enum Plan {
+    /// Stopped before any call: recorded as it is.
+    Refused(Outcome),
+    /// Call the provider.
+    Call(Call),
+}
+
+pub(super) struct Call {
+    pub chat: ChatRequest,
+    /// The agent's provider with the opened key, or the mock.
+    pub provider: Provider,
+    /// The key a live run uses (recorded on the run).
+    pub credential_id: Option<String>,
+    /// The key's text, scrubbed out of every message the run keeps.
+    pub secret: Option<SecretString>,
+    /// The output schema the reply must match.
+    pub output_schema: Option<Arc<CompiledSchema>>,
+}
+
+fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
+    CoreError::field(
+        "input",
+        &format!("The input could not be checked in time ({e}); send less."),
+    )
+}
+
+/// The compiled `which` schema of the agent's version, compiling it (on the pool) on first use.
+async fn compiled(
+    shared: &Shared,
+    agent: &Agent,
+    which: &'static str,
+) -> Result<Option<Arc<CompiledSchema>>, CoreError> {
+    let (schema, field) = match which {
+        "input" => (&agent.config.input_schema, "input_schema"),
+        _ => (&agent.config.output_schema, "output_schema"),
+    };
+    let Some(schema) = schema else {
+        return Ok(None);
+    };
+    if let Some(found) = shared.schemas.cached(&agent.id, agent.version, which) {
+        return Ok(Some(found));
+    }
+    let schema = schema.clone();
+    let compiled = shared
+        .cpu
+        .run(move || compile(&schema))
+        .await
+        .map_err(cpu_error)?
+        .map_err(|m| {
+            CoreError::field(
+                field,
+                &format!(
+                    "This agent's {which} schema cannot be used ({m}). Edit and save the agent."
+                ),
+            )
+        })?;
+    let compiled = Arc::new(compiled);
+    shared
+        .schemas
+        .insert(&agent.id, agent.version, which, compiled.clone());
+    Ok(Some(compiled))
+}
+
+/// The input's problems against the schema (none without a schema).
+fn check_input(schema: Option<&CompiledSchema>, input: &str) -> (Option<Value>, Vec<FieldError>) {
+    let parsed = serde_json::from_str::<Value>(input);
+    match (schema, parsed) {
+        (Some(_), Err(e)) => (
+            None,
+            vec![FieldError::new(
+                "/",
+                format!("Input must be JSON matching the input schema ({e})."),
+            )],
+        ),
+        (Some(schema), Ok(value)) => {
+            let errors = schema.errors(&value);
+            (Some(value), errors)
+        }
+        (None, parsed) => (parsed.ok(), Vec::new()),
+    }
+}
+
+/// The mock provider (in tests, the world's script when it has one).
+fn mock(shared: &Shared, limits: BodyLimits) -> Provider {
+    #[cfg(feature = "testing")]
+    if let Some(script) = &shared.config.script {
+        return Provider::Scripted(script.clone());
+    }
+    Provider::mock(shared.cpu.clone(), limits)
+}
+
+pub(super) async fn prepare(
+    shared: &Shared,
+    actor: &Actor,
+    request: RunRequest,
+) -> Result<Prepared, CoreError> {
+    require_builder(actor)?;
+    if request.input.len() > MAX_INPUT_BYTES {
+        return Err(CoreError::field(
+            "input",
+            &format!(
+                "Input is too large (the limit is {} KiB).",
+                MAX_INPUT_BYTES / 1024
+            ),
+        ));
+    }
+    let agent = shared
+        .catalog
+        .agent(&shared.db, actor, &request.agent_id)
+        .await?;
+    let input_schema = compiled(shared, &agent, "input").await?;
+    let output_schema = compiled(shared, &agent, "output").await?;
+
+    // Validate the input before any spend.
+    let (parsed, errors) = if request.input.len() >= POOL_INPUT_BYTES {
+        let (schema, input) = (input_schema.clone(), request.input.clone());
+        shared
+            .cpu
+            .run(move || check_input(schema.as_deref(), &input))
+            .await
+            .map_err(cpu_error)?
+    } else {
+        check_input(input_schema.as_deref(), &request.input)
+    };
+    if !errors.is_empty() {
+        return Ok(Prepared {
+            actor: actor.clone(),
+            request,
+            agent,
+            plan: Plan::Refused(Outcome::input_invalid(errors)),
+        });
+    }
+
+    // The user message: the template rendered (fuel-limited, on the pool), or the input.
+    let config = &agent.config;
+    let rendered = if config.prompt_template.trim().is_empty() {
+        Ok(request.input.clone())
+    } else {
+        let (template, input) = (config.prompt_template.clone(), request.input.clone());
+        shared
+            .cpu
+            .run(move || render(&template, &input, parsed.as_ref()))
+            .await
+            .map_err(cpu_error)?
+    };
+    let user = match rendered {
+        Ok(user) => user,
+        Err(why) => {
+            return Ok(Prepared {
+                actor: actor.clone(),
+                request,
+                agent,
+                plan: Plan::Refused(Outcome::refused(RunStatus::Failed, "template_error", why)),
+            });
+        }
+    };
+
+    // A live run needs a key for the agent's provider.
+    let limits = BodyLimits::new(shared.config.max_output_bytes);
+    let (provider, credential_id, secret) = match request.mode {
+        RunMode::Mock => (mock(shared, limits), None, None),
+        RunMode::Live => {
+            let Some(stored) = shared
+                .catalog
+                .key(&shared.db, actor, config.provider)
+                .await?
+            else {
+                return Err(CoreError::field(
+                    "mode",
+                    &format!(
+                        "Live runs need a {} key. Add one in Settings → Provider keys.",
+                        config.provider.label()
+                    ),
+                ));
+            };
+            let endpoint = stored.open(&shared.vault, &actor.workspace_id, &shared.http.urls)?;
+            let secret = SecretString::from(endpoint.api_key.expose_secret().to_owned());
+            (
+                Provider::new(endpoint, limits),
+                Some(stored.id),
+                Some(secret),
+            )
+        }
+    };
+    let chat = ChatRequest {
+        model: config.model.clone(),
+        system: config.system_prompt.clone(),
+        user,
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        output_schema: config.output_schema.clone(),
+    };
+    Ok(Prepared {
+        actor: actor.clone(),
+        request,
+        agent,
+        plan: Plan::Call(Call {
+            chat,
+            provider,
+            credential_id,
+            secret,
+            output_schema,
+        }),
+    })
+}

@@ -1,0 +1,155 @@
+//! The recorder: one task that writes every run row, committing many runs per transaction
+//! (group commit).
+//!
+//! A run hands its row (the `running` row when it starts, the final row with its attempts when it
+//! ends) to the recorder and waits for the commit: a run is acknowledged only after its row is
+//! durable. The recorder takes everything that is waiting — up to [`MAX_BATCH`] writes — into one
+//! transaction: at one run in flight that is one commit per write, under load one commit carries
+//! many runs, so SQLite's single writer stops being the queue every run waits in. A batch that
+//! fails (one bad row) is retried write by write, so one run's failure is never another's. A
+//! write that is alone and is one statement goes without `BEGIN`/`COMMIT`.
+//!
+//! The queue holds at most two writes per run in flight (start, finish), so it is bounded by the
+//! runs in flight. A key's `last_used_at` is written at most once a minute per key (it is
+//! informational; a run writes it in its own commit when due).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::store::{AttemptRow, RunRow, insert_attempts, upsert_runs};
+use crate::db::{Db, now_ms};
+use crate::error::CoreError;
+
+/// Most writes in one transaction.
+pub(super) const MAX_BATCH: usize = 256;
+/// How often a key's last use is written, at most.
+const MARK_USED_EVERY: Duration = Duration::from_secs(60);
+
+/// One write: a run's row, its new attempts, the key it used.
+pub(super) struct Write {
+    pub run: RunRow,
+    pub attempts: Vec<AttemptRow>,
+    pub used_key: Option<String>,
+}
+
+struct Job {
+    write: Write,
+    done: oneshot::Sender<Result<(), CoreError>>,
+}
+
+/// The handle runs write through.
+#[derive(Clone, Debug)]
+pub(super) struct Recorder {
+    jobs: mpsc::UnboundedSender<Job>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    /// Starts the recorder task on the current runtime; it ends when the last handle is dropped.
+    pub fn start(db: Db) -> Recorder {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let depth = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(record_forever(db, rx, depth.clone()));
+        Recorder { jobs, depth }
+    }
+
+    /// Writes `write` and returns once it is committed.
+    pub async fn write(&self, write: Write) -> Result<(), CoreError> {
+        let (done, committed) = oneshot::channel();
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::telemetry::recorder_queue(depth);
+        self.jobs
+            .send(Job { write, done })
+            .map_err(|_| CoreError::Internal("the run recorder has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| CoreError::Internal("the run recorder dropped a write".into()))?
+    }
+}
+
+async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc<AtomicUsize>) {
+    let mut marked: HashMap<String, Instant> = HashMap::new();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let n = rx.recv_many(&mut batch, MAX_BATCH).await;
+        if n == 0 {
+            return;
+        }
+        let left = depth.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+        crate::telemetry::recorder_queue(left);
+        let started = Instant::now();
+        // Keys due for a `last_used_at` write in this batch.
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for job in &batch {
+            if let Some(key) = &job.write.used_key
+                && marked
+                    .get(key)
+                    .is_none_or(|at| now.duration_since(*at) >= MARK_USED_EVERY)
+            {
+                marked.insert(key.clone(), now);
+                due.push(key.clone());
+            }
+        }
+        if marked.len() > 10_000 {
+            marked.clear();
+        }
+        let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
+        match commit(&db, &writes, &due).await {
+            Ok(()) => {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, writes = n, "batched run write failed; writing one by one");
+                for job in batch.drain(..) {
+                    let keys: Vec<String> = job
+                        .write
+                        .used_key
+                        .iter()
+                        .filter(|k| due.contains(k))
+                        .cloned()
+                        .collect();
+                    let result = commit(&db, &[&job.write], &keys).await;
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+        crate::telemetry::recorder_commit(n, started.elapsed());
+    }
+}
+
+/// Writes the latest row of each run, every attempt and the keys' last use in one transaction.
+async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), CoreError> {
+    // A run that started and finished within one batch is written once, as finished.
+    let mut latest: HashMap<&str, usize> = HashMap::new();
+    for (i, w) in writes.iter().enumerate() {
+        latest.insert(w.run.id.as_str(), i);
+    }
+    let rows: Vec<&RunRow> = writes
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| latest.get(w.run.id.as_str()) == Some(i))
+        .map(|(_, w)| &w.run)
+        .collect();
+    let attempts: Vec<&AttemptRow> = writes.iter().flat_map(|w| &w.attempts).collect();
+    if attempts.is_empty() && used_keys.is_empty() {
+        // One statement commits on its own.
+        let mut conn = db.pool().acquire().await?;
+        return upsert_runs(&mut conn, &rows).await;
+    }
+    let mut tx = db.pool().begin().await?;
+    upsert_runs(&mut tx, &rows).await?;
+    insert_attempts(&mut tx, &attempts).await?;
+    let at = now_ms();
+    for key in used_keys {
+        crate::credentials::mark_used(&mut *tx, key, at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! Run rows in the database: the batched writes the [`super::recorder`] commits, and the reads
+//! (one run, the latest runs, the start-up recovery). Portable SQL on both backends; every value
+//! bound, never formatted into the text; every read scoped by the caller's workspace.
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{PREVIEW_CHARS, RunMode, RunStatus, RunTrigger, RunView};
+use crate::db::{Db, now_ms};
+use crate::error::CoreError;
+use crate::pricing::CostSource;
+use crate::validation::FieldError;
+use crate::workspaces::Actor;
+
+/// A run row as written: the business layer fills every column, the store writes it as given.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct RunRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_version: i64,
+    pub mode: RunMode,
+    pub trigger: RunTrigger,
+    pub status: RunStatus,
+    pub input: String,
+    pub output: Option<String>,
+    pub output_is_json: bool,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cost_micros: Option<i64>,
+    pub cost_source: CostSource,
+    pub price_table_version: Option<String>,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub attempts: i64,
+    pub finish_reason: Option<String>,
+    pub field_errors: Vec<FieldError>,
+    pub triggered_by: String,
+    pub credential_id: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// One provider call of a run, as written.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct AttemptRow {
+    pub run_id: String,
+    pub workspace_id: String,
+    pub number: i64,
+    pub http_status: Option<i64>,
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    pub waited_ms: i64,
+    pub latency_ms: i64,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+}
+
+impl RunRow {
+    /// The run as the UI shows it: exactly what was written.
+    pub fn view(&self) -> RunView {
+        RunView {
+            id: self.id.clone(),
+            agent_id: Some(self.agent_id.clone()),
+            agent_name: self.agent_name.clone(),
+            agent_version: self.agent_version,
+            mode: self.mode,
+            trigger: self.trigger,
+            status: self.status,
+            input: self.input.clone(),
+            output: self.output.clone(),
+            output_is_json: self.output_is_json,
+            preview: false,
+            error_kind: self.error_kind.clone(),
+            error_message: self.error_message.clone(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.total_tokens,
+            cost_micros: self.cost_micros,
+            cost_source: self.cost_source,
+            latency_ms: self.latency_ms,
+            ttft_ms: self.ttft_ms,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            field_errors: self.field_errors.clone(),
+        }
+    }
+}
+
+/// `($1, $2, …), (…)` for `rows` rows of `cols` values. (The Any driver's `QueryBuilder` writes
+/// `?` placeholders, which PostgreSQL refuses; only placeholders are formatted into the text,
+/// every value is bound.)
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=cols {
+            if c > 1 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_version, mode, \
+    run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
+    prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
+    latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
+    created_at, finished_at";
+const RUN_INSERT_COUNT: usize = 30;
+
+/// The columns a finished row replaces when its `running` row is already there.
+const UPDATED: &[&str] = &[
+    "status",
+    "output",
+    "output_is_json",
+    "error_kind",
+    "error_message",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_micros",
+    "cost_source",
+    "price_table_version",
+    "latency_ms",
+    "ttft_ms",
+    "attempts",
+    "finish_reason",
+    "field_errors",
+    "credential_id",
+    "finished_at",
+];
+
+/// Writes rows (new, or replacing the same run's earlier row) with one statement. A run appears
+/// at most once in `rows` (the caller keeps each run's latest row).
+pub(super) async fn upsert_runs(
+    conn: &mut AnyConnection,
+    rows: &[&RunRow],
+) -> Result<(), CoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let updates: Vec<String> = UPDATED
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO runs ({RUN_INSERT_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET {}",
+        placeholders(rows.len(), RUN_INSERT_COUNT),
+        updates.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(r.id.clone())
+            .bind(r.workspace_id.clone())
+            .bind(r.agent_id.clone())
+            .bind(r.agent_name.clone())
+            .bind(r.agent_version)
+            .bind(r.mode.as_str())
+            .bind(r.trigger.as_str())
+            .bind(r.status.as_str())
+            .bind(r.input.clone())
+            .bind(r.output.clone())
+            .bind(i64::from(r.output_is_json))
+            .bind(r.error_kind.clone())
+            .bind(r.error_message.clone())
+            .bind(r.provider.clone())
+            .bind(r.model.clone())
+            .bind(r.prompt_tokens)
+            .bind(r.completion_tokens)
+            .bind(r.total_tokens)
+            .bind(r.cost_micros)
+            .bind(r.cost_source.as_str())
+            .bind(r.price_table_version.clone())
+            .bind(r.latency_ms)
+            .bind(r.ttft_ms)
+            .bind(r.attempts)
+            .bind(r.finish_reason.clone())
+            .bind(
+                (!r.field_errors.is_empty())
+                    .then(|| serde_json::to_string(&r.field_errors).unwrap_or_default()),
+            )
+            .bind(r.triggered_by.clone())
+            .bind(r.credential_id.clone())
+            .bind(r.created_at)
+            .bind(r.finished_at);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Writes attempts with one statement.
+pub(super) async fn insert_attempts(
+    conn: &mut AnyConnection,
+    rows: &[&AttemptRow],
+) -> Result<(), CoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO run_attempts (run_id, workspace_id, number, http_status, error_class, \
+         error_message, waited_ms, latency_ms, prompt_tokens, completion_tokens) VALUES {}",
+        placeholders(rows.len(), 10)
+    );
+    let mut q = sqlx::query(&sql);
+    for a in rows {
+        q = q
+            .bind(a.run_id.clone())
+            .bind(a.workspace_id.clone())
+            .bind(a.number)
+            .bind(a.http_status)
+            .bind(a.error_class.clone())
+            .bind(a.error_message.clone())
+            .bind(a.waited_ms)
+            .bind(a.latency_ms)
+            .bind(a.prompt_tokens)
+            .bind(a.completion_tokens);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
+    input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
+    completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
+    created_at, finished_at, field_errors";
+
+/// The columns of a list: input and output cut to [`PREVIEW_CHARS`] (`substr` counts characters
+/// on both backends), so a list never re-reads megabytes of output.
+fn preview_columns() -> String {
+    let n = PREVIEW_CHARS;
+    RUN_COLUMNS.replace(
+        "input, output,",
+        &format!(
+            "substr(input, 1, {n}) AS input, substr(output, 1, {n}) AS output, \
+                 CAST(CASE WHEN length(input) > {n} OR length(output) > {n} THEN 1 ELSE 0 END \
+                 AS BIGINT) AS preview,"
+        ),
+    )
+}
+
+fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
+    let stored = |e: crate::string_enum::UnknownValue| CoreError::Internal(format!("stored {e}"));
+    let mode: String = row.try_get("mode")?;
+    let trigger: String = row.try_get("run_trigger")?;
+    let status: String = row.try_get("status")?;
+    let cost_source: String = row.try_get("cost_source")?;
+    let output_is_json: i64 = row.try_get("output_is_json")?;
+    let preview: i64 = row.try_get("preview")?;
+    let field_errors: Option<String> = row.try_get("field_errors")?;
+    let field_errors = match field_errors {
+        None => Vec::new(),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| CoreError::Internal(format!("stored field_errors: {e}")))?,
+    };
+    Ok(RunView {
+        id: row.try_get("id")?,
+        agent_id: row.try_get("agent_id")?,
+        agent_name: row.try_get("agent_name")?,
+        agent_version: row.try_get("agent_version")?,
+        mode: RunMode::parse(&mode).map_err(stored)?,
+        trigger: RunTrigger::parse(&trigger).map_err(stored)?,
+        status: RunStatus::parse(&status).map_err(stored)?,
+        input: row.try_get("input")?,
+        output: row.try_get("output")?,
+        output_is_json: output_is_json != 0,
+        preview: preview != 0,
+        error_kind: row.try_get("error_kind")?,
+        error_message: row.try_get("error_message")?,
+        provider: row.try_get("provider")?,
+        model: row.try_get("model")?,
+        prompt_tokens: row.try_get("prompt_tokens")?,
+        completion_tokens: row.try_get("completion_tokens")?,
+        total_tokens: row.try_get("total_tokens")?,
+        cost_micros: row.try_get("cost_micros")?,
+        cost_source: CostSource::parse(&cost_source).map_err(stored)?,
+        latency_ms: row.try_get("latency_ms")?,
+        ttft_ms: row.try_get("ttft_ms")?,
+        attempts: row.try_get("attempts")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        field_errors,
+    })
+}
+
+/// The latest runs of the workspace, or of one agent, newest first; `limit` is capped at 100.
+/// Input and output are previews ([`RunView::preview`]).
+#[tracing::instrument(skip(db))]
+pub async fn list_runs(
+    db: &Db,
+    actor: &Actor,
+    agent_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RunView>, CoreError> {
+    let limit = limit.clamp(1, 100);
+    let columns = preview_columns();
+    let rows = match agent_id {
+        Some(agent_id) => {
+            sqlx::query(&format!(
+                "SELECT {columns} FROM runs WHERE workspace_id = $1 AND agent_id = $2 \
+                 ORDER BY created_at DESC, id DESC LIMIT $3"
+            ))
+            .bind(&actor.workspace_id)
+            .bind(agent_id)
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {columns} FROM runs WHERE workspace_id = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(&actor.workspace_id)
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    rows.iter().map(run_from_row).collect()
+}
+
+/// One run of the caller's workspace, whole.
+pub async fn get_run(db: &Db, actor: &Actor, id: &str) -> Result<RunView, CoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS}, CAST(0 AS BIGINT) AS preview FROM runs \
+         WHERE id = $1 AND workspace_id = $2"
+    ))
+    .bind(id)
+    .bind(&actor.workspace_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(CoreError::NotFound)?;
+    run_from_row(&row)
+}
+
+/// Marks runs left `queued`/`running` by a crash or kill as `interrupted`; returns how many.
+/// Called at start-up, before the server accepts a request.
+pub async fn mark_interrupted(db: &Db) -> Result<u64, CoreError> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = 'interrupted', error_kind = 'interrupted', \
+         error_message = 'The server stopped before this run finished.', finished_at = $1 \
+         WHERE status IN ('queued', 'running')",
+    )
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
