@@ -652,7 +652,12 @@ fn browser_and_server_read_dot_alike() {
         false,
     );
     let server = crate::contract::compile(&model.to_schema()).unwrap();
-    for (text, valid) in [("x-y", true), ("x\ry", false), ("x\ny", false), ("x\u{2028}y", false)] {
+    for (text, valid) in [
+        ("x-y", true),
+        ("x\ry", false),
+        ("x\ny", false),
+        ("x\u{2028}y", false),
+    ] {
         let v = json!({ "a": text });
         assert_eq!(model.is_valid(&v), valid, "browser {text:?}");
         assert_eq!(server.is_valid(&v), valid, "server {text:?}");

@@ -3,8 +3,8 @@
 //! bound, never formatted into the text; every read scoped by the caller's workspace.
 
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{PREVIEW_CHARS, RunMode, RunStatus, RunTrigger, RunView};
 use crate::db::{Db, now_ms};

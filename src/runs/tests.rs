@@ -661,7 +661,8 @@ on_both_backends!(
             }
         }
         tokio::spawn(async move {
-            pool.run(|| std::thread::sleep(Duration::from_secs(2))).await
+            pool.run(|| std::thread::sleep(Duration::from_secs(2)))
+                .await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let run = runs
