@@ -1,8 +1,16 @@
 //! The real `galaxy` binary as a user runs it: first start creates everything, bad configuration
-//! is a one-line error naming the setting, SIGTERM stops it cleanly, and data and sessions are
-//! still there after a restart.
+//! is a one-line error naming the setting, SIGTERM stops it cleanly, data and sessions are still
+//! there after a restart, and a pathological contract cannot exhaust it.
+//!
+//! Every server and command here runs on a temporary data directory and a free port (never the
+//! source tree, never port 3000), every wait has a deadline, and a server is killed when its
+//! handle drops — a failing assertion never leaves an orphan process behind.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -22,20 +30,45 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs the binary to its end (at most 30 s: a command that should fail but serves instead is
+/// killed and reported).
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("DATABASE_URL")
-        .env_remove("GALAXY_ADDR");
+        .env_remove("GALAXY_ADDR")
+        .env_remove("GALAXY_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`galaxy {}` did not finish within 30 s", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
+/// A running `galaxy serve`; killed when dropped.
 struct Server {
     child: Child,
     base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Server {
@@ -51,7 +84,7 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
@@ -70,6 +103,10 @@ impl Server {
 
     /// SIGTERM, then the exit status (the server must stop by itself within 10 s).
     fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -111,19 +148,24 @@ impl Server {
 
 #[test]
 fn bad_configuration_is_one_line_naming_the_setting() {
-    let out = run(&["serve", "--addr", "not-an-address"], &[]);
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let out = run(&["serve", "--data-dir", d, "--addr", "not-an-address"], &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--addr"), "{err}");
 
-    let out = run(&["serve"], &[("GALAXY_ADDR", "300.1.1.1:80")]);
+    let out = run(
+        &["serve", "--data-dir", d],
+        &[("GALAXY_ADDR", "300.1.1.1:80")],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--addr"));
 
-    let dir = TempDir::new().unwrap();
     let out = run(
-        &["serve", "--data-dir", dir.path().to_str().unwrap()],
+        &["serve", "--data-dir", d, "--addr", "127.0.0.1:0"],
         &[("DATABASE_URL", "mysql://localhost/galaxy")],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -131,12 +173,37 @@ fn bad_configuration_is_one_line_naming_the_setting() {
     assert!(err.contains("DATABASE_URL"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
-    let out = run(&["serve", "--site-root", "/no/such/folder"], &[]);
+    // A bad site root is refused before anything is created on disk.
+    let fresh = dir.path().join("untouched");
+    let out = run(
+        &[
+            "serve",
+            "--data-dir",
+            fresh.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--site-root",
+            "/no/such/folder",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
             .contains("LEPTOS_SITE_ROOT")
+    );
+    assert!(!fresh.exists(), "nothing was created for a refused start");
+
+    let out = run(
+        &["serve", "--data-dir", d, "--max-run-output-bytes", "12"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--max-run-output-bytes")
     );
 
     let out = run(&["frobnicate"], &[]);
@@ -275,9 +342,122 @@ fn master_key_rotation_cli_and_bad_keyrings() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("keyring"), "{err}");
     let out = run(
-        &["serve", "--data-dir", d],
+        &["serve", "--data-dir", d, "--addr", "127.0.0.1:0"],
         &[("GALAXY_KEYRING", "not json")],
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GALAXY_KEYRING"));
+}
+
+/// The largest resident set the process has had, in bytes (Linux: `VmHWM`).
+#[cfg(target_os = "linux")]
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+fn agent_form(
+    name: &'static str,
+    output_schema: &'static str,
+) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("draft[name]", name),
+        ("draft[description]", ""),
+        ("draft[provider]", "openai"),
+        ("draft[model]", "gpt-4o-mini"),
+        ("draft[system_prompt]", ""),
+        ("draft[temperature]", "0"),
+        ("draft[max_tokens]", "64"),
+        ("draft[input_schema]", ""),
+        ("draft[output_schema]", output_schema),
+    ]
+}
+
+/// The contract that once made the server build a 300 MB reply in 2 GB of memory: refused when
+/// saved; an agent that has it anyway (saved before the rule) ends as `output_too_large` in under
+/// a second, and the server's peak memory stays under 150 MB.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_contract_with_a_huge_smallest_reply_cannot_exhaust_the_server() {
+    const HUGE: &str =
+        r#"{"type":"array","minItems":10000,"items":{"type":"string","minLength":10000}}"#;
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data).await;
+    let (status, cookie, _) = server
+        .call(
+            "sign_up",
+            &[
+                ("email", "big@example.com"),
+                ("display_name", "Big"),
+                ("password", "correct horse battery"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cookie = cookie.unwrap();
+    let (status, _, refused) = server
+        .call("save_agent", &agent_form("Huge", HUGE), Some(&cookie))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["Validation"][0]["field"], "output_schema");
+    assert!(
+        refused["Validation"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MiB"),
+        "{refused}"
+    );
+
+    // Saved without it, then given it behind Galaxy's back.
+    let (status, _, agent) = server
+        .call("save_agent", &agent_form("Huge", ""), Some(&cookie))
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    let id = agent["id"].as_str().unwrap().to_owned();
+    let db =
+        galaxy_core::db::Db::connect(&format!("sqlite://{}", data.join("galaxy.db").display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE agents SET output_schema = $1 WHERE id = $2")
+        .bind(HUGE)
+        .bind(&id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE workspaces SET generation = generation + 1")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+
+    let started = Instant::now();
+    let (status, _, run) = server
+        .call(
+            "run_agent",
+            &[("agent_id", &id), ("input", "go"), ("mode", "mock")],
+            Some(&cookie),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error_kind"], "output_too_large", "{run}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let peak = peak_rss(server.child.id());
+    eprintln!(
+        "huge contract: answered in {took:?}, server peak RSS {} KiB",
+        peak / 1024
+    );
+    assert!(
+        peak < 150 * 1024 * 1024,
+        "peak RSS {} MB",
+        peak / (1024 * 1024)
+    );
 }

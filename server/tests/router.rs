@@ -16,7 +16,7 @@ use galaxy_core::db::testing::{TempDir, fresh_postgres_url};
 use galaxy_server::config::{DbArgs, LogFormat, ServeArgs};
 use galaxy_server::{App, build_app};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
@@ -635,5 +635,315 @@ fn the_same_flows_work_on_postgres() {
             .unwrap_or_default();
         assert!(value.starts_with("1<"), "{}", page.body);
         t.app.state.db.close().await;
+    })
+}
+
+/// The body of a streamed run: its NDJSON lines.
+fn lines(reply: &Reply) -> Vec<Value> {
+    reply
+        .body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+async fn stream(r: &Router, agent: &str, mode: &str, trigger: &str, cookie: Option<&str>) -> Reply {
+    let pairs = [
+        ("agent_id", agent),
+        ("input", "hello"),
+        ("mode", mode),
+        ("trigger", trigger),
+    ];
+    call(r, "run_agent_stream", &pairs, cookie).await
+}
+
+#[test]
+fn streamed_runs_answer_errors_with_a_status_before_any_stream() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let alice = sign_up(r, "s@example.com").await;
+        let agent = create_agent(r, &alice, "Streamer").await;
+        let id = agent["id"].as_str().unwrap();
+        // A working run: 200, `started` first, `finished` last, recorded.
+        let ok = stream(r, id, "mock", "dashboard", Some(&alice)).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let msgs = lines(&ok);
+        assert_eq!(msgs[0]["type"], "started");
+        let last = msgs.last().unwrap();
+        assert_eq!(last["type"], "finished");
+        assert_eq!(last["run"]["id"], msgs[0]["run_id"]);
+        assert_eq!(last["run"]["trigger"], "dashboard");
+        assert!(msgs[1..msgs.len() - 1].iter().all(|m| m["type"] == "delta"));
+        // Everything wrong before the call is a status and a JSON error, never a 200.
+        for (agent, mode, trigger, cookie, status, error) in [
+            (
+                id,
+                "mock",
+                "test_panel",
+                None,
+                StatusCode::UNAUTHORIZED,
+                json!("Unauthenticated"),
+            ),
+            (
+                "0190-none",
+                "mock",
+                "test_panel",
+                Some(&alice),
+                StatusCode::NOT_FOUND,
+                json!("NotFound"),
+            ),
+            (
+                id,
+                "live",
+                "test_panel",
+                Some(&alice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Value::Null,
+            ),
+            (
+                id,
+                "loud",
+                "test_panel",
+                Some(&alice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Value::Null,
+            ),
+            (
+                id,
+                "mock",
+                "api",
+                Some(&alice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Value::Null,
+            ),
+            (
+                id,
+                "mock",
+                "webhook",
+                Some(&alice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Value::Null,
+            ),
+        ] {
+            let reply = stream(r, agent, mode, trigger, cookie.map(String::as_str)).await;
+            assert_eq!(
+                reply.status, status,
+                "{agent} {mode} {trigger}: {}",
+                reply.body
+            );
+            assert!(!reply.body.contains("started"), "{}", reply.body);
+            if error != Value::Null {
+                assert_eq!(reply.json(), error);
+            } else {
+                let field = &reply.json()["Validation"][0]["field"];
+                assert!(
+                    ["mode", "trigger"].contains(&field.as_str().unwrap()),
+                    "{}",
+                    reply.body
+                );
+            }
+        }
+        // Only the working run is on record.
+        let dash = call(r, "get_dashboard", &[], Some(&alice)).await.json();
+        assert_eq!(dash["runs"], 1);
+    })
+}
+
+/// Start-up marks runs left `queued` or `running` by a crash as interrupted, and nothing else.
+async fn restart_marks_only_unfinished_runs_interrupted(database_url: Option<String>) {
+    let dir = TempDir::new().unwrap();
+    let first = build_app(&args(&dir, database_url.clone())).await.unwrap();
+    let cookie = sign_up(&first.router, "crash@example.com").await;
+    let agent = create_agent(&first.router, &cookie, "Crashy").await;
+    let id = agent["id"].as_str().unwrap();
+    let done = call(
+        &first.router,
+        "run_agent",
+        &[("agent_id", id), ("input", "x"), ("mode", "mock")],
+        Some(&cookie),
+    )
+    .await
+    .json();
+    assert_eq!(done["status"], "succeeded");
+    // Copies of the finished run in every state a crash could leave or not leave.
+    let states = [
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "output_invalid",
+    ];
+    for state in states {
+        sqlx::query(
+            "INSERT INTO runs (id, workspace_id, agent_id, agent_name, agent_version, mode, \
+             run_trigger, status, input, provider, model, triggered_by, created_at) \
+             SELECT $1, workspace_id, agent_id, agent_name, agent_version, mode, run_trigger, $2, \
+             input, provider, model, triggered_by, created_at FROM runs WHERE id = $3",
+        )
+        .bind(format!("copy-{state}"))
+        .bind(state)
+        .bind(done["id"].as_str().unwrap())
+        .execute(first.state.db.pool())
+        .await
+        .unwrap();
+    }
+    first.state.db.close().await;
+    drop(first);
+    let second = build_app(&args(&dir, database_url)).await.unwrap();
+    let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, status, finished_at FROM runs WHERE id LIKE 'copy-%' ORDER BY id",
+    )
+    .fetch_all(second.state.db.pool())
+    .await
+    .unwrap();
+    let got: Vec<(&str, &str, bool)> = rows
+        .iter()
+        .map(|(id, s, f)| (id.as_str(), s.as_str(), f.is_some()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("copy-cancelled", "cancelled", false),
+            ("copy-failed", "failed", false),
+            ("copy-output_invalid", "output_invalid", false),
+            ("copy-queued", "interrupted", true),
+            ("copy-running", "interrupted", true),
+            ("copy-succeeded", "succeeded", false),
+        ]
+    );
+    // The page shows them as interrupted, with the reason.
+    let runs = call(
+        &second.router,
+        "list_agent_runs",
+        &[("agent_id", id)],
+        Some(&cookie),
+    )
+    .await
+    .json();
+    let interrupted: Vec<&Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "interrupted")
+        .collect();
+    assert_eq!(interrupted.len(), 2);
+    assert!(interrupted.iter().all(|r| r["error_kind"] == "interrupted"));
+    second.state.db.close().await;
+}
+
+#[test]
+fn start_up_marks_unfinished_runs_interrupted_on_sqlite() {
+    run(restart_marks_only_unfinished_runs_interrupted(None))
+}
+
+#[test]
+fn start_up_marks_unfinished_runs_interrupted_on_postgres() {
+    run(async {
+        let url = fresh_postgres_url().await.unwrap();
+        restart_marks_only_unfinished_runs_interrupted(Some(url)).await
+    })
+}
+
+#[test]
+fn metrics_answer_in_prometheus_text_after_a_few_runs() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let cookie = sign_up(r, "m@example.com").await;
+        let agent = create_agent(r, &cookie, "Measured").await;
+        let id = agent["id"].as_str().unwrap();
+        for _ in 0..3 {
+            let reply = call(
+                r,
+                "run_agent",
+                &[("agent_id", id), ("input", "x"), ("mode", "mock")],
+                Some(&cookie),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+        let streamed = call(
+            r,
+            "run_agent_stream",
+            &[
+                ("agent_id", id),
+                ("input", "x"),
+                ("mode", "mock"),
+                ("trigger", "test_panel"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(streamed.status, StatusCode::OK);
+        // A live run against an address nothing listens on: retried, then failed.
+        let key = call(
+            r,
+            "add_key",
+            &[
+                ("provider", "openai"),
+                ("label", "nowhere"),
+                ("base_url", ""),
+                ("api_key", "sk-metrics-0123456789"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(key.status, StatusCode::OK, "{}", key.body);
+        let failed = call(
+            r,
+            "run_agent",
+            &[("agent_id", id), ("input", "x"), ("mode", "live")],
+            Some(&cookie),
+        )
+        .await
+        .json();
+        assert_eq!(failed["status"], "failed", "{failed}");
+        // Without a session: metrics are for the operator's scraper, not behind a login.
+        let metrics = get(r, "/metrics", None).await;
+        assert_eq!(metrics.status, StatusCode::OK);
+        assert!(
+            metrics.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let text = &metrics.body;
+        let series = |name: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .collect::<Vec<_>>()
+        };
+        let runs = series("galaxy_runs_total{");
+        assert!(
+            runs.iter().any(|l| l.contains("status=\"succeeded\"")
+                && l.contains("mode=\"mock\"")
+                && l.contains("trigger=\"test_panel\"")
+                && l.contains("provider=\"openai\"")),
+            "{text}"
+        );
+        assert!(
+            series("galaxy_provider_retries_total{")
+                .iter()
+                .any(|l| l.contains("class=\"connect\"")),
+            "{text}"
+        );
+        for name in [
+            "galaxy_run_ttft_seconds_bucket{",
+            "galaxy_run_duration_seconds_bucket{",
+            "galaxy_provider_call_duration_seconds_bucket{",
+            "galaxy_tokens_total{",
+            "galaxy_cost_microdollars_total{",
+            "galaxy_recorder_batch_size_bucket{",
+            "galaxy_recorder_commit_duration_seconds_bucket{",
+            "galaxy_recorder_queue_depth",
+            "galaxy_runs_in_flight",
+        ] {
+            assert!(!series(name).is_empty(), "{name} missing:\n{text}");
+        }
+        // No label ever carries an id or user text.
+        assert!(!text.contains(id), "{text}");
     })
 }
