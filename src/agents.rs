@@ -329,10 +329,10 @@ mod server {
             })
             .await
             .map_err(|e| {
-                CoreError::field(
-                    "output_schema",
-                    &format!("The contracts could not be checked ({e}); simplify them."),
-                )
+                tracing::warn!(error = %e, "CPU pool busy");
+                CoreError::Busy {
+                    retry_after_secs: 2,
+                }
             })?;
         if errors.is_empty() {
             Ok(config)

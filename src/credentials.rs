@@ -154,18 +154,27 @@ mod server {
     use crate::vault::{Binding, Sealed, Vault};
     use crate::workspaces::{Actor, bump_generation, require_admin};
 
-    /// Replaces every occurrence of each secret in `text` (secrets shorter than 8 characters are
-    /// ignored: they would redact ordinary words).
+    /// Replaces every occurrence of each secret in `text`, and a start of one (8 characters or
+    /// more) where the text ends — what is left of a key in a message cut short. Secrets shorter
+    /// than 8 characters are ignored: they would redact ordinary words.
     pub fn scrub(text: &str, secrets: &[&str]) -> String {
         let mut out = text.to_owned();
         for s in secrets.iter().filter(|s| s.len() >= 8) {
             out = out.replace(s, "[redacted]");
+            let cut = (8..s.len())
+                .rev()
+                .filter(|n| s.is_char_boundary(*n))
+                .find(|n| out.ends_with(&s[..*n]));
+            if let Some(n) = cut {
+                out.truncate(out.len() - n);
+                out.push_str("[redacted]");
+            }
         }
         out
     }
 
-    /// Records that a run used key `id` (inside the run's own commit).
-    pub async fn mark_used<'e, E>(executor: E, id: &str, at: i64) -> Result<(), CoreError>
+    /// Records that a run used key `id` (inside the run's own commit, by the run recorder).
+    pub async fn mark_used<'e, E>(executor: E, id: &str, at: i64) -> Result<(), sqlx::Error>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
@@ -566,7 +575,6 @@ mod server {
         .fetch_all(db.pool())
         .await?;
         let mut done = 0;
-        let mut workspaces = std::collections::BTreeSet::new();
         for row in &rows {
             let s = stored(row)?;
             let workspace_id: String = row.try_get("workspace_id")?;
@@ -578,6 +586,9 @@ mod server {
             let new = vault
                 .rewrap(&s.sealed, &binding)
                 .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+            // Each key with its workspace's generation, in one transaction: a cached copy of the
+            // old ciphertext is never trusted past this commit.
+            let mut tx = db.pool().begin().await?;
             let updated = sqlx::query(
                 "UPDATE provider_credentials SET key_id = $1, ciphertext = $2 \
                  WHERE id = $3 AND key_id = $4 AND ciphertext = $5",
@@ -587,16 +598,13 @@ mod server {
             .bind(&s.id)
             .bind(i64::from(s.sealed.key_id))
             .bind(&s.sealed.blob)
-            .execute(db.pool())
+            .execute(&mut *tx)
             .await?;
             if updated.rows_affected() > 0 {
-                workspaces.insert(workspace_id);
+                bump_generation(&mut *tx, &workspace_id).await?;
             }
+            tx.commit().await?;
             done += updated.rows_affected();
-        }
-        // Cached sealed keys of these workspaces are now stale: the next run reloads them.
-        for workspace_id in &workspaces {
-            bump_generation(db.pool(), workspace_id).await?;
         }
         Ok(done)
     }

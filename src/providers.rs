@@ -219,6 +219,11 @@ mod server {
         /// Usage, when the provider reports it (may come more than once; later values win).
         Usage(Usage),
         Finish(FinishReason),
+        /// The provider is still there (Anthropic's `ping`): resets the idle timeout.
+        KeepAlive,
+        /// The provider says the stream is complete (OpenAI's `[DONE]`, Anthropic's
+        /// `message_stop`).
+        Done,
     }
 
     pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;

@@ -50,6 +50,8 @@ mod store;
 mod tests;
 
 #[cfg(feature = "server")]
+pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
+#[cfg(feature = "server")]
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]
 pub use pipeline::{RunEvent, RunRequest, Runs, RunsConfig, StartedRun};

@@ -18,9 +18,10 @@ pub const TTFT_SECONDS: &str = "galaxy_run_ttft_seconds";
 pub const PROVIDER_CALL_SECONDS: &str = "galaxy_provider_call_duration_seconds";
 /// Retries by error class.
 pub const RETRIES: &str = "galaxy_provider_retries_total";
-/// Tokens, by provider and kind (`prompt`, `completion`).
+/// Tokens, by provider, mode and kind (`prompt`, `completion`).
 pub const TOKENS: &str = "galaxy_tokens_total";
-/// Cost in micro-dollars, by provider (unpriced runs add nothing).
+/// Cost in micro-dollars, by provider and mode (unpriced runs add nothing; mock runs add what
+/// the run would have cost, as estimated).
 pub const COST_MICROS: &str = "galaxy_cost_microdollars_total";
 /// Runs in flight.
 pub const IN_FLIGHT: &str = "galaxy_runs_in_flight";
@@ -64,12 +65,14 @@ pub fn run_finished(run: &FinishedRun<'_>) {
             .record(Duration::from_millis(u64::try_from(ms).unwrap_or(0)).as_secs_f64());
     }
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    metrics::counter!(TOKENS, "provider" => provider.clone(), "kind" => "prompt")
+    let mode = run.mode.as_str();
+    metrics::counter!(TOKENS, "provider" => provider.clone(), "mode" => mode, "kind" => "prompt")
         .increment(count(run.prompt_tokens));
-    metrics::counter!(TOKENS, "provider" => provider.clone(), "kind" => "completion")
+    metrics::counter!(TOKENS, "provider" => provider.clone(), "mode" => mode, "kind" => "completion")
         .increment(count(run.completion_tokens));
     if let Some(cost) = run.cost_micros {
-        metrics::counter!(COST_MICROS, "provider" => provider).increment(count(cost));
+        metrics::counter!(COST_MICROS, "provider" => provider, "mode" => mode)
+            .increment(count(cost));
     }
 }
 

@@ -123,20 +123,44 @@ mod server {
         };
         ctx.insert("input".into(), input.clone());
         let env = environment();
-        let text = env
-            .render_str(template, Value::Object(ctx))
+        let compiled = env
+            .template_from_str(template)
             .map_err(|e| format!("The prompt template failed: {}", explain(&e)))?;
-        if text.len() > MAX_RENDERED_BYTES {
+        // Written through a writer that stops at the cap: a loop over a large input field fails
+        // at 1 MiB instead of building gigabytes first.
+        let mut out = Capped(Vec::new());
+        let rendered = compiled.render_captured_to(Value::Object(ctx), &mut out);
+        if out.0.len() > MAX_RENDERED_BYTES {
             return Err(format!(
                 "The prompt template produced more than {} KiB.",
                 MAX_RENDERED_BYTES / 1024
             ));
         }
-        Ok(text)
+        rendered.map_err(|e| format!("The prompt template failed: {}", explain(&e)))?;
+        String::from_utf8(out.0).map_err(|_| "The prompt template produced invalid text.".into())
+    }
+
+    /// Bytes written so far; refuses to hold more than one byte past the cap.
+    struct Capped(Vec<u8>);
+
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = (MAX_RENDERED_BYTES + 1).saturating_sub(self.0.len());
+            if buf.len() > room {
+                self.0.extend_from_slice(&buf[..room]);
+                return Err(std::io::Error::other("the rendered template is too large"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }
 
-#[cfg(all(test, feature = "server"))]
+#[cfg(test)]
 mod tests {
     use serde_json::json;
 
@@ -181,5 +205,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.starts_with("The prompt template failed"), "{err}");
+        // Few loop steps, each writing a large field: stopped at the output cap, not after.
+        let big = "y".repeat(100 * 1024);
+        let err = render(
+            "{% for a in range(20) %}{{ text }}{% endfor %}",
+            "",
+            Some(&json!({ "text": big })),
+        )
+        .unwrap_err();
+        assert!(err.contains("more than 1024 KiB"), "{err}");
+        let ok = render(
+            "{% for a in range(5) %}{{ text }}{% endfor %}",
+            "",
+            Some(&json!({ "text": "ab" })),
+        )
+        .unwrap();
+        assert_eq!(ok, "ababababab");
     }
 }

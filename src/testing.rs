@@ -350,9 +350,10 @@ impl Scripted {
     pub(crate) async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {
         use futures_util::StreamExt;
         match (self.0)(request) {
-            Script::Reply(text) => Ok(Box::pin(futures_util::stream::iter([Ok(
-                StreamEvent::Delta(text),
-            )]))),
+            Script::Reply(text) => Ok(Box::pin(futures_util::stream::iter([
+                Ok(StreamEvent::Delta(text)),
+                Ok(StreamEvent::Finish(crate::providers::FinishReason::Stop)),
+            ]))),
             Script::PanicAfter(pieces) => {
                 let deltas = futures_util::stream::iter(
                     pieces.into_iter().map(|p| Ok(StreamEvent::Delta(p))),

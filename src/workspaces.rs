@@ -4,8 +4,9 @@
 //! by the caller's workspace: the [`Actor`] resolved from the session is the only way business
 //! functions learn which workspace a request may touch.
 //!
-//! A workspace's **generation** counts changes to what its runs read (agents, provider keys,
-//! prices, members): every such write bumps it in the same transaction ([`bump_generation`]).
+//! A workspace's **generation** counts changes to what its runs read and cache (agents, provider
+//! keys, prices): every such write bumps it in the same transaction ([`bump_generation`]).
+//! Memberships are read fresh on every request, so they need no bump.
 //! The actor is loaded with it on every request, so caches of that configuration (see
 //! `runs::catalog`) are checked against the database on every run, on every instance, at no extra
 //! query: a revoked key or a deleted agent takes effect with the next request anywhere.

@@ -29,6 +29,9 @@ pub enum AppError {
     /// 429: wait and try again.
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
+    /// 503: the server is busy; try again shortly.
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     /// 402: the workspace's budget does not allow this; the message says which cap.
     #[error("{message}")]
     BudgetExceeded { message: String },
@@ -50,6 +53,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
             AppError::BudgetExceeded { .. } => 402,
+            AppError::Busy { .. } => 503,
             AppError::Request => 400,
             AppError::Internal { .. } => 500,
         }
@@ -143,6 +147,7 @@ mod ssr {
                     AppError::RateLimited { retry_after_secs }
                 }
                 CoreError::BudgetExceeded { message } => AppError::BudgetExceeded { message },
+                CoreError::Busy { retry_after_secs } => AppError::Busy { retry_after_secs },
                 CoreError::Internal(cause) => AppError::internal(&cause),
             };
             err.set_response_status();
@@ -162,7 +167,9 @@ mod ssr {
                 if let Ok(code) = http::StatusCode::from_u16(self.status_code()) {
                     opts.set_status(code);
                 }
-                if let AppError::RateLimited { retry_after_secs } = self {
+                if let AppError::RateLimited { retry_after_secs }
+                | AppError::Busy { retry_after_secs } = self
+                {
                     opts.insert_header(
                         http::header::RETRY_AFTER,
                         http::HeaderValue::from(*retry_after_secs),

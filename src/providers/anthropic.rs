@@ -134,7 +134,7 @@ impl Anthropic {
             .send()
             .await
             .map_err(|e| ProviderError::from_reqwest(&e, "Anthropic"))?;
-        check(resp).await
+        self.check(resp).await
     }
 
     pub async fn complete(
@@ -169,13 +169,14 @@ impl Anthropic {
     ) -> Result<EventStream, ProviderError> {
         let resp = self.send(http, req, true).await?;
         // Input tokens arrive in message_start, output tokens in message_delta: keep both.
+        let key = self.endpoint.api_key.clone();
         let events = sse::events(resp, self.limits)
-            .scan(Usage::default(), |usage, item| {
+            .scan(Usage::default(), move |usage, item| {
                 let out: Vec<Result<StreamEvent, ProviderError>> = match item {
                     Err(e) => vec![Err(e)],
                     Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
                         Err(e) => vec![Err(ProviderError::Decode(format!("stream event: {e}")))],
-                        Ok(v) => event(&v, usage),
+                        Ok(v) => event(&v, usage, key.expose_secret()),
                     },
                 };
                 futures_util::future::ready(Some(futures_util::stream::iter(out)))
@@ -190,11 +191,11 @@ impl Anthropic {
             .send()
             .await
             .map_err(|e| ProviderError::from_reqwest(&e, "Anthropic"))?;
-        check(resp).await.map(|_| ())
+        self.check(resp).await.map(|_| ())
     }
 }
 
-fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>> {
+fn event(v: &Value, usage: &mut Usage, secret: &str) -> Vec<Result<StreamEvent, ProviderError>> {
     let read = |u: &Value, key: &str| u.get(key).and_then(Value::as_i64).map(|n| n.max(0));
     match v.get("type").and_then(Value::as_str).unwrap_or_default() {
         "message_start" => {
@@ -234,25 +235,19 @@ fn event(v: &Value, usage: &mut Usage) -> Vec<Result<StreamEvent, ProviderError>
             out
         }
         "error" => {
-            let kind: String = v["error"]["type"]
-                .as_str()
-                .unwrap_or("error")
-                .chars()
-                .take(60)
-                .collect();
-            let msg: String = v["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .chars()
-                .take(500)
-                .collect();
-            vec![Err(ProviderError::Stream(format!("{kind}: {msg}")))]
+            let kind = v["error"]["type"].as_str().unwrap_or("error");
+            let msg = v["error"]["message"].as_str().unwrap_or_default();
+            vec![Err(ProviderError::event(kind, msg, secret))]
         }
-        // message_stop, content_block_start/stop, ping and unknown events carry nothing we need.
+        "ping" => vec![Ok(StreamEvent::KeepAlive)],
+        "message_stop" => vec![Ok(StreamEvent::Done)],
+        // content_block_start/stop and unknown events carry nothing we need.
         _ => Vec::new(),
     }
 }
 
-async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
-    check_status(resp, "Anthropic").await
+impl Anthropic {
+    async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+        check_status(resp, "Anthropic", self.endpoint.api_key.expose_secret()).await
+    }
 }

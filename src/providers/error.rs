@@ -40,9 +40,12 @@ pub enum ProviderError {
     /// The answer could not be read.
     #[error("unexpected answer from the provider: {0}")]
     Decode(String),
-    /// The stream broke or carried an error event.
+    /// The stream broke (a read failed, or it ended early).
     #[error("the stream failed: {0}")]
     Stream(String),
+    /// The provider sent an error event in the stream.
+    #[error("the provider reported an error ({kind}): {message}")]
+    Event { kind: String, message: String },
     /// The answer is larger than the run output cap allows (bytes).
     #[error("the answer is larger than the run output cap of {limit} bytes")]
     TooLarge { limit: usize },
@@ -68,6 +71,8 @@ impl ProviderError {
             ProviderError::Timeout => "timeout",
             ProviderError::Decode(_) => "decode",
             ProviderError::Stream(_) => "stream",
+            ProviderError::Event { .. } if self.transient() => "provider_down",
+            ProviderError::Event { .. } => "provider_error",
             ProviderError::TooLarge { .. } => "output_too_large",
         }
     }
@@ -97,6 +102,29 @@ impl ProviderError {
                  smaller output contract); an operator can raise GALAXY_MAX_RUN_OUTPUT_BYTES."
             ),
             _ => format!("The provider call failed. ({detail})"),
+        }
+    }
+
+    /// An error event that says the provider is busy or failing (worth a retry), rather than
+    /// refusing the request.
+    pub fn transient(&self) -> bool {
+        match self {
+            ProviderError::Event { kind, .. } => matches!(
+                kind.as_str(),
+                "overloaded_error" | "api_error" | "server_error" | "rate_limit_error"
+            ),
+            _ => false,
+        }
+    }
+
+    /// An error event of a stream, from its type and message (both cut, the key scrubbed out).
+    pub fn event(kind: &str, message: &str, secret: &str) -> ProviderError {
+        ProviderError::Event {
+            kind: cut(kind, 60),
+            message: cut(
+                &crate::credentials::scrub(message, &[secret]),
+                MAX_MESSAGE_CHARS,
+            ),
         }
     }
 
@@ -190,23 +218,38 @@ fn cut(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
 }
 
-/// The type and message of an error body: from the providers' JSON shape, else the first
-/// characters of the text (at most [`MAX_MESSAGE_CHARS`] either way).
-pub fn summarise_error_body(body: &[u8]) -> (Option<String>, String) {
+/// The type and message of an error body in the providers' JSON shape — the key scrubbed out
+/// before the message is cut to [`MAX_MESSAGE_CHARS`], so no part of it survives — or, for any
+/// other body, only its size: an error page is summarised, never echoed.
+pub fn summarise_error_body(body: &[u8], secret: &str) -> (Option<String>, String) {
     match serde_json::from_slice::<WireErrorBody>(body) {
         Ok(b) => (
-            b.error.kind.map(|k| cut(&k, 60)),
-            cut(&b.error.message, MAX_MESSAGE_CHARS),
+            b.error
+                .kind
+                .map(|k| cut(&crate::credentials::scrub(&k, &[secret]), 60)),
+            cut(
+                &crate::credentials::scrub(&b.error.message, &[secret]),
+                MAX_MESSAGE_CHARS,
+            ),
         ),
-        Err(_) => (None, cut(&String::from_utf8_lossy(body), MAX_MESSAGE_CHARS)),
+        Err(_) if body.is_empty() => (None, "no error message".to_owned()),
+        Err(_) => (
+            None,
+            format!(
+                "an answer that is not a provider error ({} bytes)",
+                body.len()
+            ),
+        ),
     }
 }
 
 /// Passes a success through; turns an error status into a [`ProviderError`] with the
-/// provider's message and retry hints. At most [`MAX_ERROR_BODY_BYTES`] of the body are read.
+/// provider's message (the key `secret` scrubbed out) and retry hints. At most
+/// [`MAX_ERROR_BODY_BYTES`] of the body are read.
 pub(crate) async fn check_status(
     resp: reqwest::Response,
     provider: &'static str,
+    secret: &str,
 ) -> Result<reqwest::Response, ProviderError> {
     let status = resp.status();
     if status.is_success() {
@@ -219,7 +262,7 @@ pub(crate) async fn check_status(
         Err(ProviderError::TooLarge { .. }) => b"(an error body too large to read)".to_vec(),
         Err(_) => Vec::new(),
     };
-    let (error_type, message) = summarise_error_body(&body);
+    let (error_type, message) = summarise_error_body(&body, secret);
     Err(ProviderError::Http {
         provider,
         status: status.as_u16(),
@@ -284,14 +327,31 @@ mod tests {
     fn error_bodies_are_summarised_never_echoed() {
         let (kind, message) = summarise_error_body(
             br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            "sk-none-0000000000",
         );
         assert_eq!(
             (kind.as_deref(), message.as_str()),
             (Some("overloaded_error"), "Overloaded")
         );
         let html = format!("<html>{}</html>", "x".repeat(10_000));
-        let (kind, message) = summarise_error_body(html.as_bytes());
+        let (kind, message) = summarise_error_body(html.as_bytes(), "sk-none-0000000000");
         assert_eq!(kind, None);
-        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+        assert_eq!(
+            message,
+            "an answer that is not a provider error (10013 bytes)"
+        );
+    }
+
+    #[test]
+    fn a_key_echoed_across_the_cut_is_scrubbed_whole() {
+        // The key straddles the 500th character of the message: scrubbed before the cut.
+        let key = "sk-echoed-key-0123456789abcdef";
+        let message = format!("{} {key} and more", "x".repeat(490));
+        let body = serde_json::json!({"error": {"type": "auth", "message": message}}).to_string();
+        let (_, kept) = summarise_error_body(body.as_bytes(), key);
+        assert!(!kept.contains("sk-echoed"), "{kept}");
+        assert!(kept.ends_with(" [redacted"), "scrubbed, then cut: {kept}");
+        let event = ProviderError::event("error", &message, key);
+        assert!(!event.to_string().contains("sk-echoed"), "{event}");
     }
 }

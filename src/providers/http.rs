@@ -82,11 +82,9 @@ impl BodyLimits {
     }
 
     /// One server-sent event (a line, or a whole event): at most the whole output, escaped,
-    /// plus its envelope.
+    /// plus its envelope — as much as a whole non-streamed body.
     pub fn max_event_bytes(self) -> usize {
-        self.max_output_bytes
-            .saturating_mul(2)
-            .saturating_add(Self::SLACK)
+        self.max_body_bytes()
     }
 
     /// A whole stream: each delta of a few characters arrives in an envelope of ~150 bytes.

@@ -203,17 +203,36 @@ fn generate(root: &Value, schema: &Value, seed: u64, depth: usize, budget: &mut 
         return Value::Null;
     }
     budget.values -= 1;
-    let value = generate_one(root, schema, seed, depth, budget);
-    // Containers paid for their brackets and members already; scalars pay here.
-    let size = match &value {
-        Value::Array(_) | Value::Object(_) => 0,
-        Value::String(s) => s.len() + 2,
-        other => other.to_string().len(),
-    };
-    if !budget.spend(size) {
-        return Value::Null;
+    generate_one(root, schema, seed, depth, budget)
+}
+
+/// Bytes of `v` as JSON text, counted without building the text.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    value
+    let mut n = Count(0);
+    match serde_json::to_writer(&mut n, v) {
+        Ok(()) => n.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// `v`, paid for whole (a scalar, or a value taken from the schema as it is); `Null` when the
+/// budget cannot pay.
+fn paid(budget: &mut Budget, v: &Value) -> Value {
+    if budget.spend(json_len(v)) {
+        v.clone()
+    } else {
+        Value::Null
+    }
 }
 
 fn generate_one(
@@ -238,8 +257,9 @@ fn generate_one(
     {
         return generate_one(root, target, seed, depth + 1, budget);
     }
+    // Values taken from the schema pay their whole size before they are copied.
     if let Some(c) = obj.get("const") {
-        return c.clone();
+        return paid(budget, c);
     }
     if let Some(options) = obj
         .get("enum")
@@ -247,7 +267,7 @@ fn generate_one(
         .filter(|o| !o.is_empty())
     {
         let i = usize::try_from(seed % options.len() as u64).unwrap_or(0);
-        return options[i].clone();
+        return paid(budget, &options[i]);
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(first) = obj
@@ -312,12 +332,18 @@ fn generate_one(
                     .collect(),
             )
         }
-        "integer" => json!(mock_number(obj, seed, true) as i64),
-        "number" => json!(mock_number(obj, seed, false)),
-        "boolean" => json!(seed.is_multiple_of(2)),
-        "null" => Value::Null,
+        "integer" => paid(budget, &json!(mock_number(obj, seed, true) as i64)),
+        "number" => paid(budget, &json!(mock_number(obj, seed, false))),
+        "boolean" => paid(budget, &json!(seed.is_multiple_of(2))),
+        "null" => paid(budget, &Value::Null),
         _ => match mock_string(obj, seed, budget.bytes) {
-            Some(s) => json!(s),
+            Some(s) => {
+                if budget.spend(s.len() + 2) {
+                    Value::String(s)
+                } else {
+                    Value::Null
+                }
+            }
             None => {
                 budget.exceeded = true;
                 Value::Null
@@ -396,6 +422,10 @@ fn mock_string(obj: &Map<String, Value>, seed: u64, room: usize) -> Option<Strin
     Some(s)
 }
 
+/// Longest shortest-match of a pattern the mock draws strings from.
+#[cfg(feature = "server")]
+const MAX_DRAWN_CHARS: usize = 256;
+
 /// A string matching `pattern` (searched, as JSON Schema does) with a length in `min..=max`,
 /// drawn deterministically from `seed`; `None` when 64 draws find none.
 #[cfg(feature = "server")]
@@ -412,8 +442,10 @@ fn matching_string(pattern: &str, min: u64, max: Option<u64>, seed: u64) -> Opti
         .replace("\\W", "[^A-Za-z0-9_]")
         .replace('\u{0}', "\\\\");
     let hir = regex_syntax::Parser::new().parse(&ascii).ok()?;
-    // A pattern whose shortest match is huge (`(a{1000}){1000}`) is not drawn at all.
-    if hir.properties().minimum_len().is_none_or(|n| n > 10_000) {
+    // A pattern whose shortest match is long (`(a{1000}){1000}`), or longer than `maxLength`
+    // allows, is not drawn at all: 64 draws of it would be work no budget pays for.
+    let shortest = hir.properties().minimum_len()?;
+    if shortest > MAX_DRAWN_CHARS || max.is_some_and(|m| shortest as u64 > m) {
         return None;
     }
     let check = crate::contract::browser_regex(pattern).ok()?;
@@ -517,7 +549,10 @@ mod server {
                 tokio::time::sleep(pause).await;
                 Ok(StreamEvent::Delta(piece))
             });
-            let finish = futures_util::stream::iter([Ok(StreamEvent::Finish(FinishReason::Stop))]);
+            let finish = futures_util::stream::iter([
+                Ok(StreamEvent::Finish(FinishReason::Stop)),
+                Ok(StreamEvent::Done),
+            ]);
             Ok(Box::pin(deltas.chain(finish)))
         }
     }

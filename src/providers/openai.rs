@@ -163,7 +163,7 @@ impl OpenAi {
             .send()
             .await
             .map_err(|e| ProviderError::from_reqwest(&e, "the provider"))?;
-        let resp = check(first).await;
+        let resp = self.check(first).await;
         // Quirk hook: some compatible servers refuse json_schema; ask for a JSON object instead.
         match resp {
             Err(ProviderError::Http {
@@ -180,7 +180,7 @@ impl OpenAi {
                     .send()
                     .await
                     .map_err(|e| ProviderError::from_reqwest(&e, "the provider"))?;
-                check(again).await
+                self.check(again).await
             }
             other => other,
         }
@@ -221,19 +221,20 @@ impl OpenAi {
         req: &ChatRequest,
     ) -> Result<EventStream, ProviderError> {
         let resp = self.send(http, req, true).await?;
-        let events = sse::events(resp, self.limits).flat_map(|item| {
+        let key = self.endpoint.api_key.clone();
+        let events = sse::events(resp, self.limits).flat_map(move |item| {
             let out: Vec<Result<StreamEvent, ProviderError>> = match item {
                 Err(e) => vec![Err(e)],
+                Ok(ev) if sse::is_done(&ev) => vec![Ok(StreamEvent::Done)],
                 Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
                     Err(e) => vec![Err(ProviderError::Decode(format!("stream chunk: {e}")))],
                     Ok(v) if v.get("error").is_some() => {
-                        let msg: String = v["error"]["message"]
+                        let kind = v["error"]["type"]
                             .as_str()
-                            .unwrap_or("error event")
-                            .chars()
-                            .take(500)
-                            .collect();
-                        vec![Err(ProviderError::Stream(msg))]
+                            .or_else(|| v["error"]["code"].as_str())
+                            .unwrap_or("error");
+                        let msg = v["error"]["message"].as_str().unwrap_or("error event");
+                        vec![Err(ProviderError::event(kind, msg, key.expose_secret()))]
                     }
                     Ok(v) => chunk_events(v),
                 },
@@ -254,7 +255,7 @@ impl OpenAi {
             .send()
             .await
             .map_err(|e| ProviderError::from_reqwest(&e, "the provider"))?;
-        check(resp).await.map(|_| ())
+        self.check(resp).await.map(|_| ())
     }
 }
 
@@ -281,6 +282,8 @@ fn chunk_events(v: Value) -> Vec<Result<StreamEvent, ProviderError>> {
     out
 }
 
-async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
-    check_status(resp, "OpenAI").await
+impl OpenAi {
+    async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
+        check_status(resp, "OpenAI", self.endpoint.api_key.expose_secret()).await
+    }
 }

@@ -24,10 +24,12 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Longest provider-requested wait honoured; longer hints fall back to our own backoff.
     pub retry_after_cap: Duration,
-    /// Whole attempt (non-streamed) or time to the response headers (streamed).
+    /// Whole attempt (non-streamed), or time to the first streamed event.
     pub attempt_timeout: Duration,
-    /// Longest silence between two streamed events.
+    /// Longest silence between two streamed events (after the first).
     pub stream_idle_timeout: Duration,
+    /// Longest a whole streamed attempt may take.
+    pub stream_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -39,6 +41,7 @@ impl Default for RetryPolicy {
             retry_after_cap: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(120),
             stream_idle_timeout: Duration::from_secs(60),
+            stream_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -92,6 +95,7 @@ pub fn decide(
         ProviderError::Connect(_) | ProviderError::Timeout | ProviderError::Stream(_) => {
             (true, None)
         }
+        ProviderError::Event { .. } => (err.transient(), None),
         ProviderError::Decode(_) | ProviderError::TooLarge { .. } => (false, None),
     };
     if !retryable {
@@ -169,11 +173,15 @@ pub async fn execute(
         number += 1;
         let attempt_start = Instant::now();
         let mut streamed_tokens = false;
+        // Usage the provider reported during this attempt, kept even when the attempt fails.
+        let mut seen_usage: Option<Usage> = None;
         let outcome = tokio::select! {
+            // A Stop wins over work that is ready at the same moment.
+            biased;
             () = cancel.cancelled() => None,
             r = async {
                 if call.stream {
-                    run_stream(&call, policy, &mut partial, &mut |t: &str| {
+                    run_stream(&call, policy, &mut partial, &mut seen_usage, &mut |t: &str| {
                         if ttft_ms.is_none() {
                             ttft_ms = Some(millis(started.elapsed()));
                         }
@@ -183,6 +191,7 @@ pub async fn execute(
                 } else {
                     match tokio::time::timeout(policy.attempt_timeout, call.provider.complete(call.http, call.request)).await {
                         Ok(Ok(r)) if r.text.len() > call.max_output_bytes => {
+                            seen_usage = r.usage;
                             Err(ProviderError::TooLarge { limit: call.max_output_bytes })
                         }
                         Ok(r) => r,
@@ -202,7 +211,7 @@ pub async fn execute(
                 error_message: None,
                 waited_ms: millis(waited),
                 latency_ms,
-                usage: None,
+                usage: seen_usage,
             };
             observer.attempt(&record);
             attempts.push(record);
@@ -243,7 +252,7 @@ pub async fn execute(
                     error_message: Some(err.to_string()),
                     waited_ms: millis(waited),
                     latency_ms,
-                    usage: None,
+                    usage: seen_usage,
                 };
                 observer.attempt(&record);
                 attempts.push(record);
@@ -287,13 +296,21 @@ pub async fn execute(
 }
 
 /// One streamed attempt, collected into a response while deltas go to `on_delta`; `text` holds
-/// what arrived so far (at most the output cap).
+/// what arrived so far (at most the output cap) and `usage` the latest usage reported.
+///
+/// Deadlines: the stream must open and its first event arrive within `attempt_timeout` (a
+/// reasoning model may think long before its first token); after that, no gap between events
+/// (keep-alives count) may pass `stream_idle_timeout`, and the whole stream must end within
+/// `stream_timeout`. A stream that ends without saying it finished (no finish reason, no end
+/// marker) was cut off: that is an error, not a reply.
 async fn run_stream(
     call: &Call<'_>,
     policy: &RetryPolicy,
     text: &mut String,
+    usage: &mut Option<Usage>,
     on_delta: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ChatResponse, ProviderError> {
+    let opened = Instant::now();
     let mut events = match tokio::time::timeout(
         policy.attempt_timeout,
         call.provider.stream(call.http, call.request),
@@ -303,13 +320,21 @@ async fn run_stream(
         Ok(r) => r?,
         Err(_) => return Err(ProviderError::Timeout),
     };
-    let mut usage: Option<Usage> = None;
     let mut finish: Option<FinishReason> = None;
+    let mut done = false;
+    let mut first = true;
     loop {
-        let next = match tokio::time::timeout(policy.stream_idle_timeout, events.next()).await {
+        let gap = if first {
+            policy.attempt_timeout.saturating_sub(opened.elapsed())
+        } else {
+            policy.stream_idle_timeout
+        };
+        let gap = gap.min(policy.stream_timeout.saturating_sub(opened.elapsed()));
+        let next = match tokio::time::timeout(gap, events.next()).await {
             Ok(n) => n,
             Err(_) => return Err(ProviderError::Timeout),
         };
+        first = false;
         match next {
             None => break,
             Some(Err(e)) => return Err(e),
@@ -322,13 +347,20 @@ async fn run_stream(
                 on_delta(&t);
                 text.push_str(&t);
             }
-            Some(Ok(StreamEvent::Usage(u))) => usage = Some(u),
+            Some(Ok(StreamEvent::Usage(u))) => *usage = Some(u),
             Some(Ok(StreamEvent::Finish(f))) => finish = Some(f),
+            Some(Ok(StreamEvent::KeepAlive)) => {}
+            Some(Ok(StreamEvent::Done)) => done = true,
         }
+    }
+    if finish.is_none() && !done {
+        return Err(ProviderError::Stream(
+            "the stream ended before the provider said it had finished".into(),
+        ));
     }
     Ok(ChatResponse {
         text: std::mem::take(text),
-        usage,
+        usage: *usage,
         finish_reason: finish,
         model: None,
     })

@@ -1,5 +1,5 @@
 //! One server-sent-events reader for every provider: parses the byte stream into events, skips
-//! keep-alives (comments and empty data), ends at OpenAI's `[DONE]`, yields read and parse
+//! keep-alives (comments and empty data), ends after OpenAI's `[DONE]`, yields read and parse
 //! failures as items, and — because it owns the response body — stops reading upstream as soon as
 //! the consumer drops it.
 //!
@@ -56,10 +56,19 @@ where
                 })),
             }
         })
-        .take_while(|item| {
-            let done = matches!(item, Ok(ev) if ev.data.trim() == "[DONE]");
-            async move { !done }
+        // `[DONE]` is passed on (it says the stream is complete) and nothing after it.
+        .scan(false, |done, item| {
+            if *done {
+                return future::ready(None);
+            }
+            *done = matches!(&item, Ok(ev) if is_done(ev));
+            future::ready(Some(item))
         })
+}
+
+/// OpenAI's end-of-stream marker.
+pub fn is_done(event: &SseEvent) -> bool {
+    event.data.trim() == "[DONE]"
 }
 
 /// Why the guard ended a stream.
@@ -210,6 +219,10 @@ mod tests {
                 SseEvent {
                     event: "message".into(),
                     data: "{\"b\":2}".into()
+                },
+                SseEvent {
+                    event: "message".into(),
+                    data: "[DONE]".into()
                 },
             ]
         );

@@ -363,7 +363,7 @@ async fn anthropic_error_event_mid_stream_is_not_retried_after_tokens() {
     )
     .await;
     assert!(
-        matches!(run.result, Err(ProviderError::Stream(ref m)) if m.contains("overloaded_error"))
+        matches!(run.result, Err(ProviderError::Event { ref kind, .. }) if kind == "overloaded_error")
     );
     assert_eq!(run.attempts.len(), 1);
 }
@@ -668,4 +668,133 @@ async fn check_key_calls_the_models_endpoint() {
         .unwrap_err();
     assert_eq!(err.class(), "auth");
     assert!(err.to_string().contains("authentication_error"));
+}
+
+#[tokio::test]
+async fn stream_error_events_are_retried_only_when_transient() {
+    for (kind, calls_expected) in [("overloaded_error", 3), ("invalid_request_error", 1)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(sse(&[&format!(
+                "event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"{kind}\",\"message\":\"nope\"}}}}"
+            )]))
+            .mount(&server)
+            .await;
+        let p = provider(ProviderKind::Anthropic, &server, vec![]);
+        let run = execute(
+            &http(),
+            &p,
+            &request(None),
+            &fast(),
+            true,
+            &CancellationToken::new(),
+            |_| {},
+        )
+        .await;
+        assert_eq!(calls(&server).await, calls_expected, "{kind}");
+        assert!(
+            matches!(run.result, Err(ProviderError::Event { .. })),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn streams_have_deadlines_and_keep_alives_count() {
+    let server = MockServer::start().await;
+    // Pings every 100 ms for 600 ms, then the answer: alive although the idle limit is 300 ms.
+    let mut events: Vec<String> = (0..6)
+        .map(|_| "event: ping\ndata: {\"type\":\"ping\"}".to_owned())
+        .collect();
+    events.push("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}".into());
+    let body: String = events.iter().map(|e| format!("{e}\n\n")).collect();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"))
+        .mount(&server)
+        .await;
+    let p = provider(ProviderKind::Anthropic, &server, vec![]);
+    let policy = RetryPolicy {
+        stream_idle_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let run = execute(
+        &http(),
+        &p,
+        &request(None),
+        &policy,
+        true,
+        &CancellationToken::new(),
+        |_| {},
+    )
+    .await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+
+    // A stream that never sends anything after opening: the first-event deadline ends it.
+    let silent = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("", "text/event-stream")
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&silent)
+        .await;
+    let p = provider(ProviderKind::OpenAi, &silent, vec![]);
+    let policy = RetryPolicy {
+        attempt_timeout: Duration::from_millis(200),
+        max_attempts: 1,
+        ..fast()
+    };
+    let started = std::time::Instant::now();
+    let run = execute(
+        &http(),
+        &p,
+        &request(None),
+        &policy,
+        true,
+        &CancellationToken::new(),
+        |_| {},
+    )
+    .await;
+    assert!(
+        matches!(run.result, Err(ProviderError::Timeout)),
+        "{:?}",
+        run.result
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_stream_cut_off_before_it_finished_is_an_error_not_a_reply() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[
+            r#"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hal"},"finish_reason":null}]}"#,
+        ]))
+        .mount(&server)
+        .await;
+    let p = provider(ProviderKind::OpenAi, &server, vec![]);
+    let mut deltas = Vec::new();
+    let run = execute(
+        &http(),
+        &p,
+        &request(None),
+        &fast(),
+        true,
+        &CancellationToken::new(),
+        |d| deltas.push(d.to_owned()),
+    )
+    .await;
+    assert!(
+        matches!(run.result, Err(ProviderError::Stream(ref m)) if m.contains("ended before")),
+        "{:?}",
+        run.result
+    );
+    assert_eq!(deltas, ["Hal"]);
+    assert_eq!(run.partial_text, "Hal");
+    assert_eq!(
+        calls(&server).await,
+        1,
+        "not retried after tokens reached the caller"
+    );
 }

@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::{RunMode, RunStatus, RunTrigger};
+use crate::error::CoreError;
 
 /// What a gate knows about the run it judges.
 #[derive(Clone, Debug)]
@@ -31,15 +32,55 @@ pub struct AdmitRequest {
 #[derive(Debug, Default)]
 pub struct Admission {}
 
+impl Admission {
+    /// Settles what admission reserved, once the run is on record (nothing is reserved yet).
+    pub fn settle(self) {}
+}
+
+/// What a refusal is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Too many runs or tokens for now (`429`, with `Retry-After`).
+    RateLimited,
+    /// The run would pass a spend cap (`402`).
+    BudgetExceeded,
+}
+
+impl RefusalKind {
+    /// The status of the recorded run.
+    pub fn status(self) -> RunStatus {
+        match self {
+            RefusalKind::RateLimited => RunStatus::RateLimited,
+            RefusalKind::BudgetExceeded => RunStatus::BudgetExceeded,
+        }
+    }
+}
+
 /// Why a run was not admitted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refusal {
-    /// `rate_limited` or `budget_exceeded`.
-    pub status: RunStatus,
+    pub kind: RefusalKind,
     /// What the person can do about it.
     pub message: String,
     /// When the caller may try again.
     pub retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    /// The error the caller gets (after the refused run is recorded).
+    pub fn into_error(self) -> CoreError {
+        match self.kind {
+            RefusalKind::RateLimited => CoreError::RateLimited {
+                // Whole seconds, rounded up: a client never retries early.
+                retry_after_secs: self.retry_after.map_or(1, |d| {
+                    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+                }),
+            },
+            RefusalKind::BudgetExceeded => CoreError::BudgetExceeded {
+                message: self.message,
+            },
+        }
+    }
 }
 
 /// A future a gate answers with.

@@ -12,7 +12,6 @@ use super::outcome::{Outcome, join_errors};
 use super::pipeline::Shared;
 use super::prepare::Call;
 use crate::contract::CompiledSchema;
-use crate::error::CoreError;
 use crate::providers::ChatRequest;
 use crate::providers::retry::{self, Observer};
 use crate::validation::FieldError;
@@ -20,7 +19,8 @@ use crate::validation::FieldError;
 /// Outputs at least this long are parsed and validated on the CPU pool.
 const POOL_OUTPUT_BYTES: usize = 16 * 1024;
 
-/// Calls the provider (with retries), checks the output, repairs it once when asked to.
+/// Calls the provider (with retries), checks the output, repairs it once when asked to. Every
+/// way this can end is an outcome to record.
 pub(super) async fn execute(
     shared: &Shared,
     call: &Call,
@@ -28,12 +28,12 @@ pub(super) async fn execute(
     repair: bool,
     cancel: &CancellationToken,
     observer: &mut dyn Observer,
-) -> Result<Outcome, CoreError> {
-    let first = attempt(shared, call, &call.chat, stream, cancel, observer).await?;
+) -> Outcome {
+    let first = attempt(shared, call, &call.chat, stream, cancel, observer).await;
     if first.status == RunStatus::OutputInvalid && repair {
         return repair_once(shared, first, call, stream, cancel, observer).await;
     }
-    Ok(first)
+    first
 }
 
 /// One execution of `request`, its output checked.
@@ -44,7 +44,7 @@ async fn attempt(
     stream: bool,
     cancel: &CancellationToken,
     observer: &mut dyn Observer,
-) -> Result<Outcome, CoreError> {
+) -> Outcome {
     let exec = retry::execute(
         retry::Call {
             http: &shared.http.client,
@@ -91,24 +91,38 @@ fn check_output(schema: &CompiledSchema, text: &str, cap: usize) -> Checked {
 }
 
 /// Checks a successful output against the output schema (JSON is stored pretty-printed); a run
-/// already judged is returned as it is.
+/// already judged is returned as it is. If the check itself cannot run (the CPU pool is full
+/// past its time limit), the reply stays on record with what it cost, marked unchecked.
 async fn validate_output(
     shared: &Shared,
     mut o: Outcome,
     schema: Option<std::sync::Arc<CompiledSchema>>,
-) -> Result<Outcome, CoreError> {
+) -> Outcome {
     let (Some(schema), RunStatus::Succeeded, Some(text)) = (schema, o.status, o.output.as_ref())
     else {
-        return Ok(o);
+        return o;
     };
     let cap = shared.config.max_output_bytes;
     let checked = if text.len() >= POOL_OUTPUT_BYTES {
         let text = text.clone();
-        shared
+        match shared
+            .config
             .cpu
             .run(move || check_output(&schema, &text, cap))
             .await
-            .map_err(|e| CoreError::Internal(format!("checking the output: {e}")))?
+        {
+            Ok(checked) => checked,
+            Err(e) => {
+                tracing::warn!(error = %e, "the output could not be checked");
+                o.status = RunStatus::Failed;
+                o.error_kind = Some("output_unchecked".into());
+                o.error_message = Some(format!(
+                    "The reply could not be checked against the output schema ({e}); the server \
+                     is busy. It is kept here unchecked, with what it cost."
+                ));
+                return o;
+            }
+        }
     } else {
         check_output(&schema, text, cap)
     };
@@ -130,7 +144,7 @@ async fn validate_output(
         o.error_message = Some(join_errors(&errors));
         o.field_errors = errors;
     }
-    Ok(o)
+    o
 }
 
 /// The one repair attempt: the model sees its reply and what was wrong with it, and is asked
@@ -142,7 +156,7 @@ async fn repair_once(
     stream: bool,
     cancel: &CancellationToken,
     observer: &mut dyn Observer,
-) -> Result<Outcome, CoreError> {
+) -> Outcome {
     if let Some(last) = first.attempts.last_mut() {
         last.error_class = Some("output_invalid".into());
         last.error_message = first.error_message.clone();
@@ -158,7 +172,7 @@ async fn repair_once(
         ..call.chat.clone()
     };
     observer.delta("\n\n[repair attempt]\n");
-    let mut second = attempt(shared, call, &request, stream, cancel, observer).await?;
+    let mut second = attempt(shared, call, &request, stream, cancel, observer).await;
     let offset = u32::try_from(first.attempts.len()).unwrap_or(0);
     for a in &mut second.attempts {
         a.number = a.number.saturating_add(offset);
@@ -184,5 +198,5 @@ async fn repair_once(
     out.usage = usage;
     out.usage_reported = usage_reported;
     out.ttft_ms = first_ttft.or(out.ttft_ms);
-    Ok(out)
+    out
 }

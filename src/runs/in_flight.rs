@@ -30,8 +30,12 @@ impl InFlight {
         }
     }
 
-    /// Stops a running run of the caller's workspace; false when there is none.
+    /// Stops a running run of the caller's workspace (members and above: viewers only read);
+    /// false when there is none the caller may stop.
     pub fn cancel(&self, actor: &Actor, run_id: &str) -> bool {
+        if !actor.role.can_build() {
+            return false;
+        }
         let Ok(map) = self.0.lock() else { return false };
         match map.get(run_id) {
             Some((ws, token)) if *ws == actor.workspace_id => {

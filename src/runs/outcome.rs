@@ -10,6 +10,7 @@ use crate::validation::FieldError;
 /// Most bytes of the joined field messages kept as a run's error message.
 const MAX_JOINED_BYTES: usize = 16 * 1024;
 
+#[derive(Clone, Debug)]
 pub(super) struct Outcome {
     pub status: RunStatus,
     pub output: Option<String>,
@@ -123,24 +124,37 @@ impl Outcome {
                     field_errors: Vec::new(),
                 }
             }
-            Err(_) if cancelled => {
-                let mut o = Outcome::refused(
-                    RunStatus::Cancelled,
-                    "cancelled",
-                    "Stopped by the user.".into(),
-                );
-                o.attempts = attempts;
-                o.ttft_ms = ttft_ms;
-                o.output = partial;
-                o
-            }
             Err(e) => {
-                let status = if e.status() == Some(429) {
-                    RunStatus::RateLimited
+                let mut o = if cancelled {
+                    Outcome::refused(
+                        RunStatus::Cancelled,
+                        "cancelled",
+                        "Stopped by the user.".into(),
+                    )
                 } else {
-                    RunStatus::Failed
+                    let status = if e.status() == Some(429) {
+                        RunStatus::RateLimited
+                    } else {
+                        RunStatus::Failed
+                    };
+                    Outcome::refused(status, e.class(), e.explain())
                 };
-                let mut o = Outcome::refused(status, e.class(), e.explain());
+                // What the stopped or failed calls spent: the usage providers reported, or —
+                // when output was streamed and no usage came — an estimate of it.
+                let reported = attempts
+                    .iter()
+                    .filter_map(|a| a.usage)
+                    .fold(Usage::default(), Usage::plus);
+                if reported != Usage::default() {
+                    o.usage = reported;
+                    o.usage_reported = true;
+                } else if let Some(text) = &partial {
+                    o.usage = Usage::reported(
+                        estimate_tokens(&request.system)
+                            .saturating_add(estimate_tokens(&request.user)),
+                        estimate_tokens(text),
+                    );
+                }
                 o.attempts = attempts;
                 o.ttft_ms = ttft_ms;
                 o.output = partial;

@@ -11,24 +11,27 @@
 //! (a closed tab, a dropped HTTP request) does not stop it, and it always ends recorded — an
 //! error of a stage or a panic becomes a `failed` row with the attempts (and spend) so far, a
 //! Stop a `cancelled` one — and leaves the in-flight registry. Output reaches the caller through
-//! a bounded channel: deltas the caller has not taken yet are merged (at most the run output cap
-//! waits), so a slow reader never holds the run and never grows memory.
+//! a bounded channel: deltas the caller has not taken yet are merged (what waits is bounded by
+//! the output cap, twice with a repair attempt), so a slow reader never holds the run and never
+//! grows memory past that.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use secrecy::SecretString;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use super::admit::{AdmitAll, AdmitRequest, Gate};
+use super::admit::{Admission, AdmitAll, AdmitRequest, Gate};
 use super::catalog::Catalog;
 use super::in_flight::InFlight;
 use super::outcome::Outcome;
-use super::prepare::{Plan, Prepared, prepare};
+use super::prepare::{Call, Plan, Prepared, prepare};
 use super::record::{RunHead, finish};
 use super::recorder::{Recorder, Write};
-use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunStatus, RunTrigger, RunView, execute};
+use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunTrigger, RunView, execute};
 use crate::agents::SaveRules;
 use crate::contract::SchemaCache;
 use crate::cpu::CpuPool;
@@ -123,7 +126,6 @@ pub(super) struct Shared {
     pub vault: Arc<Vault>,
     pub http: ProviderHttp,
     pub config: RunsConfig,
-    pub cpu: CpuPool,
     pub schemas: SchemaCache,
     pub in_flight: InFlight,
     pub recorder: Recorder,
@@ -144,7 +146,6 @@ impl Runs {
     pub fn new(db: Db, vault: Arc<Vault>, http: ProviderHttp, config: RunsConfig) -> Runs {
         Runs(Arc::new(Shared {
             recorder: Recorder::start(db.clone()),
-            cpu: config.cpu.clone(),
             db,
             vault,
             http,
@@ -158,7 +159,7 @@ impl Runs {
     /// What saving an agent checks (the same CPU pool and output cap as runs).
     pub fn save_rules(&self) -> SaveRules {
         SaveRules {
-            cpu: self.0.cpu.clone(),
+            cpu: self.0.config.cpu.clone(),
             max_output_bytes: self.0.config.max_output_bytes,
         }
     }
@@ -187,7 +188,7 @@ impl Runs {
     /// registered run that nobody executes.
     pub async fn start(&self, actor: &Actor, request: RunRequest) -> Result<StartedRun, CoreError> {
         let (shared, actor) = (self.0.clone(), actor.clone());
-        tokio::spawn(async move { start(shared, &actor, request).await })
+        tokio::spawn(async move { start(shared, &actor, request).await }.in_current_span())
             .await
             .map_err(|e| CoreError::Internal(format!("starting a run failed: {e}")))?
     }
@@ -263,50 +264,67 @@ async fn start(
         input_tokens: estimate_tokens(&call.chat.system)
             .saturating_add(estimate_tokens(&call.chat.user)),
     };
-    let _admission = match shared.config.gate.admit(&gate_request).await {
+    let admission = match shared.config.gate.admit(&gate_request).await {
         Ok(admission) => admission,
         Err(refusal) => {
-            let kind = refusal.status.as_str().to_owned();
-            let outcome = Outcome::refused(refusal.status, &kind, refusal.message.clone());
+            let status = refusal.kind.status();
+            let outcome = Outcome::refused(status, status.as_str(), refusal.message.clone());
             finish(&shared, &head, outcome, None).await?;
-            return Err(match refusal.status {
-                RunStatus::RateLimited => CoreError::RateLimited {
-                    retry_after_secs: refusal.retry_after.map_or(1, |d| d.as_secs().max(1)),
-                },
-                _ => CoreError::BudgetExceeded {
-                    message: refusal.message,
-                },
-            });
+            return Err(refusal.into_error());
         }
     };
     // Registered before anyone learns the id: a Stop right after `started` finds the run.
     let cancel = shared
         .in_flight
         .register(&head.id, &head.actor.workspace_id);
-    let running = shared
+    let registered = Registered {
+        in_flight: shared.in_flight.clone(),
+        run_id: head.id.clone(),
+    };
+    shared
         .recorder
         .write(Write {
             run: head.running_row(),
             attempts: Vec::new(),
             used_key: None,
         })
-        .await;
-    if let Err(e) = running {
-        shared.in_flight.finish(&head.id);
-        return Err(e);
-    }
+        .await?;
     let run_id = head.id.clone();
-    let repair = agent.config.repair_output;
-    tokio::spawn(drive(
-        shared,
+    let job = Job {
+        repair: agent.config.repair_output,
+        stream: request.stream,
         head,
         call,
-        request.stream,
-        repair,
         cancel,
-        events,
-    ));
+        admission,
+        registered,
+    };
+    tokio::spawn(drive(shared, job, events).instrument(tracing::Span::current()));
     Ok(StartedRun { run_id, events: rx })
+}
+
+/// A run's place in the in-flight registry, given up however the run ends (a panic included).
+struct Registered {
+    in_flight: InFlight,
+    run_id: String,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.in_flight.finish(&self.run_id);
+    }
+}
+
+/// What a run's task owns.
+struct Job {
+    head: RunHead,
+    call: Call,
+    stream: bool,
+    repair: bool,
+    cancel: CancellationToken,
+    /// Settled (today: nothing to settle) when the run is recorded.
+    admission: Admission,
+    registered: Registered,
 }
 
 /// What a run's task passes to its reader: deltas merged while the channel is full.
@@ -352,11 +370,12 @@ impl Sink {
     }
 }
 
-/// The observer of a run's provider calls: deltas to the reader, attempts kept as they end (so a
-/// run that dies mid-way is recorded with them and what they spent).
+/// The observer of a run's provider calls: deltas to the reader, attempts kept as they end —
+/// numbered across the first call and the repair — so a run that dies mid-way is recorded with
+/// them and what they spent.
 struct Watch<'a> {
     sink: &'a mut Sink,
-    attempts: Arc<Mutex<Vec<AttemptRecord>>>,
+    attempts: &'a Mutex<Vec<AttemptRecord>>,
 }
 
 impl Observer for Watch<'_> {
@@ -366,62 +385,86 @@ impl Observer for Watch<'_> {
 
     fn attempt(&mut self, attempt: &AttemptRecord) {
         if let Ok(mut a) = self.attempts.lock() {
-            a.push(attempt.clone());
+            let number = u32::try_from(a.len() + 1).unwrap_or(u32::MAX);
+            a.push(AttemptRecord {
+                number,
+                ..attempt.clone()
+            });
         }
     }
 }
 
+/// Tries to record a finished run: a few times over a few seconds if the database fails (a busy
+/// or restarting database), catching a panic of the record stage; the row stays `running` (and
+/// becomes `interrupted` at the next start) only if the database stays down.
+async fn record(
+    shared: &Shared,
+    head: &RunHead,
+    outcome: Outcome,
+    secret: Option<&SecretString>,
+) -> RunEvent {
+    let mut last = None;
+    for (i, wait) in [0u64, 200, 1_000, 3_000].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        // The last try writes a bare failed row, in case the outcome itself was the trouble.
+        let this = if i < 3 {
+            outcome.clone()
+        } else {
+            Outcome::internal(Vec::new())
+        };
+        let tried = std::panic::AssertUnwindSafe(finish(shared, head, this, secret))
+            .catch_unwind()
+            .await;
+        match tried {
+            Ok(Ok(run)) => return RunEvent::Finished(Box::new(run)),
+            Ok(Err(e)) => {
+                tracing::warn!(run_id = head.id, error = %e, "recording a finished run failed");
+                last = Some(e);
+            }
+            Err(_) => {
+                tracing::error!(run_id = head.id, "recording a finished run panicked");
+                last = Some(CoreError::Internal("recording the run panicked".into()));
+            }
+        }
+    }
+    tracing::error!(run_id = head.id, "a finished run could not be recorded");
+    RunEvent::Failed(last.unwrap_or_else(|| CoreError::Internal("not recorded".into())))
+}
+
 /// A run's own task: execute, then record whatever happened.
-async fn drive(
-    shared: Arc<Shared>,
-    head: RunHead,
-    call: super::prepare::Call,
-    stream: bool,
-    repair: bool,
-    cancel: CancellationToken,
-    events: mpsc::Sender<RunEvent>,
-) {
+async fn drive(shared: Arc<Shared>, job: Job, events: mpsc::Sender<RunEvent>) {
     let mut sink = Sink {
         events,
         pending: String::new(),
         reader_gone: false,
     };
-    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let attempts = Mutex::new(Vec::new());
     let executed = {
         let mut watch = Watch {
             sink: &mut sink,
-            attempts: attempts.clone(),
+            attempts: &attempts,
         };
         std::panic::AssertUnwindSafe(execute::execute(
-            &shared, &call, stream, repair, &cancel, &mut watch,
+            &shared,
+            &job.call,
+            job.stream,
+            job.repair,
+            &job.cancel,
+            &mut watch,
         ))
         .catch_unwind()
         .await
     };
     let outcome = match executed {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => {
-            tracing::error!(run_id = head.id, error = %e, "run failed after it started");
-            so_far(&attempts)
-        }
+        Ok(outcome) => outcome,
         Err(_) => {
-            tracing::error!(run_id = head.id, "run panicked");
-            so_far(&attempts)
+            tracing::error!(run_id = job.head.id, "run panicked");
+            Outcome::internal(attempts.lock().map(|a| a.clone()).unwrap_or_default())
         }
     };
-    let last = match finish(&shared, &head, outcome, call.secret.as_ref()).await {
-        Ok(run) => RunEvent::Finished(Box::new(run)),
-        Err(e) => {
-            tracing::error!(run_id = head.id, error = %e, "a finished run could not be recorded");
-            RunEvent::Failed(e)
-        }
-    };
+    let last = record(&shared, &job.head, outcome, job.call.secret.as_ref()).await;
     // Out of the registry once it is on record: draining at shutdown waits for the commit.
-    shared.in_flight.finish(&head.id);
+    job.admission.settle();
+    drop(job.registered);
     sink.close(last).await;
-}
-
-/// A failed outcome with the attempts the run made before it stopped.
-fn so_far(attempts: &Mutex<Vec<AttemptRecord>>) -> Outcome {
-    Outcome::internal(attempts.lock().map(|a| a.clone()).unwrap_or_default())
 }

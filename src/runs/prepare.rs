@@ -57,11 +57,13 @@ pub(super) struct Call {
     pub output_schema: Option<Arc<CompiledSchema>>,
 }
 
+/// The CPU pool could not take the work in time: the server is busy (the work itself is
+/// bounded, so a timeout means a queue), not the caller's fault.
 fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
-    CoreError::field(
-        "input",
-        &format!("The input could not be checked in time ({e}); send less."),
-    )
+    tracing::warn!(error = %e, "CPU pool busy");
+    CoreError::Busy {
+        retry_after_secs: 2,
+    }
 }
 
 /// The compiled `which` schema of the agent's version, compiling it (on the pool) on first use.
@@ -82,6 +84,7 @@ async fn compiled(
     }
     let schema = schema.clone();
     let compiled = shared
+        .config
         .cpu
         .run(move || compile(&schema))
         .await
@@ -126,7 +129,7 @@ fn mock(shared: &Shared, limits: BodyLimits) -> Provider {
     if let Some(script) = &shared.config.script {
         return Provider::Scripted(script.clone());
     }
-    Provider::mock(shared.cpu.clone(), limits)
+    Provider::mock(shared.config.cpu.clone(), limits)
 }
 
 pub(super) async fn prepare(
@@ -155,6 +158,7 @@ pub(super) async fn prepare(
     let (parsed, errors) = if request.input.len() >= POOL_INPUT_BYTES {
         let (schema, input) = (input_schema.clone(), request.input.clone());
         shared
+            .config
             .cpu
             .run(move || check_input(schema.as_deref(), &input))
             .await
@@ -178,6 +182,7 @@ pub(super) async fn prepare(
     } else {
         let (template, input) = (config.prompt_template.clone(), request.input.clone());
         shared
+            .config
             .cpu
             .run(move || render(&template, &input, parsed.as_ref()))
             .await

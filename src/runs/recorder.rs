@@ -5,11 +5,13 @@
 //! ends) to the recorder and waits for the commit: a run is acknowledged only after its row is
 //! durable. The recorder takes everything that is waiting — up to [`MAX_BATCH`] writes — into one
 //! transaction: at one run in flight that is one commit per write, under load one commit carries
-//! many runs, so SQLite's single writer stops being the queue every run waits in. A batch that
-//! fails (one bad row) is retried write by write, so one run's failure is never another's. A
-//! write that is alone and is one statement goes without `BEGIN`/`COMMIT`.
+//! many runs, so SQLite's single writer stops being the queue every run waits in. A batch the
+//! database refuses (one bad row: a constraint) is retried write by write, so one run's failure is
+//! never another's; a batch lost to the database itself (down, busy past its timeout) fails as a
+//! whole, and each run retries its own write. A batch that is one statement (`running` rows only)
+//! goes without `BEGIN`/`COMMIT`.
 //!
-//! The queue holds at most two writes per run in flight (start, finish), so it is bounded by the
+//! The queue holds at most two writes per run in flight (start, finish): it grows only with the
 //! runs in flight. A key's `last_used_at` is written at most once a minute per key (it is
 //! informational; a run writes it in its own commit when due).
 
@@ -105,8 +107,8 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
                     let _ = job.done.send(Ok(()));
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, writes = n, "batched run write failed; writing one by one");
+            Err(e @ sqlx::Error::Database(_)) if n > 1 => {
+                tracing::warn!(error = %e, writes = n, "batched run write refused; writing one by one");
                 for job in batch.drain(..) {
                     let keys: Vec<String> = job
                         .write
@@ -116,7 +118,14 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
                         .cloned()
                         .collect();
                     let result = commit(&db, &[&job.write], &keys).await;
-                    let _ = job.done.send(result);
+                    let _ = job.done.send(result.map_err(CoreError::from));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, writes = n, "batched run write failed");
+                let e = CoreError::from(e);
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(CoreError::Internal(e.to_string())));
                 }
             }
         }
@@ -125,8 +134,9 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
 }
 
 /// Writes the latest row of each run, every attempt and the keys' last use in one transaction.
-async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), CoreError> {
-    // A run that started and finished within one batch is written once, as finished.
+async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), sqlx::Error> {
+    // Each run once, as its latest row (a run's `running` row and its end never share a batch
+    // today — the end waits for the start's commit — but a batch must not depend on that).
     let mut latest: HashMap<&str, usize> = HashMap::new();
     for (i, w) in writes.iter().enumerate() {
         latest.insert(w.run.id.as_str(), i);
@@ -150,6 +160,5 @@ async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), 
     for key in used_keys {
         crate::credentials::mark_used(&mut *tx, key, at).await?;
     }
-    tx.commit().await?;
-    Ok(())
+    tx.commit().await
 }

@@ -150,7 +150,7 @@ const UPDATED: &[&str] = &[
 pub(super) async fn upsert_runs(
     conn: &mut AnyConnection,
     rows: &[&RunRow],
-) -> Result<(), CoreError> {
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -204,14 +204,24 @@ pub(super) async fn upsert_runs(
     Ok(())
 }
 
-/// Writes attempts with one statement.
+/// Attempt rows per statement (10 values each: far below both backends' bind limits).
+const ATTEMPTS_PER_STATEMENT: usize = 500;
+
+/// Writes attempts, [`ATTEMPTS_PER_STATEMENT`] per statement.
 pub(super) async fn insert_attempts(
     conn: &mut AnyConnection,
     rows: &[&AttemptRow],
-) -> Result<(), CoreError> {
-    if rows.is_empty() {
-        return Ok(());
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ATTEMPTS_PER_STATEMENT) {
+        insert_attempt_chunk(conn, chunk).await?;
     }
+    Ok(())
+}
+
+async fn insert_attempt_chunk(
+    conn: &mut AnyConnection,
+    rows: &[&AttemptRow],
+) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO run_attempts (run_id, workspace_id, number, http_status, error_class, \
          error_message, waited_ms, latency_ms, prompt_tokens, completion_tokens) VALUES {}",

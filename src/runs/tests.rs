@@ -670,11 +670,15 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("internal"));
+        assert_eq!(run.error_kind.as_deref(), Some("output_unchecked"));
         assert_eq!(
             (run.attempts, run.prompt_tokens, run.completion_tokens),
             (1, 1000, 500),
             "the attempt and what it spent stay on record"
+        );
+        assert!(
+            run.output.as_deref().unwrap().len() > 20_000,
+            "the paid-for reply is kept"
         );
         assert_eq!(run.cost_micros, Some(450));
         assert!(runs.in_flight().is_empty());
@@ -718,20 +722,21 @@ on_both_backends!(
 on_both_backends!(
     errors_before_the_call_come_back_before_anything_runs,
     |w: World| async move {
-        use super::admit::{Admission, AdmitRequest, Gate, Refusal, Verdict};
+        use super::admit::{Admission, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
 
         #[derive(Debug)]
         struct Closed;
         impl Gate for Closed {
             fn admit<'a>(&'a self, run: &'a AdmitRequest) -> Verdict<'a> {
                 let refusal = Refusal {
-                    status: if run.mode == RunMode::Mock {
-                        RunStatus::RateLimited
+                    kind: if run.mode == RunMode::Mock {
+                        RefusalKind::RateLimited
                     } else {
-                        RunStatus::BudgetExceeded
+                        RefusalKind::BudgetExceeded
                     },
                     message: format!("{} tokens is over the limit", run.input_tokens),
-                    retry_after: Some(Duration::from_secs(7)),
+                    // 6.2 s: the client is told 7, never less.
+                    retry_after: Some(Duration::from_millis(6_200)),
                 };
                 Box::pin(std::future::ready(Err::<Admission, _>(refusal)))
             }
@@ -882,5 +887,135 @@ on_both_backends!(
         let message = run.error_message.unwrap();
         assert!(!message.contains("QQQQ"), "{message}");
         assert!(message.len() < 16 * 1024 + 4);
+    }
+);
+
+on_both_backends!(
+    a_panic_in_the_repair_keeps_both_attempts_numbered,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        let mut d = mock_draft("Repairs");
+        d.output_schema =
+            r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}"#.into();
+        d.repair_output = true;
+        let agent = w.agent(&a, &d).await;
+        // The first reply is not JSON; the repair call dies.
+        let runs = w.with_config(RunsConfig {
+            script: Some(Scripted::new(|request| {
+                if request.user.contains("Your previous reply was") {
+                    Script::PanicAfter(Vec::new())
+                } else {
+                    Script::Reply("not json".into())
+                }
+            })),
+            ..RunsConfig::default()
+        });
+        let run = runs
+            .run(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Mock))
+            .await
+            .unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("internal"));
+        assert_eq!(
+            run.attempts, 1,
+            "the first call ended; the repair never did"
+        );
+        assert_eq!(attempts_of(&w, &run.id).await.len(), 1);
+        assert!(runs.in_flight().is_empty());
+    }
+);
+
+on_both_backends!(
+    a_stopped_or_cut_off_stream_keeps_what_it_spent,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        w.key(&a, "anthropic").await;
+        // Anthropic reports input tokens first; output arrives, then the stream stalls.
+        Mock::given(method("POST"))
+            .and(path("/v1/messages"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                concat!(
+                    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":40,\"output_tokens\":1}}}\n\n",
+                    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"partial answer\"}}\n\n",
+                ),
+                "text/event-stream",
+            ))
+            .mount(&w.upstream)
+            .await;
+        let mut d = draft("Stalls", "anthropic", "");
+        d.model = "claude-haiku-4-5".into();
+        let agent = w.agent(&a, &d).await;
+        // The body ends without a stop reason: the stream was cut off, not finished.
+        let run = w.run(&a, &agent.id, "x", RunMode::Live).await;
+        assert_eq!(run.status, RunStatus::Failed, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("stream"));
+        assert_eq!(run.output.as_deref(), Some("partial answer"));
+        assert_eq!(
+            (run.prompt_tokens, run.completion_tokens, run.cost_source),
+            (40, 1, CostSource::ProviderUsage),
+            "the usage the provider reported is kept"
+        );
+        assert!(run.cost_micros.unwrap() > 0);
+        assert_eq!(run.attempts, 1, "not retried after tokens reached the user");
+    }
+);
+
+on_both_backends!(
+    only_builders_stop_runs_and_congestion_is_busy_not_bad_input,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        let v = w.workspace("v@example.com").await;
+        let viewer = w.join(&a, &v, "viewer").await;
+        let mut d = mock_draft("Templated");
+        d.prompt_template = "Q: {{ input }}".into();
+        let agent = w.agent(&a, &d).await;
+        let started = w
+            .runs
+            .start(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Mock))
+            .await
+            .unwrap();
+        assert!(
+            !w.runs.cancel(&viewer, &started.run_id),
+            "viewers only read"
+        );
+        assert!(w.runs.cancel(&a, &started.run_id));
+        let (_, run) = drain(started).await;
+        assert_eq!(run.unwrap().status, RunStatus::Cancelled);
+        // The template renders on the CPU pool; a pool that is full is "busy", a 503.
+        let pool = crate::cpu::CpuPool::new(1, Duration::from_millis(50));
+        let runs = w.with_config(RunsConfig {
+            cpu: pool.clone(),
+            ..RunsConfig::default()
+        });
+        tokio::spawn(async move {
+            pool.run(|| std::thread::sleep(Duration::from_secs(1)))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let err = runs
+            .start(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Mock))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::Busy { .. }), "{err:?}");
+    }
+);
+
+on_both_backends!(
+    a_mock_contract_of_huge_constants_stops_at_the_cap,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        // Passes the save check (its smallest reply is `null`), but the mock takes the first
+        // branch: 10,000 copies of a 50 KB constant — 500 MB unbounded.
+        let big = json!(vec!["0123456789"; 4_000]);
+        let schema = json!({"anyOf": [
+            {"type": "array", "minItems": 10_000, "items": {"const": big}},
+            {"type": "null"}
+        ]});
+        let agent = w
+            .agent(&a, &draft("Consts", "openai", &schema.to_string()))
+            .await;
+        let run = w.run(&a, &agent.id, "x", RunMode::Mock).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("output_too_large"));
     }
 );
