@@ -173,17 +173,14 @@ mod server {
         out
     }
 
-    /// Records that a run used key `id` (inside the run's own commit, by the run recorder).
-    pub async fn mark_used<'e, E>(executor: E, id: &str, at: i64) -> Result<(), sqlx::Error>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Any>,
-    {
-        sqlx::query("UPDATE provider_credentials SET last_used_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(executor)
-            .await?;
-        Ok(())
+    /// Records that a run used key `id` at `at`: a statement of the run's own commit.
+    pub fn mark_used(writes: &mut crate::db::Writes, id: &str, at: i64) {
+        writes.add(|st| {
+            st.sql("UPDATE provider_credentials SET last_used_at = ")
+                .bind(at)
+                .sql(" WHERE id = ")
+                .bind(id);
+        });
     }
 
     fn fingerprint(key: &str) -> String {

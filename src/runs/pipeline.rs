@@ -31,7 +31,8 @@ use super::outcome::Outcome;
 use super::prepare::{Call, Plan, Prepared, prepare};
 use super::record::{RunHead, finish};
 use super::recorder::{Recorder, Write};
-use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunTrigger, RunView, execute};
+use super::store::RunRow;
+use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunStatus, RunTrigger, RunView, execute};
 use crate::agents::SaveRules;
 use crate::contract::SchemaCache;
 use crate::cpu::CpuPool;
@@ -183,14 +184,15 @@ impl Runs {
     /// task. Every error found before the provider call comes back here; invalid input is not an
     /// error but a recorded `input_invalid` run, whose events hold just its end.
     ///
-    /// The start itself runs on its own task: a caller that goes away half-way (a dropped HTTP
-    /// request) leaves either no run or a run that goes on to its recorded end — never a
-    /// registered run that nobody executes.
+    /// A caller that goes away half-way (a dropped HTTP request) leaves either no run, a run that
+    /// goes on to its recorded end, or — if it left between the `running` row and the hand-over
+    /// to the run's task — a run recorded as cancelled; never a registered run that nobody
+    /// executes. A panic on the way is an internal error, not a dead connection.
     pub async fn start(&self, actor: &Actor, request: RunRequest) -> Result<StartedRun, CoreError> {
-        let (shared, actor) = (self.0.clone(), actor.clone());
-        tokio::spawn(async move { start(shared, &actor, request).await }.in_current_span())
+        std::panic::AssertUnwindSafe(start(self.0.clone(), actor, request))
+            .catch_unwind()
             .await
-            .map_err(|e| CoreError::Internal(format!("starting a run failed: {e}")))?
+            .map_err(|_| CoreError::Internal("starting a run panicked".into()))?
     }
     /// Starts a run and waits for its end. The run goes on (and is recorded) if the caller stops
     /// waiting.
@@ -281,14 +283,24 @@ async fn start(
         in_flight: shared.in_flight.clone(),
         run_id: head.id.clone(),
     };
-    shared
-        .recorder
-        .write(Write {
-            run: head.running_row(),
-            attempts: Vec::new(),
-            used_key: None,
-        })
-        .await?;
+    let mut unclaimed = Unclaimed {
+        recorder: shared.recorder.clone(),
+        head: Some(head),
+    };
+    let running = unclaimed.head.as_ref().map(RunHead::running_row);
+    if let Some(run) = running {
+        shared
+            .recorder
+            .write(Write {
+                run,
+                attempts: Vec::new(),
+                used_key: None,
+            })
+            .await?;
+    }
+    let Some(head) = unclaimed.head.take() else {
+        return Err(CoreError::Internal("a run lost its head".into()));
+    };
     let run_id = head.id.clone();
     let job = Job {
         repair: agent.config.repair_output,
@@ -301,6 +313,31 @@ async fn start(
     };
     tokio::spawn(drive(shared, job, events).instrument(tracing::Span::current()));
     Ok(StartedRun { run_id, events: rx })
+}
+
+/// A run whose `running` row is (being) written but whose task has not started: if the start is
+/// dropped here (its caller went away), the row is ended as cancelled, without waiting.
+struct Unclaimed {
+    recorder: Recorder,
+    head: Option<RunHead>,
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        let Some(head) = self.head.take() else { return };
+        let run = RunRow {
+            status: RunStatus::Cancelled,
+            error_kind: Some("cancelled".into()),
+            error_message: Some("The caller went away before the run started.".into()),
+            finished_at: Some(now_ms()),
+            ..head.running_row()
+        };
+        self.recorder.write_detached(Write {
+            run,
+            attempts: Vec::new(),
+            used_key: None,
+        });
+    }
 }
 
 /// A run's place in the in-flight registry, given up however the run ends (a panic included).
@@ -405,7 +442,10 @@ async fn record(
 ) -> RunEvent {
     let mut last = None;
     for (i, wait) in [0u64, 200, 1_000, 3_000].into_iter().enumerate() {
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        // (No timer for the first try: a zero sleep still waits for the next timer tick, ~1 ms.)
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
         // The last try writes a bare failed row, in case the outcome itself was the trouble.
         let this = if i < 3 {
             outcome.clone()

@@ -8,8 +8,9 @@
 //! many runs, so SQLite's single writer stops being the queue every run waits in. A batch the
 //! database refuses (one bad row: a constraint) is retried write by write, so one run's failure is
 //! never another's; a batch lost to the database itself (down, busy past its timeout) fails as a
-//! whole, and each run retries its own write. A batch that is one statement (`running` rows only)
-//! goes without `BEGIN`/`COMMIT`.
+//! whole, and each run retries its own write. On SQLite a commit is one text (`BEGIN; …; COMMIT`,
+//! see `db::Writes`), so it costs one trip to SQLite's worker thread; a batch that is one
+//! statement (`running` rows only) goes without `BEGIN`/`COMMIT`.
 //!
 //! The queue holds at most two writes per run in flight (start, finish): it grows only with the
 //! runs in flight. A key's `last_used_at` is written at most once a minute per key (it is
@@ -22,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::store::{AttemptRow, RunRow, insert_attempts, upsert_runs};
-use crate::db::{Db, now_ms};
+use super::store::{ATTEMPT_ARGS, AttemptRow, RUN_ARGS, RunRow, push_attempts, push_runs};
+use crate::db::{Db, Writes, now_ms};
 use crate::error::CoreError;
 
-/// Most writes in one transaction.
+/// Most writes taken into one commit.
 pub(super) const MAX_BATCH: usize = 256;
 /// How often a key's last use is written, at most.
 const MARK_USED_EVERY: Duration = Duration::from_secs(60);
@@ -57,6 +58,16 @@ impl Recorder {
         let depth = Arc::new(AtomicUsize::new(0));
         tokio::spawn(record_forever(db, rx, depth.clone()));
         Recorder { jobs, depth }
+    }
+
+    /// Queues `write` without waiting for it (from a `Drop`: nothing may wait there).
+    pub fn write_detached(&self, write: Write) {
+        let (done, _) = oneshot::channel();
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::telemetry::recorder_queue(depth);
+        if self.jobs.send(Job { write, done }).is_err() {
+            tracing::warn!("the run recorder has stopped; a write was lost");
+        }
     }
 
     /// Writes `write` and returns once it is committed.
@@ -133,7 +144,9 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
     }
 }
 
-/// Writes the latest row of each run, every attempt and the keys' last use in one transaction.
+/// Writes the latest row of each run, every attempt and the keys' last use in one commit (on
+/// SQLite one round trip); a batch binding more than [`Writes::MAX_ARGS`] values is split into
+/// several commits.
 async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), sqlx::Error> {
     // Each run once, as its latest row (a run's `running` row and its end never share a batch
     // today — the end waits for the start's commit — but a batch must not depend on that).
@@ -141,24 +154,45 @@ async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), 
     for (i, w) in writes.iter().enumerate() {
         latest.insert(w.run.id.as_str(), i);
     }
-    let rows: Vec<&RunRow> = writes
-        .iter()
-        .enumerate()
-        .filter(|(i, w)| latest.get(w.run.id.as_str()) == Some(i))
-        .map(|(_, w)| &w.run)
-        .collect();
-    let attempts: Vec<&AttemptRow> = writes.iter().flat_map(|w| &w.attempts).collect();
-    if attempts.is_empty() && used_keys.is_empty() {
-        // One statement commits on its own.
-        let mut conn = db.pool().acquire().await?;
-        return upsert_runs(&mut conn, &rows).await;
+    let mut chunk_rows: Vec<&RunRow> = Vec::new();
+    let mut chunk_attempts: Vec<&AttemptRow> = Vec::new();
+    let mut args = used_keys.len() * 2;
+    for (i, w) in writes.iter().enumerate() {
+        if latest.get(w.run.id.as_str()) != Some(&i) {
+            continue;
+        }
+        let needs = RUN_ARGS + ATTEMPT_ARGS * w.attempts.len();
+        if args + needs > Writes::MAX_ARGS && !chunk_rows.is_empty() {
+            commit_chunk(db, &chunk_rows, &chunk_attempts, &[]).await?;
+            chunk_rows.clear();
+            chunk_attempts.clear();
+            args = used_keys.len() * 2;
+        }
+        args += needs;
+        chunk_rows.push(&w.run);
+        chunk_attempts.extend(&w.attempts);
     }
-    let mut tx = db.pool().begin().await?;
-    upsert_runs(&mut tx, &rows).await?;
-    insert_attempts(&mut tx, &attempts).await?;
+    // Attempts of an earlier row of the same run (none today) go with the last chunk.
+    for (i, w) in writes.iter().enumerate() {
+        if latest.get(w.run.id.as_str()) != Some(&i) {
+            chunk_attempts.extend(&w.attempts);
+        }
+    }
+    commit_chunk(db, &chunk_rows, &chunk_attempts, used_keys).await
+}
+
+async fn commit_chunk(
+    db: &Db,
+    rows: &[&RunRow],
+    attempts: &[&AttemptRow],
+    used_keys: &[String],
+) -> Result<(), sqlx::Error> {
+    let mut writes = Writes::new(db.backend());
+    push_runs(&mut writes, rows);
+    push_attempts(&mut writes, attempts);
     let at = now_ms();
     for key in used_keys {
-        crate::credentials::mark_used(&mut *tx, key, at).await?;
+        crate::credentials::mark_used(&mut writes, key, at);
     }
-    tx.commit().await
+    writes.commit(db).await
 }

@@ -1,13 +1,13 @@
-//! Run rows in the database: the batched writes the [`super::recorder`] commits, and the reads
-//! (one run, the latest runs, the start-up recovery). Portable SQL on both backends; every value
-//! bound, never formatted into the text; every read scoped by the caller's workspace.
+//! Run rows in the database: the batched writes the [`super::recorder`] commits (multi-row
+//! statements added to a [`Writes`]), and the reads (one run, the latest runs, the start-up
+//! recovery). Portable SQL on both backends; every value bound, never formatted into the text;
+//! every read scoped by the caller's workspace.
 
-use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{PREVIEW_CHARS, RunMode, RunStatus, RunTrigger, RunView};
-use crate::db::{Db, now_ms};
+use crate::db::{Db, Writes, now_ms};
 use crate::error::CoreError;
 use crate::pricing::CostSource;
 use crate::validation::FieldError;
@@ -97,31 +97,16 @@ impl RunRow {
     }
 }
 
-/// `($1, $2, …), (…)` for `rows` rows of `cols` values. (The Any driver's `QueryBuilder` writes
-/// `?` placeholders, which PostgreSQL refuses; only placeholders are formatted into the text,
-/// every value is bound.)
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        out.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 1..=cols {
-            if c > 1 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
 const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_version, mode, \
     run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
     prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
     created_at, finished_at";
-const RUN_INSERT_COUNT: usize = 30;
+
+/// Values one run row binds.
+pub(super) const RUN_ARGS: usize = 30;
+/// Values one attempt row binds.
+pub(super) const ATTEMPT_ARGS: usize = 10;
 
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
@@ -145,104 +130,129 @@ const UPDATED: &[&str] = &[
     "finished_at",
 ];
 
-/// Writes rows (new, or replacing the same run's earlier row) with one statement. A run appears
-/// at most once in `rows` (the caller keeps each run's latest row).
-pub(super) async fn upsert_runs(
-    conn: &mut AnyConnection,
-    rows: &[&RunRow],
-) -> Result<(), sqlx::Error> {
+/// Adds the statement that writes `rows` (new, or replacing the same run's earlier row). A run
+/// appears at most once in `rows` (the caller keeps each run's latest row).
+pub(super) fn push_runs(writes: &mut Writes, rows: &[&RunRow]) {
     if rows.is_empty() {
-        return Ok(());
+        return;
     }
-    let updates: Vec<String> = UPDATED
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO runs ({RUN_INSERT_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET {}",
-        placeholders(rows.len(), RUN_INSERT_COUNT),
-        updates.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for r in rows {
-        q = q
-            .bind(r.id.clone())
-            .bind(r.workspace_id.clone())
-            .bind(r.agent_id.clone())
-            .bind(r.agent_name.clone())
-            .bind(r.agent_version)
-            .bind(r.mode.as_str())
-            .bind(r.trigger.as_str())
-            .bind(r.status.as_str())
-            .bind(r.input.clone())
-            .bind(r.output.clone())
-            .bind(i64::from(r.output_is_json))
-            .bind(r.error_kind.clone())
-            .bind(r.error_message.clone())
-            .bind(r.provider.clone())
-            .bind(r.model.clone())
-            .bind(r.prompt_tokens)
-            .bind(r.completion_tokens)
-            .bind(r.total_tokens)
-            .bind(r.cost_micros)
-            .bind(r.cost_source.as_str())
-            .bind(r.price_table_version.clone())
-            .bind(r.latency_ms)
-            .bind(r.ttft_ms)
-            .bind(r.attempts)
-            .bind(r.finish_reason.clone())
-            .bind(
-                (!r.field_errors.is_empty())
-                    .then(|| serde_json::to_string(&r.field_errors).unwrap_or_default()),
-            )
-            .bind(r.triggered_by.clone())
-            .bind(r.credential_id.clone())
-            .bind(r.created_at)
-            .bind(r.finished_at);
-    }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    writes.add(|st| {
+        st.sql("INSERT INTO runs (")
+            .sql(RUN_INSERT_COLUMNS)
+            .sql(") VALUES ");
+        for (i, r) in rows.iter().enumerate() {
+            st.sql(if i == 0 { "(" } else { ", (" });
+            st.bind(r.id.clone())
+                .sql(", ")
+                .bind(r.workspace_id.clone())
+                .sql(", ")
+                .bind(r.agent_id.clone())
+                .sql(", ")
+                .bind(r.agent_name.clone())
+                .sql(", ")
+                .bind(r.agent_version)
+                .sql(", ")
+                .bind(r.mode.as_str())
+                .sql(", ")
+                .bind(r.trigger.as_str())
+                .sql(", ")
+                .bind(r.status.as_str())
+                .sql(", ")
+                .bind(r.input.clone())
+                .sql(", ")
+                .bind(r.output.clone())
+                .sql(", ")
+                .bind(i64::from(r.output_is_json))
+                .sql(", ")
+                .bind(r.error_kind.clone())
+                .sql(", ")
+                .bind(r.error_message.clone())
+                .sql(", ")
+                .bind(r.provider.clone())
+                .sql(", ")
+                .bind(r.model.clone())
+                .sql(", ")
+                .bind(r.prompt_tokens)
+                .sql(", ")
+                .bind(r.completion_tokens)
+                .sql(", ")
+                .bind(r.total_tokens)
+                .sql(", ")
+                .bind(r.cost_micros)
+                .sql(", ")
+                .bind(r.cost_source.as_str())
+                .sql(", ")
+                .bind(r.price_table_version.clone())
+                .sql(", ")
+                .bind(r.latency_ms)
+                .sql(", ")
+                .bind(r.ttft_ms)
+                .sql(", ")
+                .bind(r.attempts)
+                .sql(", ")
+                .bind(r.finish_reason.clone())
+                .sql(", ")
+                .bind(
+                    (!r.field_errors.is_empty())
+                        .then(|| serde_json::to_string(&r.field_errors).unwrap_or_default()),
+                )
+                .sql(", ")
+                .bind(r.triggered_by.clone())
+                .sql(", ")
+                .bind(r.credential_id.clone())
+                .sql(", ")
+                .bind(r.created_at)
+                .sql(", ")
+                .bind(r.finished_at)
+                .sql(")");
+        }
+        st.sql(" ON CONFLICT (id) DO UPDATE SET ");
+        for (i, col) in UPDATED.iter().enumerate() {
+            if i > 0 {
+                st.sql(", ");
+            }
+            st.sql(col).sql(" = excluded.").sql(col);
+        }
+    });
 }
 
-/// Attempt rows per statement (10 values each: far below both backends' bind limits).
+/// Attempt rows per statement.
 const ATTEMPTS_PER_STATEMENT: usize = 500;
 
-/// Writes attempts, [`ATTEMPTS_PER_STATEMENT`] per statement.
-pub(super) async fn insert_attempts(
-    conn: &mut AnyConnection,
-    rows: &[&AttemptRow],
-) -> Result<(), sqlx::Error> {
+/// Adds the statements that write `rows`, [`ATTEMPTS_PER_STATEMENT`] per statement.
+pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
     for chunk in rows.chunks(ATTEMPTS_PER_STATEMENT) {
-        insert_attempt_chunk(conn, chunk).await?;
+        writes.add(|st| {
+            st.sql(
+                "INSERT INTO run_attempts (run_id, workspace_id, number, http_status, \
+                 error_class, error_message, waited_ms, latency_ms, prompt_tokens, \
+                 completion_tokens) VALUES ",
+            );
+            for (i, a) in chunk.iter().enumerate() {
+                st.sql(if i == 0 { "(" } else { ", (" });
+                st.bind(a.run_id.clone())
+                    .sql(", ")
+                    .bind(a.workspace_id.clone())
+                    .sql(", ")
+                    .bind(a.number)
+                    .sql(", ")
+                    .bind(a.http_status)
+                    .sql(", ")
+                    .bind(a.error_class.clone())
+                    .sql(", ")
+                    .bind(a.error_message.clone())
+                    .sql(", ")
+                    .bind(a.waited_ms)
+                    .sql(", ")
+                    .bind(a.latency_ms)
+                    .sql(", ")
+                    .bind(a.prompt_tokens)
+                    .sql(", ")
+                    .bind(a.completion_tokens)
+                    .sql(")");
+            }
+        });
     }
-    Ok(())
-}
-
-async fn insert_attempt_chunk(
-    conn: &mut AnyConnection,
-    rows: &[&AttemptRow],
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO run_attempts (run_id, workspace_id, number, http_status, error_class, \
-         error_message, waited_ms, latency_ms, prompt_tokens, completion_tokens) VALUES {}",
-        placeholders(rows.len(), 10)
-    );
-    let mut q = sqlx::query(&sql);
-    for a in rows {
-        q = q
-            .bind(a.run_id.clone())
-            .bind(a.workspace_id.clone())
-            .bind(a.number)
-            .bind(a.http_status)
-            .bind(a.error_class.clone())
-            .bind(a.error_message.clone())
-            .bind(a.waited_ms)
-            .bind(a.latency_ms)
-            .bind(a.prompt_tokens)
-            .bind(a.completion_tokens);
-    }
-    q.execute(&mut *conn).await?;
-    Ok(())
 }
 
 const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
