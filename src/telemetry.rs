@@ -32,6 +32,15 @@ pub const RECORDER_QUEUE: &str = "galaxy_recorder_queue_depth";
 /// Time of one recorder commit.
 pub const RECORDER_COMMIT_SECONDS: &str = "galaxy_recorder_commit_duration_seconds";
 
+/// Time of one stage of a run: `auth` (session and membership), `prepare`, `admit`, `start`
+/// (the `running` row committed), `first_token`, `record` (the finished row committed).
+pub const STAGE_SECONDS: &str = "galaxy_run_stage_duration_seconds";
+
+/// Histogram buckets for stages, in seconds: 25 µs to 1 s.
+pub const STAGE_BUCKETS: &[f64] = &[
+    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
 /// Histogram buckets for latencies, in seconds: 0.5 ms to 2 min.
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -88,6 +97,11 @@ pub fn retry(class: &'static str) {
 
 pub fn in_flight(n: usize) {
     metrics::gauge!(IN_FLIGHT).set(n as f64);
+}
+
+/// One stage of a run took `took`.
+pub fn stage(stage: &'static str, took: Duration) {
+    metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(took.as_secs_f64());
 }
 
 pub fn recorder_commit(batch: usize, took: Duration) {

@@ -71,7 +71,10 @@ pub async fn current_actor(state: &AppState) -> Result<Option<Actor>, AppError> 
 /// The signed-in actor, or `Unauthenticated` (with a 401 status).
 pub async fn require_actor() -> Result<(AppState, Actor), AppError> {
     let state = state()?;
-    match current_actor(&state).await? {
+    let started = std::time::Instant::now();
+    let actor = current_actor(&state).await?;
+    galaxy_core::telemetry::stage("auth", started.elapsed());
+    match actor {
         Some(actor) => Ok((state, actor)),
         None => {
             let e = AppError::Unauthenticated;

@@ -13,7 +13,8 @@
 //! Printed per backend: p50/p99 latency and TTFT of both paths, the throughput, what Galaxy adds,
 //! and the count check — runs acknowledged (`finished` with `succeeded`) against rows in the
 //! database, and every acknowledged run id found there. `BENCH_REQUESTS` sets the requests per
-//! row (default 2,000); `BENCH_BACKENDS` picks `sqlite`, `postgres` or both (default).
+//! row (default 2,000); `BENCH_BACKENDS` picks `sqlite`, `postgres` or both (default);
+//! `BENCH_IN_FLIGHT` the levels (default `1,16,64`).
 
 #![expect(
     clippy::unwrap_used,
@@ -357,6 +358,73 @@ async fn measure(
     (stats, acknowledged)
 }
 
+/// Cumulative bucket counts of each run stage, from Galaxy's `/metrics`.
+type StageBuckets = std::collections::BTreeMap<String, Vec<(f64, u64)>>;
+
+async fn stage_buckets(client: &reqwest::Client, base: &str) -> StageBuckets {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut out = StageBuckets::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("galaxy_run_stage_duration_seconds_bucket{") else {
+            continue;
+        };
+        let Some((labels, count)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+        };
+        let (Some(stage), Some(le)) = (label("stage"), label("le")) else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::INFINITY)
+        };
+        out.entry(stage)
+            .or_default()
+            .push((le, count.trim().parse().unwrap_or(0)));
+    }
+    for buckets in out.values_mut() {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// The bucket bound under which a fraction `q` of the stage's samples between two scrapes fall.
+fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
+    let count =
+        |le: f64, of: &[(f64, u64)]| of.iter().find(|(l, _)| *l == le).map_or(0, |(_, c)| *c);
+    let total = after.last().map_or(0, |(le, c)| c - count(*le, before));
+    if total == 0 {
+        return "—".into();
+    }
+    for (le, c) in after {
+        let n = c - count(*le, before);
+        if n as f64 >= q * total as f64 {
+            return if le.is_infinite() {
+                "> 1 s".into()
+            } else if *le < 0.001 {
+                format!("≤ {:.0} µs", le * 1e6)
+            } else {
+                format!("≤ {:.1} ms", le * 1e3)
+            };
+        }
+    }
+    "—".into()
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
@@ -412,10 +480,17 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
     println!("| in flight | path | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | req/s |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
+    let mut stages = Vec::new();
     let mut acknowledged = Vec::new();
-    for in_flight in [1, 16, 64] {
+    for in_flight in levels() {
         let (d, _) = measure(&client, &direct, in_flight, requests).await;
+        let before = stage_buckets(&client, &galaxy.base).await;
         let (g, ids) = measure(&client, &through, in_flight, requests).await;
+        stages.push((
+            in_flight,
+            before,
+            stage_buckets(&client, &galaxy.base).await,
+        ));
         acknowledged.extend(ids);
         for (name, s) in [("direct to upstream", &d), ("through Galaxy", &g)] {
             println!(
@@ -443,6 +518,34 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
             g.throughput
         );
     }
+    println!(
+        "\nWhere Galaxy's time goes (server-side stage histograms; bucket bounds, p50 / p99):\n"
+    );
+    println!(
+        "| in flight | auth | prepare | admit | start (running row) | to first token | record |"
+    );
+    println!("|---:|---|---|---|---|---|---|");
+    for (in_flight, before, after) in &stages {
+        let cell = |stage: &str| {
+            let empty = Vec::new();
+            let b = before.get(stage).unwrap_or(&empty);
+            let a = after.get(stage).unwrap_or(&empty);
+            format!(
+                "{} / {}",
+                bucket_quantile(b, a, 0.5),
+                bucket_quantile(b, a, 0.99)
+            )
+        };
+        println!(
+            "| {in_flight} | {} | {} | {} | {} | {} | {} |",
+            cell("auth"),
+            cell("prepare"),
+            cell("admit"),
+            cell("start"),
+            cell("first_token"),
+            cell("record")
+        );
+    }
     let (acked, rows, found) = count_check(&galaxy.database_url, &acknowledged).await;
     println!(
         "\nCount check ({backend}): {acked} runs acknowledged, {rows} succeeded rows in the database, \
@@ -458,6 +561,15 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
         i64::try_from(acked).unwrap(),
         "rows and acknowledgements differ"
     );
+}
+
+/// The in-flight levels to measure (`BENCH_IN_FLIGHT=1,16,64` by default).
+fn levels() -> Vec<usize> {
+    std::env::var("BENCH_IN_FLIGHT")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1, 16, 64])
 }
 
 fn main() {

@@ -940,6 +940,8 @@ fn metrics_answer_in_prometheus_text_after_a_few_runs() {
             "galaxy_recorder_commit_duration_seconds_bucket{",
             "galaxy_recorder_queue_depth",
             "galaxy_runs_in_flight",
+            "galaxy_run_stage_duration_seconds_bucket{stage=\"auth\"",
+            "galaxy_run_stage_duration_seconds_bucket{stage=\"record\"",
         ] {
             assert!(!series(name).is_empty(), "{name} missing:\n{text}");
         }

@@ -219,6 +219,7 @@ async fn start(
 ) -> Result<StartedRun, CoreError> {
     let started = Instant::now();
     let prepared = prepare(&shared, actor, request).await?;
+    crate::telemetry::stage("prepare", started.elapsed());
     let head = RunHead {
         id: new_id(),
         actor: prepared.actor.clone(),
@@ -266,7 +267,10 @@ async fn start(
         input_tokens: estimate_tokens(&call.chat.system)
             .saturating_add(estimate_tokens(&call.chat.user)),
     };
-    let admission = match shared.config.gate.admit(&gate_request).await {
+    let admitting = Instant::now();
+    let verdict = shared.config.gate.admit(&gate_request).await;
+    crate::telemetry::stage("admit", admitting.elapsed());
+    let admission = match verdict {
         Ok(admission) => admission,
         Err(refusal) => {
             let status = refusal.kind.status();
@@ -288,6 +292,7 @@ async fn start(
         head: Some(head),
     };
     let running = unclaimed.head.as_ref().map(RunHead::running_row);
+    let writing = Instant::now();
     if let Some(run) = running {
         shared
             .recorder
@@ -298,6 +303,7 @@ async fn start(
             })
             .await?;
     }
+    crate::telemetry::stage("start", writing.elapsed());
     let Some(head) = unclaimed.head.take() else {
         return Err(CoreError::Internal("a run lost its head".into()));
     };
@@ -413,10 +419,15 @@ impl Sink {
 struct Watch<'a> {
     sink: &'a mut Sink,
     attempts: &'a Mutex<Vec<AttemptRecord>>,
+    /// When the run's task started, until its first token.
+    first_token: Option<Instant>,
 }
 
 impl Observer for Watch<'_> {
     fn delta(&mut self, text: &str) {
+        if let Some(since) = self.first_token.take() {
+            crate::telemetry::stage("first_token", since.elapsed());
+        }
         self.sink.push(text);
     }
 
@@ -483,6 +494,7 @@ async fn drive(shared: Arc<Shared>, job: Job, events: mpsc::Sender<RunEvent>) {
         let mut watch = Watch {
             sink: &mut sink,
             attempts: &attempts,
+            first_token: Some(Instant::now()),
         };
         std::panic::AssertUnwindSafe(execute::execute(
             &shared,
@@ -502,7 +514,9 @@ async fn drive(shared: Arc<Shared>, job: Job, events: mpsc::Sender<RunEvent>) {
             Outcome::internal(attempts.lock().map(|a| a.clone()).unwrap_or_default())
         }
     };
+    let recording = Instant::now();
     let last = record(&shared, &job.head, outcome, job.call.secret.as_ref()).await;
+    crate::telemetry::stage("record", recording.elapsed());
     // Out of the registry once it is on record: draining at shutdown waits for the commit.
     job.admission.settle();
     drop(job.registered);

@@ -102,10 +102,16 @@ pub async fn run_agent_stream(
         };
         Some((Ok(message.line()), Some(run)))
     });
+    // Lines that are ready together leave together: one write (and one wake-up of the reader)
+    // instead of one per delta.
     let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(async move { Ok(started.line()) }),
+        futures_util::stream::once(async move { Ok::<_, AppError>(started.line()) }),
         rest,
     );
+    let stream =
+        futures_util::StreamExt::map(futures_util::StreamExt::ready_chunks(stream, 64), |lines| {
+            lines.into_iter().collect::<Result<String, AppError>>()
+        });
     Ok(TextStream::new(stream))
 }
 
