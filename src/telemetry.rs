@@ -38,7 +38,8 @@ pub const STAGE_SECONDS: &str = "galaxy_run_stage_duration_seconds";
 
 /// Histogram buckets for stages, in seconds: 25 µs to 1 s.
 pub const STAGE_BUCKETS: &[f64] = &[
-    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+    0.000025, 0.00005, 0.0001, 0.00015, 0.0002, 0.0003, 0.0004, 0.0005, 0.00075, 0.001, 0.0015,
+    0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.1, 1.0,
 ];
 
 /// Histogram buckets for latencies, in seconds: 0.5 ms to 2 min.

@@ -100,6 +100,40 @@ mod server {
         }))
     }
 
+    /// [`load_actor`] for a request carrying session `session_id`, in the same query: `None` also
+    /// when the session no longer exists in its store — `session_exists` is the store's SQL for
+    /// that, with the id bound as `$3` (a constant of the session store, never user input). This
+    /// is what lets a server keep sessions in memory: each request still proves its session is
+    /// alive, at no extra query.
+    #[tracing::instrument(skip(db, session_exists, session_id))]
+    pub async fn load_session_actor(
+        db: &Db,
+        user_id: &str,
+        workspace_id: &str,
+        session_exists: &'static str,
+        session_id: &str,
+    ) -> Result<Option<Actor>, CoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT m.role, w.generation FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 AND m.workspace_id = $2 AND {session_exists}"
+        ))
+        .bind(user_id)
+        .bind(workspace_id)
+        .bind(session_id)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some((role, generation)) = row else {
+            return Ok(None);
+        };
+        let role = Role::parse(&role).map_err(|e| CoreError::Internal(format!("stored {e}")))?;
+        Ok(Some(Actor {
+            user_id: user_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            role,
+            generation,
+        }))
+    }
+
     /// Marks a change to what the workspace's runs read; call it inside the writing
     /// transaction.
     pub async fn bump_generation<'e, E>(executor: E, workspace_id: &str) -> Result<(), CoreError>

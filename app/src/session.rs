@@ -1,13 +1,15 @@
 //! Sessions on the server side of server functions: who is asking.
 //!
-//! tower-sessions keeps the session in the database (it survives restarts). We store the user, the
-//! workspace, the log-in time (for an absolute lifetime, which tower-sessions does not have) and
-//! the last time we refreshed activity (reading a session does not count as activity for its
-//! inactivity expiry, so we write a timestamp at most once a minute).
+//! tower-sessions keeps the session in the database (it survives restarts; the server's store also
+//! keeps it in memory). We store the user, the workspace, the log-in time (for an absolute
+//! lifetime, which tower-sessions does not have) and the last time we refreshed activity (reading a
+//! session does not count as activity for its inactivity expiry, so we write a timestamp at most
+//! once a minute). Every request reads its membership and, in the same query, checks its session
+//! still exists in the store: a session ended anywhere is refused everywhere at once.
 
 use galaxy_core::auth::SignedIn;
 use galaxy_core::db::now_ms;
-use galaxy_core::workspaces::{Actor, load_actor};
+use galaxy_core::workspaces::{Actor, load_session_actor};
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
@@ -54,9 +56,18 @@ pub async fn current_actor(state: &AppState) -> Result<Option<Actor>, AppError> 
         session.flush().await.map_err(session_err)?;
         return Ok(None);
     }
-    let Some(actor) = load_actor(&state.db, &user_id, &workspace_id)
-        .await
-        .map_err(AppError::from_core)?
+    let Some(session_id) = session.id().map(|id| id.to_string()) else {
+        return Ok(None);
+    };
+    let Some(actor) = load_session_actor(
+        &state.db,
+        &user_id,
+        &workspace_id,
+        state.session_exists,
+        &session_id,
+    )
+    .await
+    .map_err(AppError::from_core)?
     else {
         session.flush().await.map_err(session_err)?;
         return Ok(None);

@@ -23,6 +23,9 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// The run pipeline (shares the database, vault and HTTP client above).
     pub runs: Runs,
+    /// SQL true while the session bound as `$3` exists in the session store (the store keeps
+    /// sessions in memory; each request checks its own is still alive with its membership).
+    pub session_exists: &'static str,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
         vault: Arc<Vault>,
         http: ProviderHttp,
         runs: Runs,
+        session_exists: &'static str,
     ) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         AppState {
@@ -42,6 +46,7 @@ impl AppState {
             passwords: Passwords::new(cores * 2),
             login_throttle: Arc::new(LoginThrottle::default()),
             runs,
+            session_exists,
         }
     }
 }

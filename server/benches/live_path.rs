@@ -361,6 +361,7 @@ async fn measure(
 /// Cumulative bucket counts of each run stage, from Galaxy's `/metrics`.
 type StageBuckets = std::collections::BTreeMap<String, Vec<(f64, u64)>>;
 
+/// Cumulative buckets of the stage histogram (by stage) and of the recorder's histograms.
 async fn stage_buckets(client: &reqwest::Client, base: &str) -> StageBuckets {
     let text = client
         .get(format!("{base}/metrics"))
@@ -372,7 +373,16 @@ async fn stage_buckets(client: &reqwest::Client, base: &str) -> StageBuckets {
         .unwrap();
     let mut out = StageBuckets::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("galaxy_run_stage_duration_seconds_bucket{") else {
+        let (rest, named) = if let Some(r) =
+            line.strip_prefix("galaxy_run_stage_duration_seconds_bucket{")
+        {
+            (r, None)
+        } else if let Some(r) = line.strip_prefix("galaxy_recorder_batch_size_bucket{") {
+            (r, Some("batch"))
+        } else if let Some(r) = line.strip_prefix("galaxy_recorder_commit_duration_seconds_bucket{")
+        {
+            (r, Some("commit"))
+        } else {
             continue;
         };
         let Some((labels, count)) = rest.split_once("} ") else {
@@ -384,7 +394,10 @@ async fn stage_buckets(client: &reqwest::Client, base: &str) -> StageBuckets {
                 .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
                 .map(|v| v.trim_end_matches('"').to_owned())
         };
-        let (Some(stage), Some(le)) = (label("stage"), label("le")) else {
+        let (Some(stage), Some(le)) = (
+            named.map(str::to_owned).or_else(|| label("stage")),
+            label("le"),
+        ) else {
             continue;
         };
         let le = if le == "+Inf" {
@@ -403,7 +416,7 @@ async fn stage_buckets(client: &reqwest::Client, base: &str) -> StageBuckets {
 }
 
 /// The bucket bound under which a fraction `q` of the stage's samples between two scrapes fall.
-fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
+fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64, count_of: bool) -> String {
     let count =
         |le: f64, of: &[(f64, u64)]| of.iter().find(|(l, _)| *l == le).map_or(0, |(_, c)| *c);
     let total = after.last().map_or(0, |(le, c)| c - count(*le, before));
@@ -413,7 +426,9 @@ fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Strin
     for (le, c) in after {
         let n = c - count(*le, before);
         if n as f64 >= q * total as f64 {
-            return if le.is_infinite() {
+            return if count_of {
+                format!("≤ {le}")
+            } else if le.is_infinite() {
                 "> 1 s".into()
             } else if *le < 0.001 {
                 format!("≤ {:.0} µs", le * 1e6)
@@ -522,28 +537,31 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
         "\nWhere Galaxy's time goes (server-side stage histograms; bucket bounds, p50 / p99):\n"
     );
     println!(
-        "| in flight | auth | prepare | admit | start (running row) | to first token | record |"
+        "| in flight | auth | prepare | admit | start (running row) | to first token | record | recorder commit | writes per commit |"
     );
-    println!("|---:|---|---|---|---|---|---|");
+    println!("|---:|---|---|---|---|---|---|---|---|");
     for (in_flight, before, after) in &stages {
         let cell = |stage: &str| {
             let empty = Vec::new();
             let b = before.get(stage).unwrap_or(&empty);
             let a = after.get(stage).unwrap_or(&empty);
+            let counts = stage == "batch";
             format!(
                 "{} / {}",
-                bucket_quantile(b, a, 0.5),
-                bucket_quantile(b, a, 0.99)
+                bucket_quantile(b, a, 0.5, counts),
+                bucket_quantile(b, a, 0.99, counts)
             )
         };
         println!(
-            "| {in_flight} | {} | {} | {} | {} | {} | {} |",
+            "| {in_flight} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell("auth"),
             cell("prepare"),
             cell("admit"),
             cell("start"),
             cell("first_token"),
-            cell("record")
+            cell("record"),
+            cell("commit"),
+            cell("batch")
         );
     }
     let (acked, rows, found) = count_check(&galaxy.database_url, &acknowledged).await;

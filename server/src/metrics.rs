@@ -29,6 +29,12 @@ pub fn handle() -> &'static PrometheusHandle {
                     Matcher::Full(telemetry::STAGE_SECONDS.to_owned()),
                     telemetry::STAGE_BUCKETS,
                 )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(telemetry::RECORDER_COMMIT_SECONDS.to_owned()),
+                    telemetry::STAGE_BUCKETS,
+                )
             });
         let builder = match builder {
             Ok(b) => b,

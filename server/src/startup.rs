@@ -129,7 +129,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             ..RunsConfig::default()
         },
     );
-    let state = AppState::new(leptos_options, db, vault, http, runs);
+    let state = AppState::new(leptos_options, db, vault, http, runs, sessions.exists_sql());
     let router = crate::router(
         state.clone(),
         sessions.clone(),

@@ -949,3 +949,59 @@ fn metrics_answer_in_prometheus_text_after_a_few_runs() {
         assert!(!text.contains(id), "{text}");
     })
 }
+
+/// Two servers on one database (instances behind a load balancer): a session both have in memory
+/// ends on both the moment it ends on one.
+async fn logging_out_anywhere_ends_the_session_everywhere(database_url: Option<String>) {
+    let dir = TempDir::new().unwrap();
+    let one = build_app(&args(&dir, database_url.clone())).await.unwrap();
+    let two = build_app(&args(&dir, database_url)).await.unwrap();
+    let cookie = sign_up(&one.router, "twice@example.com").await;
+    for app in [&one, &two] {
+        let me = call(&app.router, "get_current_user", &[], Some(&cookie))
+            .await
+            .json();
+        assert_eq!(me["email"], "twice@example.com", "both know the session");
+    }
+    let out = call(&two.router, "log_out", &[], Some(&cookie)).await;
+    assert_eq!(out.status, StatusCode::OK);
+    for app in [&one, &two] {
+        let me = call(&app.router, "get_current_user", &[], Some(&cookie))
+            .await
+            .json();
+        assert_eq!(me, Value::Null, "the ended session is refused everywhere");
+        let agents = call(&app.router, "list_agents", &[], Some(&cookie)).await;
+        assert_eq!(agents.status, StatusCode::UNAUTHORIZED);
+    }
+    // A new log-in works on either.
+    let login = call(
+        &one.router,
+        "log_in",
+        &[
+            ("email", "twice@example.com"),
+            ("password", "correct horse battery"),
+        ],
+        None,
+    )
+    .await;
+    let fresh = login.session_cookie().unwrap();
+    let me = call(&two.router, "get_current_user", &[], Some(&fresh))
+        .await
+        .json();
+    assert_eq!(me["email"], "twice@example.com");
+    one.state.db.close().await;
+    two.state.db.close().await;
+}
+
+#[test]
+fn logging_out_on_one_instance_ends_the_session_on_every_instance_sqlite() {
+    run(logging_out_anywhere_ends_the_session_everywhere(None))
+}
+
+#[test]
+fn logging_out_on_one_instance_ends_the_session_on_every_instance_postgres() {
+    run(async {
+        let url = fresh_postgres_url().await.unwrap();
+        logging_out_anywhere_ends_the_session_everywhere(Some(url)).await
+    })
+}
