@@ -236,7 +236,7 @@ mod server {
     #[derive(Clone, Debug)]
     pub struct SaveRules {
         pub cpu: CpuPool,
-        /// The run output cap ([`crate::runs::DEFAULT_MAX_OUTPUT_BYTES`] unless configured).
+        /// The run output cap ([`crate::providers::DEFAULT_MAX_OUTPUT_BYTES`] unless configured).
         pub max_output_bytes: usize,
     }
 
@@ -244,7 +244,7 @@ mod server {
         fn default() -> Self {
             SaveRules {
                 cpu: CpuPool::default(),
-                max_output_bytes: crate::runs::DEFAULT_MAX_OUTPUT_BYTES,
+                max_output_bytes: crate::providers::DEFAULT_MAX_OUTPUT_BYTES,
             }
         }
     }

@@ -150,28 +150,9 @@ mod server {
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
     use crate::providers::http::{BodyLimits, ProviderHttp, ProviderUrls};
-    use crate::providers::{Endpoint, Provider};
+    use crate::providers::{Endpoint, Provider, scrub};
     use crate::vault::{Binding, Sealed, Vault};
     use crate::workspaces::{Actor, bump_generation, require_admin};
-
-    /// Replaces every occurrence of each secret in `text`, and a start of one (8 characters or
-    /// more) where the text ends — what is left of a key in a message cut short. Secrets shorter
-    /// than 8 characters are ignored: they would redact ordinary words.
-    pub fn scrub(text: &str, secrets: &[&str]) -> String {
-        let mut out = text.to_owned();
-        for s in secrets.iter().filter(|s| s.len() >= 8) {
-            out = out.replace(s, "[redacted]");
-            let cut = (8..s.len())
-                .rev()
-                .filter(|n| s.is_char_boundary(*n))
-                .find(|n| out.ends_with(&s[..*n]));
-            if let Some(n) = cut {
-                out.truncate(out.len() - n);
-                out.push_str("[redacted]");
-            }
-        }
-        out
-    }
 
     /// Records that a run used key `id` at `at`: a statement of the run's own commit.
     pub fn mark_used(writes: &mut crate::db::Writes, id: &str, at: i64) {
@@ -529,7 +510,7 @@ mod server {
         .ok_or(CoreError::NotFound)?;
         let ep = stored(&row)?.open(vault, &actor.workspace_id, &http.urls)?;
         let secret = ep.api_key.expose_secret().to_owned();
-        let limits = BodyLimits::new(crate::runs::DEFAULT_MAX_OUTPUT_BYTES);
+        let limits = BodyLimits::new(crate::providers::DEFAULT_MAX_OUTPUT_BYTES);
         let result = Provider::new(ep, limits).check_key(&http.client).await;
         let test = match result {
             Ok(()) => KeyTest {

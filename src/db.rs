@@ -10,7 +10,9 @@
 //! pooled connection (sqlx sets none of these for the Any driver), and [`Db::check_settings`]
 //! verifies them at start. WAL with NORMAL survives an application crash; a power loss can lose the
 //! last commits, never corrupt the file. Checkpoints run in the background, off the commit path.
-//! Statements written together go through [`Writes`] (one round trip on SQLite).
+//! Statements written together go through [`Writes`]: one round trip on SQLite (the statements,
+//! with their values bound as `?` positional parameters, joined into one `BEGIN … COMMIT` text),
+//! one transaction on PostgreSQL.
 
 use std::time::Duration;
 
@@ -36,8 +38,12 @@ pub struct Db {
 /// Migrations shared by both backends (the SQL in `migrations/` is portable).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// `wal_autocheckpoint` is only a backstop (10,000 pages, ~40 MB) for a checkpointer that could
+/// not keep up: checkpoints run in the background (see [`checkpoint_forever`]).
+/// `journal_size_limit` truncates the WAL file back to 64 MB once a checkpoint has reset it.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 10000; \
+     PRAGMA journal_size_limit = 67108864;";
 
 /// How often the background checkpointer folds the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -178,14 +184,17 @@ async fn checkpoint_forever(pool: AnyPool) {
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
+        let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await;
+        match done {
+            // Frames still in the WAL (`log - checkpointed`) wait for a reader to move on; the
+            // next tick takes them.
+            Ok((busy, log, checkpointed)) => {
+                tracing::trace!(busy, log, checkpointed, "WAL checkpoint");
             }
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+            Err(_) if pool.is_closed() => return,
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }
@@ -267,9 +276,6 @@ pub struct Writes {
 }
 
 impl Writes {
-    /// Most values one commit binds (SQLite allows 32,766 in one text).
-    pub const MAX_ARGS: usize = 30_000;
-
     pub fn new(backend: Backend) -> Writes {
         Writes {
             backend,
@@ -331,20 +337,39 @@ impl Writes {
                 let mut text = String::from("BEGIN; ");
                 let mut args = Vec::new();
                 for st in statements {
+                    debug_assert!(
+                        st.args.len() <= SQLITE_MAX_ARGS,
+                        "one statement binds too much"
+                    );
                     text.push_str(&st.sql);
                     text.push_str("; ");
                     args.extend(st.args);
                 }
                 text.push_str("COMMIT");
-                let mut conn = db.pool().acquire().await?;
-                let done = Writes::bound(&text, args).execute(&mut *conn).await;
-                if let Err(e) = done {
-                    // A statement failed part-way: the transaction is still open on this
-                    // connection; end it before the connection goes back to the pool.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    return Err(e);
+                // Until the text has run to its COMMIT (or been rolled back), the connection may
+                // hold an open transaction: if this future is dropped part-way, or the ROLLBACK
+                // fails, the connection is closed instead of going back to the pool, so no later
+                // caller ever writes inside a transaction it did not begin.
+                let mut conn = CloseUnlessSettled {
+                    conn: db.pool().acquire().await?,
+                    settled: false,
+                };
+                let done = Writes::bound(&text, args).execute(&mut *conn.conn).await;
+                match done {
+                    Ok(_) => {
+                        conn.settled = true;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // A statement failed part-way: the transaction is still open on this
+                        // connection; end it before the connection goes back to the pool.
+                        conn.settled = sqlx::query("ROLLBACK")
+                            .execute(&mut *conn.conn)
+                            .await
+                            .is_ok();
+                        Err(e)
+                    }
                 }
-                Ok(())
             }
             (Backend::Postgres, _) => {
                 let mut tx = db.pool().begin().await?;
@@ -355,6 +380,42 @@ impl Writes {
             }
         }
     }
+}
+
+/// Most values SQLite binds in one statement.
+const SQLITE_MAX_ARGS: usize = 32_766;
+
+/// A pooled connection that is closed, not returned to the pool, unless it was marked settled.
+struct CloseUnlessSettled {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    settled: bool,
+}
+
+impl Drop for CloseUnlessSettled {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// True when `e` says the database could not take the statement now, whatever it was: SQLite busy
+/// or locked past its timeout, PostgreSQL connection loss, serialization failure, deadlock, lack of
+/// resources or shutdown. Anything else the database answers is about the statement itself.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    let code = db.code();
+    let code = code.as_deref().unwrap_or_default();
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLite reports extended result codes; the primary code is the low byte.
+        return code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+    }
+    // A PostgreSQL SQLSTATE (five characters, often all digits): its class is the first two.
+    ["08", "40", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 /// True when `e` is a unique-constraint violation (both backends).
@@ -566,6 +627,58 @@ mod tests {
         let db = testing::fresh_postgres().await.unwrap();
         writes_commit_all_or_nothing(db.clone()).await;
         db.close().await;
+    }
+
+    /// Busy and lost-connection errors are transient; an error about the statement is not.
+    #[tokio::test]
+    async fn transient_errors_are_told_from_refusals_on_sqlite() {
+        use sqlx::Connection;
+        let dir = testing::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::open(&url).await.unwrap();
+        let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+        other.execute("PRAGMA busy_timeout = 0").await.unwrap();
+        holder.execute("BEGIN IMMEDIATE").await.unwrap();
+        let busy = other.execute("BEGIN IMMEDIATE").await.unwrap_err();
+        assert!(is_transient(&busy), "{busy:?}");
+        holder.execute("ROLLBACK").await.unwrap();
+        let duplicate = refused_duplicate(&db).await;
+        assert!(!is_transient(&duplicate), "{duplicate:?}");
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_told_from_refusals_on_postgres() {
+        let db = testing::fresh_postgres().await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        conn.execute("SET statement_timeout = 1").await.unwrap();
+        let cancelled = conn.execute("SELECT pg_sleep(1)").await.unwrap_err();
+        assert!(is_transient(&cancelled), "{cancelled:?}");
+        conn.execute("SET statement_timeout = 0").await.unwrap();
+        drop(conn);
+        let duplicate = refused_duplicate(&db).await;
+        assert!(!is_transient(&duplicate), "{duplicate:?}");
+        db.close().await;
+    }
+
+    async fn refused_duplicate(db: &Db) -> sqlx::Error {
+        db.pool()
+            .execute("CREATE TABLE d (id TEXT PRIMARY KEY)")
+            .await
+            .unwrap();
+        db.pool()
+            .execute("INSERT INTO d (id) VALUES ('a')")
+            .await
+            .unwrap();
+        let e = db
+            .pool()
+            .execute("INSERT INTO d (id) VALUES ('a')")
+            .await
+            .unwrap_err();
+        assert!(is_unique_violation(&e));
+        e
     }
 
     #[tokio::test]

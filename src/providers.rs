@@ -22,6 +22,8 @@ pub mod mock;
 pub mod openai;
 #[cfg(feature = "server")]
 pub mod retry;
+#[cfg(feature = "testing")]
+pub mod scripted;
 #[cfg(feature = "server")]
 pub mod sse;
 
@@ -31,6 +33,10 @@ mod tests;
 pub use mock::{MockOutput, MockReply, mock_reply, mock_value};
 #[cfg(feature = "server")]
 pub use server::*;
+
+/// The run output cap unless the operator sets another (`GALAXY_MAX_RUN_OUTPUT_BYTES`): text or
+/// JSON one run may produce, from any provider or the mock.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 crate::string_enum! {
     /// The providers an agent can target.
@@ -174,6 +180,9 @@ mod shared_tests {
 }
 
 #[cfg(feature = "server")]
+pub use error::scrub;
+
+#[cfg(feature = "server")]
 mod server {
     use std::pin::Pin;
 
@@ -264,7 +273,7 @@ mod server {
         Mock(super::mock::MockProvider),
         /// A scripted provider for tests: panics, hangs and errors on cue.
         #[cfg(feature = "testing")]
-        Scripted(crate::testing::Scripted),
+        Scripted(super::scripted::Scripted),
     }
 
     impl Provider {

@@ -28,6 +28,8 @@ mod admit;
 #[cfg(feature = "server")]
 mod catalog;
 #[cfg(feature = "server")]
+mod context;
+#[cfg(feature = "server")]
 mod execute;
 #[cfg(feature = "server")]
 mod in_flight;
@@ -52,9 +54,11 @@ mod tests;
 #[cfg(feature = "server")]
 pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
 #[cfg(feature = "server")]
+pub use context::{RunRequest, RunsConfig};
+#[cfg(feature = "server")]
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]
-pub use pipeline::{RunEvent, RunRequest, Runs, RunsConfig, StartedRun};
+pub use pipeline::{RunEvent, Runs, StartedRun};
 #[cfg(feature = "server")]
 pub use stats::dashboard;
 #[cfg(feature = "server")]
@@ -62,9 +66,7 @@ pub use store::{get_run, list_runs, mark_interrupted};
 
 /// The largest run input accepted, in bytes.
 pub const MAX_INPUT_BYTES: usize = 100 * 1024;
-/// The run output cap unless the operator sets another (`GALAXY_MAX_RUN_OUTPUT_BYTES`): text or
-/// JSON a run may produce, from any source.
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+pub use crate::providers::DEFAULT_MAX_OUTPUT_BYTES;
 /// Characters of input and output a run list carries (a run read by id has them whole).
 pub const PREVIEW_CHARS: usize = 2_000;
 

@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use crate::runs::{RunMode, RunStatus, RunTrigger};
-
 /// Runs finished, by status, mode, trigger and provider.
 pub const RUNS: &str = "galaxy_runs_total";
 /// Wall time of a run, from admission to its commit.
@@ -52,9 +50,10 @@ pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0,
 
 /// What one finished run adds to the metrics.
 pub struct FinishedRun<'a> {
-    pub status: RunStatus,
-    pub mode: RunMode,
-    pub trigger: RunTrigger,
+    /// The run's status, mode and trigger (their stored names).
+    pub status: &'static str,
+    pub mode: &'static str,
+    pub trigger: &'static str,
     pub provider: &'a str,
     pub duration: Duration,
     pub ttft_ms: Option<i64>,
@@ -65,17 +64,17 @@ pub struct FinishedRun<'a> {
 
 pub fn run_finished(run: &FinishedRun<'_>) {
     let provider = run.provider.to_owned();
-    metrics::counter!(RUNS, "status" => run.status.as_str(), "mode" => run.mode.as_str(),
-        "trigger" => run.trigger.as_str(), "provider" => provider.clone())
+    metrics::counter!(RUNS, "status" => run.status, "mode" => run.mode,
+        "trigger" => run.trigger, "provider" => provider.clone())
     .increment(1);
-    metrics::histogram!(RUN_SECONDS, "mode" => run.mode.as_str(), "provider" => provider.clone())
+    metrics::histogram!(RUN_SECONDS, "mode" => run.mode, "provider" => provider.clone())
         .record(run.duration.as_secs_f64());
     if let Some(ms) = run.ttft_ms {
         metrics::histogram!(TTFT_SECONDS, "provider" => provider.clone())
             .record(Duration::from_millis(u64::try_from(ms).unwrap_or(0)).as_secs_f64());
     }
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    let mode = run.mode.as_str();
+    let mode = run.mode;
     metrics::counter!(TOKENS, "provider" => provider.clone(), "mode" => mode, "kind" => "prompt")
         .increment(count(run.prompt_tokens));
     metrics::counter!(TOKENS, "provider" => provider.clone(), "mode" => mode, "kind" => "completion")

@@ -17,8 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
@@ -30,8 +32,8 @@ const CACHED: usize = 10_000;
 
 #[derive(Clone, Debug)]
 enum Store {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+    Sqlite(SqliteStore, SqlitePool),
+    Postgres(PostgresStore, PgPool),
 }
 
 #[derive(Clone, Debug)]
@@ -56,15 +58,15 @@ impl Sessions {
                     .max_connections(2)
                     .connect_with(options)
                     .await?;
-                let store = SqliteStore::new(pool);
+                let store = SqliteStore::new(pool.clone());
                 store.migrate().await?;
-                Store::Sqlite(store)
+                Store::Sqlite(store, pool)
             }
             Backend::Postgres => {
                 let pool = PgPoolOptions::new().max_connections(4).connect(url).await?;
-                let store = PostgresStore::new(pool);
+                let store = PostgresStore::new(pool.clone());
                 store.migrate().await?;
-                Store::Postgres(store)
+                Store::Postgres(store, pool)
             }
         };
         Ok(Sessions {
@@ -77,8 +79,8 @@ impl Sessions {
     /// table (tower-sessions-sqlx-store's default tables).
     pub fn exists_sql(&self) -> &'static str {
         match self.store {
-            Store::Sqlite(_) => "EXISTS (SELECT 1 FROM tower_sessions WHERE id = $3)",
-            Store::Postgres(_) => {
+            Store::Sqlite(..) => "EXISTS (SELECT 1 FROM tower_sessions WHERE id = $3)",
+            Store::Postgres(..) => {
                 "EXISTS (SELECT 1 FROM \"tower_sessions\".\"session\" WHERE id = $3)"
             }
         }
@@ -123,19 +125,48 @@ impl Sessions {
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match &self.store {
-            Store::Sqlite(s) => s.create(record).await,
-            Store::Postgres(s) => s.create(record).await,
+            Store::Sqlite(s, _) => s.create(record).await,
+            Store::Postgres(s, _) => s.create(record).await,
         }?;
         self.keep(record);
         Ok(())
     }
 
+    /// Updates a session that exists; never re-creates one that was ended meanwhile (the
+    /// store's own `save` is an upsert: a request that read its session just before another
+    /// instance logged it out would otherwise bring it back). A session that is not new always
+    /// exists when saved unless it was ended — tower-sessions `create`s the rest.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match &self.store {
-            Store::Sqlite(s) => s.save(record).await,
-            Store::Postgres(s) => s.save(record).await,
-        }?;
-        self.keep(record);
+        let data =
+            rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let id = record.id.to_string();
+        let updated = match &self.store {
+            Store::Sqlite(_, pool) => {
+                sqlx::query("UPDATE tower_sessions SET data = ?, expiry_date = ? WHERE id = ?")
+                    .bind(data)
+                    .bind(record.expiry_date)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            }
+            Store::Postgres(_, pool) => sqlx::query(
+                "UPDATE \"tower_sessions\".\"session\" SET data = $1, expiry_date = $2 \
+                     WHERE id = $3",
+            )
+            .bind(data)
+            .bind(record.expiry_date)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()),
+        }
+        .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        if updated == 0 {
+            self.forget(&record.id);
+        } else {
+            self.keep(record);
+        }
         Ok(())
     }
 
@@ -144,8 +175,8 @@ impl SessionStore for Sessions {
             return Ok(Some(record));
         }
         let record = match &self.store {
-            Store::Sqlite(s) => s.load(id).await,
-            Store::Postgres(s) => s.load(id).await,
+            Store::Sqlite(s, _) => s.load(id).await,
+            Store::Postgres(s, _) => s.load(id).await,
         }?;
         match &record {
             Some(r) => self.keep(r),
@@ -157,8 +188,8 @@ impl SessionStore for Sessions {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.forget(id);
         match &self.store {
-            Store::Sqlite(s) => s.delete(id).await,
-            Store::Postgres(s) => s.delete(id).await,
+            Store::Sqlite(s, _) => s.delete(id).await,
+            Store::Postgres(s, _) => s.delete(id).await,
         }
     }
 }
@@ -167,8 +198,62 @@ impl SessionStore for Sessions {
 impl ExpiredDeletion for Sessions {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match &self.store {
-            Store::Sqlite(s) => s.delete_expired().await,
-            Store::Postgres(s) => s.delete_expired().await,
+            Store::Sqlite(s, _) => s.delete_expired().await,
+            Store::Postgres(s, _) => s.delete_expired().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use galaxy_core::db::testing::{TempDir, fresh_postgres_url};
+
+    fn record() -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([("user".to_owned(), serde_json::json!("u1"))]),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    /// Two instances on one database: a session one of them ends is not brought back by the
+    /// other's save of the copy it holds, and neither serves it from memory afterwards.
+    async fn a_save_never_brings_back_an_ended_session(url: &str) {
+        let one = Sessions::open(url).await.unwrap();
+        let two = Sessions::open(url).await.unwrap();
+        let mut r = record();
+        one.create(&mut r).await.unwrap();
+        assert_eq!(two.load(&r.id).await.unwrap(), Some(r.clone()));
+        // A save of a live session updates it.
+        let mut changed = r.clone();
+        changed
+            .data
+            .insert("seen".to_owned(), serde_json::json!(true));
+        two.save(&changed).await.unwrap();
+        let fresh = Sessions::open(url).await.unwrap();
+        assert_eq!(fresh.load(&r.id).await.unwrap(), Some(changed.clone()));
+        // Ended on one; the other's late save changes nothing.
+        one.delete(&r.id).await.unwrap();
+        two.save(&changed).await.unwrap();
+        // (`fresh` still holds it in memory: what makes that safe is the membership query,
+        // which checks the table — see the module doc. The table is what must not have it.)
+        let after = Sessions::open(url).await.unwrap();
+        assert_eq!(after.load(&r.id).await.unwrap(), None);
+        assert_eq!(two.load(&r.id).await.unwrap(), None, "dropped from memory");
+        assert_eq!(one.load(&r.id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_save_never_brings_back_an_ended_session_on_sqlite() {
+        let dir = TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        a_save_never_brings_back_an_ended_session(&url).await;
+    }
+
+    #[tokio::test]
+    async fn a_save_never_brings_back_an_ended_session_on_postgres() {
+        let url = fresh_postgres_url().await.unwrap();
+        a_save_never_brings_back_an_ended_session(&url).await;
     }
 }

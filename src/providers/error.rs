@@ -8,6 +8,25 @@ use std::time::Duration;
 
 use super::http::read_capped;
 
+/// Replaces every occurrence of each secret in `text`, and a start of one (8 characters or
+/// more) where the text ends — what is left of a key in a message cut short. Secrets shorter
+/// than 8 characters are ignored: they would redact ordinary words.
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 8) {
+        out = out.replace(s, "[redacted]");
+        let cut = (8..s.len())
+            .rev()
+            .filter(|n| s.is_char_boundary(*n))
+            .find(|n| out.ends_with(&s[..*n]));
+        if let Some(n) = cut {
+            out.truncate(out.len() - n);
+            out.push_str("[redacted]");
+        }
+    }
+    out
+}
+
 /// Longest wait a hint can ask for (longer hints are capped here, then judged by the policy).
 const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
 /// Most bytes of an error body read (the rest is never downloaded).
@@ -121,10 +140,7 @@ impl ProviderError {
     pub fn event(kind: &str, message: &str, secret: &str) -> ProviderError {
         ProviderError::Event {
             kind: cut(kind, 60),
-            message: cut(
-                &crate::credentials::scrub(message, &[secret]),
-                MAX_MESSAGE_CHARS,
-            ),
+            message: cut(&scrub(message, &[secret]), MAX_MESSAGE_CHARS),
         }
     }
 
@@ -224,13 +240,8 @@ fn cut(text: &str, chars: usize) -> String {
 pub fn summarise_error_body(body: &[u8], secret: &str) -> (Option<String>, String) {
     match serde_json::from_slice::<WireErrorBody>(body) {
         Ok(b) => (
-            b.error
-                .kind
-                .map(|k| cut(&crate::credentials::scrub(&k, &[secret]), 60)),
-            cut(
-                &crate::credentials::scrub(&b.error.message, &[secret]),
-                MAX_MESSAGE_CHARS,
-            ),
+            b.error.kind.map(|k| cut(&scrub(&k, &[secret]), 60)),
+            cut(&scrub(&b.error.message, &[secret]), MAX_MESSAGE_CHARS),
         ),
         Err(_) if body.is_empty() => (None, "no error message".to_owned()),
         Err(_) => (
@@ -339,6 +350,27 @@ mod tests {
         assert_eq!(
             message,
             "an answer that is not a provider error (10013 bytes)"
+        );
+    }
+
+    #[test]
+    fn scrub_removes_secrets_whole_and_cut_off() {
+        assert_eq!(
+            scrub(
+                "Incorrect API key provided: sk-abcdef123456. Try again.",
+                &["sk-abcdef123456", "short"],
+            ),
+            "Incorrect API key provided: [redacted]. Try again."
+        );
+        assert_eq!(
+            scrub("…the key was sk-abcdef12", &["sk-abcdef123456"]),
+            "…the key was [redacted]",
+            "a cut-off key is scrubbed too"
+        );
+        assert_eq!(
+            scrub("ends with sk-abc", &["sk-abcdef123456"]),
+            "ends with sk-abc",
+            "fewer than 8 characters of a key are not a key"
         );
     }
 

@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::http::BodyLimits;
 use super::retry::{self, Call, Execution, RetryPolicy};
 use super::{ChatRequest, Endpoint, FinishReason, Provider, ProviderError, ProviderKind, Usage};
-use crate::runs::DEFAULT_MAX_OUTPUT_BYTES;
+use crate::providers::DEFAULT_MAX_OUTPUT_BYTES;
 
 const LIMITS: BodyLimits = BodyLimits {
     max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,

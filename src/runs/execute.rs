@@ -8,8 +8,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::RunStatus;
+use super::context::Shared;
 use super::outcome::{Outcome, join_errors};
-use super::pipeline::Shared;
 use super::prepare::Call;
 use crate::contract::CompiledSchema;
 use crate::providers::ChatRequest;

@@ -24,64 +24,25 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::admit::{Admission, AdmitAll, AdmitRequest, Gate};
+use super::admit::{Admission, AdmitRequest};
 use super::catalog::Catalog;
+use super::context::{RunRequest, RunsConfig, Shared};
 use super::in_flight::InFlight;
 use super::outcome::Outcome;
 use super::prepare::{Call, Plan, Prepared, prepare};
 use super::record::{RunHead, finish};
-use super::recorder::{Recorder, Write};
+use super::recorder::{RETRY_WAITS_MS, Recorder, Write};
 use super::store::RunRow;
-use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunStatus, RunTrigger, RunView, execute};
+use super::{RunStatus, RunView, execute};
 use crate::agents::SaveRules;
 use crate::contract::SchemaCache;
-use crate::cpu::CpuPool;
 use crate::db::{Db, new_id, now_ms};
 use crate::error::CoreError;
 use crate::providers::estimate_tokens;
 use crate::providers::http::ProviderHttp;
-use crate::providers::retry::{AttemptRecord, Observer, RetryPolicy};
+use crate::providers::retry::{AttemptRecord, Observer};
 use crate::vault::Vault;
 use crate::workspaces::Actor;
-
-/// What a caller asks for: one run of an agent of the caller's workspace.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunRequest {
-    pub agent_id: String,
-    /// JSON when the agent has an input schema, else any text.
-    pub input: String,
-    pub mode: RunMode,
-    pub trigger: RunTrigger,
-    /// Stream the provider's answer (deltas as they arrive) or ask for it whole.
-    pub stream: bool,
-}
-
-/// Settings of the pipeline.
-#[derive(Clone, Debug)]
-pub struct RunsConfig {
-    /// The run output cap, in bytes.
-    pub max_output_bytes: usize,
-    pub policy: RetryPolicy,
-    pub cpu: CpuPool,
-    /// Who admits runs (limits and budgets).
-    pub gate: Arc<dyn Gate>,
-    /// Tests only: mock-mode runs follow this script instead of the mock.
-    #[cfg(feature = "testing")]
-    pub script: Option<crate::testing::Scripted>,
-}
-
-impl Default for RunsConfig {
-    fn default() -> Self {
-        RunsConfig {
-            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
-            policy: RetryPolicy::default(),
-            cpu: CpuPool::default(),
-            gate: Arc::new(AdmitAll),
-            #[cfg(feature = "testing")]
-            script: None,
-        }
-    }
-}
 
 /// Something that happens during a run.
 #[derive(Debug)]
@@ -118,19 +79,6 @@ impl StartedRun {
         }
         Err(CoreError::Internal("the run ended without a result".into()))
     }
-}
-
-/// Everything the stages share; built once at start-up.
-#[derive(Debug)]
-pub(super) struct Shared {
-    pub db: Db,
-    pub vault: Arc<Vault>,
-    pub http: ProviderHttp,
-    pub config: RunsConfig,
-    pub schemas: SchemaCache,
-    pub in_flight: InFlight,
-    pub recorder: Recorder,
-    pub catalog: Catalog,
 }
 
 /// The run pipeline. Cheap to clone.
@@ -294,14 +242,19 @@ async fn start(
     let running = unclaimed.head.as_ref().map(RunHead::running_row);
     let writing = Instant::now();
     if let Some(run) = running {
-        shared
+        let written = shared
             .recorder
             .write(Write {
                 run,
                 attempts: Vec::new(),
                 used_key: None,
             })
-            .await?;
+            .await;
+        if let Err(e) = written {
+            // Not on record: nothing to end (no cancelled row for a run that never started).
+            unclaimed.head = None;
+            return Err(e);
+        }
     }
     crate::telemetry::stage("start", writing.elapsed());
     let Some(head) = unclaimed.head.take() else {
@@ -338,7 +291,7 @@ impl Drop for Unclaimed {
             finished_at: Some(now_ms()),
             ..head.running_row()
         };
-        self.recorder.write_detached(Write {
+        self.recorder.write_from_drop(Write {
             run,
             attempts: Vec::new(),
             used_key: None,
@@ -452,13 +405,13 @@ async fn record(
     secret: Option<&SecretString>,
 ) -> RunEvent {
     let mut last = None;
-    for (i, wait) in [0u64, 200, 1_000, 3_000].into_iter().enumerate() {
+    for (i, wait) in RETRY_WAITS_MS.into_iter().enumerate() {
         // (No timer for the first try: a zero sleep still waits for the next timer tick, ~1 ms.)
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
         // The last try writes a bare failed row, in case the outcome itself was the trouble.
-        let this = if i < 3 {
+        let this = if i + 1 < RETRY_WAITS_MS.len() {
             outcome.clone()
         } else {
             Outcome::internal(Vec::new())

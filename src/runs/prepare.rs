@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::context::{RunRequest, Shared};
 use super::outcome::Outcome;
-use super::pipeline::{RunRequest, Shared};
 use super::{MAX_INPUT_BYTES, RunMode, RunStatus};
 use crate::agents::Agent;
 use crate::contract::{CompiledSchema, compile};

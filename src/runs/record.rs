@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::context::Shared;
 use super::outcome::Outcome;
-use super::pipeline::Shared;
 use super::recorder::Write;
 use super::store::{AttemptRow, RunRow};
 use super::{RunMode, RunStatus, RunTrigger, RunView};
-use crate::credentials::scrub;
 use crate::db::now_ms;
 use crate::error::CoreError;
 use crate::pricing::{CostSource, PRICE_TABLE_VERSION, price_usage};
+use crate::providers::scrub;
 use crate::workspaces::Actor;
 
 /// Who and what a run is, fixed when it starts.
@@ -148,9 +148,9 @@ pub(super) async fn finish(
         })
         .await?;
     crate::telemetry::run_finished(&crate::telemetry::FinishedRun {
-        status: row.status,
-        mode: row.mode,
-        trigger: row.trigger,
+        status: row.status.as_str(),
+        mode: row.mode.as_str(),
+        trigger: row.trigger.as_str(),
         provider: &row.provider,
         duration: latency,
         ttft_ms: row.ttft_ms,

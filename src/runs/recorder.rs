@@ -7,10 +7,10 @@
 //! transaction: at one run in flight that is one commit per write, under load one commit carries
 //! many runs, so SQLite's single writer stops being the queue every run waits in. A batch the
 //! database refuses (one bad row: a constraint) is retried write by write, so one run's failure is
-//! never another's; a batch lost to the database itself (down, busy past its timeout) fails as a
-//! whole, and each run retries its own write. On SQLite a commit is one text (`BEGIN; …; COMMIT`,
-//! see `db::Writes`), so it costs one trip to SQLite's worker thread; a batch that is one
-//! statement (`running` rows only) goes without `BEGIN`/`COMMIT`.
+//! never another's; a batch lost to the database itself (down, busy past its timeout: see
+//! `db::is_transient`) fails as a whole, and each run retries its own write. On SQLite a commit
+//! is one text (`BEGIN; …; COMMIT`, see `db::Writes`), so it costs one trip to SQLite's worker
+//! thread; a batch that is one statement (`running` rows only) goes without `BEGIN`/`COMMIT`.
 //!
 //! The queue holds at most two writes per run in flight (start, finish): it grows only with the
 //! runs in flight. A key's `last_used_at` is written at most once a minute per key (it is
@@ -23,16 +23,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::store::{ATTEMPT_ARGS, AttemptRow, RUN_ARGS, RunRow, push_attempts, push_runs};
+use super::store::{AttemptRow, RunRow, push_attempts, push_runs};
 use crate::db::{Db, Writes, now_ms};
 use crate::error::CoreError;
 
 /// Most writes taken into one commit.
 pub(super) const MAX_BATCH: usize = 256;
+/// Waits before each try of a write that must not be lost (the first goes at once).
+pub(super) const RETRY_WAITS_MS: [u64; 4] = [0, 200, 1_000, 3_000];
 /// How often a key's last use is written, at most.
 const MARK_USED_EVERY: Duration = Duration::from_secs(60);
 
 /// One write: a run's row, its new attempts, the key it used.
+#[derive(Clone)]
 pub(super) struct Write {
     pub run: RunRow,
     pub attempts: Vec<AttemptRow>,
@@ -68,6 +71,28 @@ impl Recorder {
         if self.jobs.send(Job { write, done }).is_err() {
             tracing::warn!("the run recorder has stopped; a write was lost");
         }
+    }
+
+    /// Writes `write` from a `Drop` (nothing may wait there): in a task of its own that retries a
+    /// few times over a few seconds if the database fails, or queued once when no runtime is
+    /// left to run that task.
+    pub fn write_from_drop(&self, write: Write) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.write_detached(write);
+            return;
+        };
+        let recorder = self.clone();
+        runtime.spawn(async move {
+            for wait in RETRY_WAITS_MS {
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                match recorder.write(write.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(run_id = write.run.id, error = %e, "run write failed"),
+                }
+            }
+        });
     }
 
     /// Writes `write` and returns once it is committed.
@@ -118,7 +143,7 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
                     let _ = job.done.send(Ok(()));
                 }
             }
-            Err(e @ sqlx::Error::Database(_)) if n > 1 => {
+            Err(e @ sqlx::Error::Database(_)) if n > 1 && !crate::db::is_transient(&e) => {
                 tracing::warn!(error = %e, writes = n, "batched run write refused; writing one by one");
                 for job in batch.drain(..) {
                     let keys: Vec<String> = job
@@ -145,8 +170,8 @@ async fn record_forever(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, depth: Arc
 }
 
 /// Writes the latest row of each run, every attempt and the keys' last use in one commit (on
-/// SQLite one round trip); a batch binding more than [`Writes::MAX_ARGS`] values is split into
-/// several commits.
+/// SQLite one round trip). SQLite's limit on bound values is per statement, and the statements
+/// stay under it: at most [`MAX_BATCH`] run rows in one, attempts split by `push_attempts`.
 async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), sqlx::Error> {
     // Each run once, as its latest row (a run's `running` row and its end never share a batch
     // today — the end waits for the start's commit — but a batch must not depend on that).
@@ -154,45 +179,19 @@ async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), 
     for (i, w) in writes.iter().enumerate() {
         latest.insert(w.run.id.as_str(), i);
     }
-    let mut chunk_rows: Vec<&RunRow> = Vec::new();
-    let mut chunk_attempts: Vec<&AttemptRow> = Vec::new();
-    let mut args = used_keys.len() * 2;
-    for (i, w) in writes.iter().enumerate() {
-        if latest.get(w.run.id.as_str()) != Some(&i) {
-            continue;
-        }
-        let needs = RUN_ARGS + ATTEMPT_ARGS * w.attempts.len();
-        if args + needs > Writes::MAX_ARGS && !chunk_rows.is_empty() {
-            commit_chunk(db, &chunk_rows, &chunk_attempts, &[]).await?;
-            chunk_rows.clear();
-            chunk_attempts.clear();
-            args = used_keys.len() * 2;
-        }
-        args += needs;
-        chunk_rows.push(&w.run);
-        chunk_attempts.extend(&w.attempts);
-    }
-    // Attempts of an earlier row of the same run (none today) go with the last chunk.
-    for (i, w) in writes.iter().enumerate() {
-        if latest.get(w.run.id.as_str()) != Some(&i) {
-            chunk_attempts.extend(&w.attempts);
-        }
-    }
-    commit_chunk(db, &chunk_rows, &chunk_attempts, used_keys).await
-}
-
-async fn commit_chunk(
-    db: &Db,
-    rows: &[&RunRow],
-    attempts: &[&AttemptRow],
-    used_keys: &[String],
-) -> Result<(), sqlx::Error> {
-    let mut writes = Writes::new(db.backend());
-    push_runs(&mut writes, rows);
-    push_attempts(&mut writes, attempts);
+    let rows: Vec<&RunRow> = writes
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| latest.get(w.run.id.as_str()) == Some(i))
+        .map(|(_, w)| &w.run)
+        .collect();
+    let attempts: Vec<&AttemptRow> = writes.iter().flat_map(|w| &w.attempts).collect();
+    let mut batch = Writes::new(db.backend());
+    push_runs(&mut batch, &rows);
+    push_attempts(&mut batch, &attempts);
     let at = now_ms();
     for key in used_keys {
-        crate::credentials::mark_used(&mut writes, key, at);
+        crate::credentials::mark_used(&mut batch, key, at);
     }
-    writes.commit(db).await
+    batch.commit(db).await
 }

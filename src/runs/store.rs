@@ -103,11 +103,6 @@ const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
     created_at, finished_at";
 
-/// Values one run row binds.
-pub(super) const RUN_ARGS: usize = 30;
-/// Values one attempt row binds.
-pub(super) const ATTEMPT_ARGS: usize = 10;
-
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
     "status",
@@ -130,12 +125,19 @@ const UPDATED: &[&str] = &[
     "finished_at",
 ];
 
-/// Adds the statement that writes `rows` (new, or replacing the same run's earlier row). A run
-/// appears at most once in `rows` (the caller keeps each run's latest row).
+/// Run rows per statement (30 values each: far under SQLite's 32,766 per statement).
+const RUNS_PER_STATEMENT: usize = 500;
+
+/// Adds the statements that write `rows` (new, or replacing the same run's `running` row),
+/// [`RUNS_PER_STATEMENT`] per statement. A run appears at most once in `rows` (the caller keeps
+/// each run's latest row).
 pub(super) fn push_runs(writes: &mut Writes, rows: &[&RunRow]) {
-    if rows.is_empty() {
-        return;
+    for rows in rows.chunks(RUNS_PER_STATEMENT) {
+        push_run_statement(writes, rows);
     }
+}
+
+fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
     writes.add(|st| {
         st.sql("INSERT INTO runs (")
             .sql(RUN_INSERT_COLUMNS)
@@ -213,10 +215,13 @@ pub(super) fn push_runs(writes: &mut Writes, rows: &[&RunRow]) {
             }
             st.sql(col).sql(" = excluded.").sql(col);
         }
+        // A finished row is final: a late write of the same run (a start's cancelled row, a
+        // last-resort failed row after a write that did commit) never replaces it.
+        st.sql(" WHERE runs.status IN ('running', 'interrupted')");
     });
 }
 
-/// Attempt rows per statement.
+/// Attempt rows per statement (10 values each).
 const ATTEMPTS_PER_STATEMENT: usize = 500;
 
 /// Adds the statements that write `rows`, [`ATTEMPTS_PER_STATEMENT`] per statement.
@@ -251,6 +256,8 @@ pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
                     .bind(a.completion_tokens)
                     .sql(")");
             }
+            // An attempt already written (a retried write that had committed) stays as it was.
+            st.sql(" ON CONFLICT (run_id, number) DO NOTHING");
         });
     }
 }

@@ -1019,3 +1019,93 @@ on_both_backends!(
         assert_eq!(run.error_kind.as_deref(), Some("output_too_large"));
     }
 );
+
+// A late or repeated write of a run that has ended — a retried final write whose first try
+// had committed, a Stop or a failure that lost the race — changes nothing: not the row, not
+// its attempts. A run marked `interrupted` while it was in fact still going takes its final row.
+on_both_backends!(
+    a_finished_run_is_never_overwritten_by_a_late_write,
+    |w: World| async move {
+        use super::record::RunHead;
+        use super::recorder::{Recorder, Write};
+        use super::store::AttemptRow;
+
+        let a = w.workspace("a@example.com").await;
+        let agent = w.agent(&a, &mock_draft("Echo")).await;
+        let run = w.run(&a, &agent.id, "hello", RunMode::Mock).await;
+        assert_eq!(run.status, RunStatus::Succeeded);
+        let attempts = attempts_of(&w, &run.id).await;
+        assert_eq!(attempts.len(), 1);
+
+        let head = |id: &str| RunHead {
+            id: id.to_owned(),
+            actor: a.clone(),
+            agent_id: agent.id.clone(),
+            agent_name: "Echo".into(),
+            agent_version: run.agent_version,
+            mode: RunMode::Mock,
+            trigger: run.trigger,
+            input: "hello".into(),
+            provider: run.provider.clone(),
+            model: run.model.clone(),
+            credential_id: None,
+            created_at: run.created_at,
+            started: std::time::Instant::now(),
+        };
+        let ended = |id: &str, status: RunStatus| {
+            let mut row = head(id).running_row();
+            row.status = status;
+            row.error_kind = Some("late".into());
+            row.error_message = Some("a late write".into());
+            row.finished_at = Some(crate::db::now_ms());
+            Write {
+                attempts: vec![AttemptRow {
+                    run_id: id.to_owned(),
+                    workspace_id: a.workspace_id.clone(),
+                    number: 1,
+                    http_status: Some(500),
+                    error_class: Some("server".into()),
+                    error_message: Some("late".into()),
+                    waited_ms: 0,
+                    latency_ms: 1,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                }],
+                run: row,
+                used_key: None,
+            }
+        };
+        let recorder = Recorder::start(w.db.clone());
+        for status in [RunStatus::Running, RunStatus::Cancelled, RunStatus::Failed] {
+            recorder.write(ended(&run.id, status)).await.unwrap();
+        }
+        assert_eq!(get_run(&w.db, &a, &run.id).await.unwrap(), run);
+        assert_eq!(attempts_of(&w, &run.id).await, attempts);
+
+        // Running, then marked interrupted (as a restarting instance does), then it ends after
+        // all: the final row is the one kept.
+        let id = crate::db::new_id();
+        recorder
+            .write(Write {
+                run: head(&id).running_row(),
+                attempts: Vec::new(),
+                used_key: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(mark_interrupted(&w.db).await.unwrap(), 1);
+        let interrupted = get_run(&w.db, &a, &id).await.unwrap();
+        assert_eq!(interrupted.status, RunStatus::Interrupted);
+        recorder
+            .write(ended(&id, RunStatus::Cancelled))
+            .await
+            .unwrap();
+        let kept = get_run(&w.db, &a, &id).await.unwrap();
+        assert_eq!(kept.status, RunStatus::Cancelled);
+        assert_eq!(kept.error_message.as_deref(), Some("a late write"));
+        assert_eq!(
+            attempts_of(&w, &id).await,
+            [(1, Some(500), Some("server".to_owned()))]
+        );
+    }
+);

@@ -18,11 +18,44 @@ pub enum StreamMessage {
 }
 
 impl StreamMessage {
-    /// The message as one NDJSON line.
+    /// The message as one NDJSON line, pure ASCII: every non-ASCII character is written as a
+    /// `\uXXXX` escape. The streamed server fn's client decodes each network chunk as UTF-8 on
+    /// its own, so a multi-byte character split across two chunks would fail the whole run in
+    /// the browser; an ASCII line can be cut anywhere.
     pub fn line(&self) -> String {
-        let mut s = serde_json::to_string(self).unwrap_or_default();
-        s.push('\n');
-        s
+        let mut out = Vec::with_capacity(128);
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiJson);
+        if self.serialize(&mut ser).is_err() {
+            out.clear();
+        }
+        out.push(b'\n');
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// serde_json's compact formatter, but string contents leave as ASCII (`\uXXXX` escapes,
+/// surrogate pairs beyond the basic plane), which JSON readers decode back to the same text.
+struct AsciiJson;
+
+impl serde_json::ser::Formatter for AsciiJson {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut units = [0u16; 2];
+        let mut plain = 0;
+        for (at, c) in fragment.char_indices() {
+            if c.is_ascii() {
+                continue;
+            }
+            writer.write_all(fragment.get(plain..at).unwrap_or_default().as_bytes())?;
+            for unit in c.encode_utf16(&mut units) {
+                write!(writer, "\\u{unit:04x}")?;
+            }
+            plain = at + c.len_utf8();
+        }
+        writer.write_all(fragment.get(plain..).unwrap_or_default().as_bytes())
     }
 }
 
@@ -133,4 +166,40 @@ pub async fn list_agent_runs(agent_id: String) -> Result<Vec<RunView>, AppError>
 pub async fn get_dashboard() -> Result<DashboardStats, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::runs::dashboard(&state.db, &actor).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamMessage;
+
+    #[test]
+    fn a_line_is_ascii_and_reads_back_as_the_same_text() {
+        let text = "naïve — 日本語 🚀 \"quoted\" \\ tab\t end".to_owned();
+        let message = StreamMessage::Delta { text: text.clone() };
+        let line = message.line();
+        assert!(line.is_ascii(), "{line}");
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(
+            line.contains("\\ud83d\\ude80"),
+            "emoji as a surrogate pair: {line}"
+        );
+        let back: StreamMessage = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn a_line_cut_anywhere_leaves_valid_utf8_pieces() {
+        let line = StreamMessage::Delta {
+            text: "€€€ 🚀🚀".repeat(10),
+        }
+        .line();
+        for cut in 0..line.len() {
+            let (a, b) = line.as_bytes().split_at(cut);
+            assert!(
+                std::str::from_utf8(a).is_ok() && std::str::from_utf8(b).is_ok(),
+                "cut at {cut}"
+            );
+        }
+    }
 }

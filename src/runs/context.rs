@@ -1,0 +1,69 @@
+//! What the stages of a run share: the request that starts a run, the pipeline's settings, and
+//! the dependencies built once at start-up (database, vault, HTTP client, caches, the recorder).
+//! Every stage depends on this module; none depends on the pipeline that calls them.
+
+use std::sync::Arc;
+
+use super::admit::{AdmitAll, Gate};
+use super::catalog::Catalog;
+use super::in_flight::InFlight;
+use super::recorder::Recorder;
+use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunTrigger};
+use crate::contract::SchemaCache;
+use crate::cpu::CpuPool;
+use crate::db::Db;
+use crate::providers::http::ProviderHttp;
+use crate::providers::retry::RetryPolicy;
+use crate::vault::Vault;
+
+/// What a caller asks for: one run of an agent of the caller's workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRequest {
+    pub agent_id: String,
+    /// JSON when the agent has an input schema, else any text.
+    pub input: String,
+    pub mode: RunMode,
+    pub trigger: RunTrigger,
+    /// Stream the provider's answer (deltas as they arrive) or ask for it whole.
+    pub stream: bool,
+}
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug)]
+pub struct RunsConfig {
+    /// The run output cap, in bytes.
+    pub max_output_bytes: usize,
+    pub policy: RetryPolicy,
+    pub cpu: CpuPool,
+    /// Who admits runs (limits and budgets).
+    pub gate: Arc<dyn Gate>,
+    /// Tests only: mock-mode runs follow this script instead of the mock.
+    #[cfg(feature = "testing")]
+    pub script: Option<crate::providers::scripted::Scripted>,
+}
+
+impl Default for RunsConfig {
+    fn default() -> Self {
+        RunsConfig {
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            policy: RetryPolicy::default(),
+            cpu: CpuPool::default(),
+            gate: Arc::new(AdmitAll),
+            #[cfg(feature = "testing")]
+            script: None,
+        }
+    }
+}
+
+/// Everything the stages share; built once at start-up.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub db: Db,
+    pub vault: Arc<Vault>,
+    pub http: ProviderHttp,
+    pub config: RunsConfig,
+    pub schemas: SchemaCache,
+    pub in_flight: InFlight,
+    pub recorder: Recorder,
+    pub catalog: Catalog,
+}
