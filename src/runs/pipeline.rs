@@ -238,21 +238,23 @@ async fn start(
     let mut unclaimed = Unclaimed {
         recorder: shared.recorder.clone(),
         head: Some(head),
+        ending: Ending::CallerGone,
     };
     let running = unclaimed.head.as_ref().map(RunHead::running_row);
     let writing = Instant::now();
     if let Some(run) = running {
         let written = shared
             .recorder
-            .write(Write {
+            .write_retrying(Write {
                 run,
                 attempts: Vec::new(),
                 used_key: None,
             })
             .await;
         if let Err(e) = written {
-            // Not on record: nothing to end (no cancelled row for a run that never started).
-            unclaimed.head = None;
+            // The row may have landed all the same (a commit whose answer was lost): the drop
+            // of `unclaimed` ends it as failed (or records nothing if it did not).
+            unclaimed.ending = Ending::NotStarted;
             return Err(e);
         }
     }
@@ -279,15 +281,34 @@ async fn start(
 struct Unclaimed {
     recorder: Recorder,
     head: Option<RunHead>,
+    ending: Ending,
+}
+
+/// Why a run ends before its task starts.
+enum Ending {
+    CallerGone,
+    NotStarted,
 }
 
 impl Drop for Unclaimed {
     fn drop(&mut self) {
         let Some(head) = self.head.take() else { return };
+        let (status, kind, message) = match self.ending {
+            Ending::CallerGone => (
+                RunStatus::Cancelled,
+                "cancelled",
+                "The caller went away before the run started.",
+            ),
+            Ending::NotStarted => (
+                RunStatus::Failed,
+                "internal",
+                "The run could not be started: the database did not answer.",
+            ),
+        };
         let run = RunRow {
-            status: RunStatus::Cancelled,
-            error_kind: Some("cancelled".into()),
-            error_message: Some("The caller went away before the run started.".into()),
+            status,
+            error_kind: Some(kind.into()),
+            error_message: Some(message.into()),
             finished_at: Some(now_ms()),
             ..head.running_row()
         };
@@ -420,6 +441,12 @@ async fn record(
             .catch_unwind()
             .await;
         match tried {
+            // A retry after a try that committed but reported an error changes nothing (see
+            // `store`): answer with what is on record.
+            Ok(Ok(run)) if i > 0 => {
+                let stored = super::get_run(&shared.db, &head.actor, &head.id).await;
+                return RunEvent::Finished(Box::new(stored.unwrap_or(run)));
+            }
             Ok(Ok(run)) => return RunEvent::Finished(Box::new(run)),
             Ok(Err(e)) => {
                 tracing::warn!(run_id = head.id, error = %e, "recording a finished run failed");
