@@ -58,7 +58,9 @@ export default defineConfig({
     {
       // Logs at debug go to a file the canary check reads.
       command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --site-root "${siteRoot}" ` +
-        `--openai-base-url http://127.0.0.1:${fakePort}/v1 > "${process.env.GALAXY_E2E_LOG}" 2>&1`,
+        `--openai-base-url http://127.0.0.1:${fakePort}/v1 ` +
+        // The OpenAI-compatible key in live.spec points at the local fake: allowed on purpose.
+        `--allowed-private-endpoints 127.0.0.1:${fakePort} > "${process.env.GALAXY_E2E_LOG}" 2>&1`,
       url: `http://127.0.0.1:${port}/readyz`,
       reuseExistingServer: false,
       timeout: 60_000,

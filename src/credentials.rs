@@ -149,7 +149,8 @@ mod server {
     use crate::audit;
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
-    use crate::providers::http::{BodyLimits, ProviderHttp, ProviderUrls};
+    use crate::providers::egress::EgressPolicy;
+    use crate::providers::http::{BodyLimits, ProviderHttp};
     use crate::providers::{Endpoint, Provider, scrub};
     use crate::vault::{Binding, Sealed, Vault};
     use crate::workspaces::{Actor, bump_generation, require_admin};
@@ -235,21 +236,39 @@ mod server {
         Ok(id)
     }
 
+    /// A key as typed into the add-key form.
+    pub struct NewKey<'a> {
+        pub provider: &'a str,
+        pub label: &'a str,
+        /// OpenAI-compatible endpoints only; checked against `egress`.
+        pub base_url: &'a str,
+        pub api_key: SecretString,
+    }
+
     /// Stores a new key (admins and owners).
-    #[tracing::instrument(skip(db, vault, api_key))]
+    #[tracing::instrument(skip(db, vault, egress, key))]
     pub async fn add_credential(
         db: &Db,
         vault: &Vault,
+        egress: &EgressPolicy,
         actor: &Actor,
-        provider: &str,
-        label: &str,
-        base_url: &str,
-        api_key: SecretString,
+        key: NewKey<'_>,
     ) -> Result<CredentialSummary, CoreError> {
         require_admin(actor)?;
+        let NewKey {
+            provider,
+            label,
+            base_url,
+            api_key,
+        } = key;
         let (kind, label, base_url) =
             validate_new_credential(provider, label, base_url, api_key.expose_secret())
                 .map_err(CoreError::Validation)?;
+        if let Some(url) = &base_url {
+            egress
+                .check_url(url)
+                .map_err(|m| CoreError::field("base_url", &m))?;
+        }
         let mut tx = db.pool().begin().await?;
         let id = insert(
             &mut tx,
@@ -437,13 +456,17 @@ mod server {
 
     impl StoredKey {
         /// Opens the key and says where it goes: first-party keys only ever to the operator's
-        /// URL, OpenAI-compatible keys to their own base URL.
+        /// URL, OpenAI-compatible keys to their own base URL — if the egress policy still
+        /// allows it (a field error on `mode` otherwise).
         pub fn open(
             &self,
             vault: &Vault,
             workspace_id: &str,
-            urls: &ProviderUrls,
+            http: &ProviderHttp,
         ) -> Result<Endpoint, CoreError> {
+            self.check_egress(http)
+                .map_err(|m| CoreError::field("mode", &format!("This key's endpoint: {m}")))?;
+            let urls = &http.urls;
             let api_key = vault
                 .open_sealed(
                     &self.sealed,
@@ -468,6 +491,16 @@ mod server {
                 api_key,
                 extra_headers: Vec::new(),
             })
+        }
+    }
+
+    impl StoredKey {
+        /// Whether the egress policy allows this key's endpoint now (the row may predate it).
+        fn check_egress(&self, http: &ProviderHttp) -> Result<(), String> {
+            match (&self.provider, &self.base_url) {
+                (ProviderKind::OpenAiCompatible, Some(url)) => http.egress.check_url(url),
+                _ => Ok(()),
+            }
         }
     }
 
@@ -508,19 +541,24 @@ mod server {
         .fetch_optional(db.pool())
         .await?
         .ok_or(CoreError::NotFound)?;
-        let ep = stored(&row)?.open(vault, &actor.workspace_id, &http.urls)?;
-        let secret = ep.api_key.expose_secret().to_owned();
-        let limits = BodyLimits::new(crate::providers::DEFAULT_MAX_OUTPUT_BYTES);
-        let result = Provider::new(ep, limits).check_key(&http.client).await;
-        let test = match result {
-            Ok(()) => KeyTest {
-                ok: true,
-                message: "The provider accepted the key.".into(),
-            },
-            Err(e) => KeyTest {
-                ok: false,
-                message: scrub(&e.explain(), &[&secret]),
-            },
+        let key = stored(&row)?;
+        let test = if let Err(message) = key.check_egress(http) {
+            KeyTest { ok: false, message }
+        } else {
+            let ep = key.open(vault, &actor.workspace_id, http)?;
+            let secret = ep.api_key.expose_secret().to_owned();
+            let limits = BodyLimits::new(crate::providers::DEFAULT_MAX_OUTPUT_BYTES);
+            let client = http.client_for(key.provider);
+            match Provider::new(ep, limits).check_key(client).await {
+                Ok(()) => KeyTest {
+                    ok: true,
+                    message: "The provider accepted the key.".into(),
+                },
+                Err(e) => KeyTest {
+                    ok: false,
+                    message: scrub(&e.explain(), &[&secret]),
+                },
+            }
         };
         sqlx::query(
             "UPDATE provider_credentials SET last_tested_at = $1, last_test_ok = $2 WHERE id = $3",

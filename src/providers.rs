@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "server")]
 pub mod anthropic;
 #[cfg(feature = "server")]
+pub mod egress;
+#[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
 pub mod http;
@@ -266,6 +268,9 @@ mod server {
         }
     }
 
+    /// The longest a key check (test connection) may take, connection included.
+    pub const CHECK_KEY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
     /// Every provider behind one enum: chosen from the credential's kind, or the mock.
     pub enum Provider {
         OpenAi(super::openai::OpenAi),
@@ -336,14 +341,20 @@ mod server {
         }
 
         /// A cheap authenticated call (list models) to check a key.
+        /// Calls the provider's cheap "list models" with the key, within [`CHECK_KEY_TIMEOUT`].
         pub async fn check_key(&self, http: &reqwest::Client) -> Result<(), ProviderError> {
-            match self {
-                Provider::OpenAi(p) => p.check_key(http).await,
-                Provider::Anthropic(p) => p.check_key(http).await,
-                Provider::Mock(_) => Ok(()),
-                #[cfg(feature = "testing")]
-                Provider::Scripted(_) => Ok(()),
-            }
+            let check = async {
+                match self {
+                    Provider::OpenAi(p) => p.check_key(http).await,
+                    Provider::Anthropic(p) => p.check_key(http).await,
+                    Provider::Mock(_) => Ok(()),
+                    #[cfg(feature = "testing")]
+                    Provider::Scripted(_) => Ok(()),
+                }
+            };
+            tokio::time::timeout(CHECK_KEY_TIMEOUT, check)
+                .await
+                .unwrap_or(Err(ProviderError::Timeout))
         }
     }
 }

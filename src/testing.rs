@@ -21,7 +21,7 @@ use wiremock::{MockServer, ResponseTemplate};
 
 use crate::agents::{Agent, AgentDraft, SaveRules, create_agent};
 use crate::auth::{Passwords, sign_up};
-use crate::credentials::{CredentialSummary, add_credential};
+use crate::credentials::{CredentialSummary, NewKey, add_credential};
 use crate::db::Db;
 use crate::db::testing::{TempDir, fresh_postgres, fresh_sqlite};
 use crate::error::CoreError;
@@ -75,10 +75,14 @@ impl World {
     /// A world on `db` whose pipeline has `config` (its retry policy made fast).
     pub async fn on(db: Db, dir: Option<TempDir>, config: RunsConfig) -> World {
         let upstream = MockServer::start().await;
-        let http = ProviderHttp::new(ProviderUrls {
-            openai: format!("{}/v1", upstream.uri()),
-            anthropic: upstream.uri(),
-        })
+        // The fake provider is on loopback: this world's operator allows it.
+        let http = ProviderHttp::new(
+            ProviderUrls {
+                openai: format!("{}/v1", upstream.uri()),
+                anthropic: upstream.uri(),
+            },
+            "127.0.0.1".parse().unwrap(),
+        )
         .unwrap();
         let vault = vault();
         let config = RunsConfig {
@@ -192,17 +196,15 @@ impl World {
             "openai_compatible" => format!("{}/v1", self.upstream.uri()),
             _ => String::new(),
         };
-        add_credential(
-            &self.db,
-            &self.vault,
-            actor,
+        let key = NewKey {
             provider,
             label,
-            &base_url,
-            SecretString::from(secret.to_owned()),
-        )
-        .await
-        .unwrap()
+            base_url: &base_url,
+            api_key: SecretString::from(secret.to_owned()),
+        };
+        add_credential(&self.db, &self.vault, &self.http.egress, actor, key)
+            .await
+            .unwrap()
     }
 
     /// Creates an agent from `draft`.

@@ -88,6 +88,11 @@ pub struct ServeArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=64 * 1024 * 1024)
     )]
     pub max_run_output_bytes: usize,
+    /// Private endpoints users' OpenAI-compatible keys may reach (a local model server, on
+    /// purpose): comma-separated networks (`10.0.0.0/8`), addresses (`127.0.0.1`) and
+    /// `host:port` pairs (`127.0.0.1:11434`). Unset, only public addresses are called.
+    #[arg(long, env = "GALAXY_ALLOWED_PRIVATE_ENDPOINTS")]
+    pub allowed_private_endpoints: Option<galaxy_core::providers::egress::EgressPolicy>,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]

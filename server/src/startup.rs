@@ -115,10 +115,13 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .env(leptos::config::Env::PROD)
         .build();
     let vault = Arc::new(Vault::open(KeySource::from_env_or(&args.db.data_dir))?);
-    let http = ProviderHttp::new(ProviderUrls {
-        openai: args.openai_base_url.trim_end_matches('/').to_owned(),
-        anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
-    })
+    let http = ProviderHttp::new(
+        ProviderUrls {
+            openai: args.openai_base_url.trim_end_matches('/').to_owned(),
+            anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
+        },
+        args.allowed_private_endpoints.clone().unwrap_or_default(),
+    )
     .map_err(|e| StartError::Http(e.to_string()))?;
     let runs = Runs::new(
         db.clone(),

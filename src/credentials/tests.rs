@@ -89,11 +89,14 @@ mod stored {
                 add_credential(
                     &w.db,
                     &w.vault,
+                    &w.http.egress,
                     &member,
-                    "openai",
-                    "x",
-                    "",
-                    SecretString::from(KEY.to_owned())
+                    NewKey {
+                        provider: "openai",
+                        label: "x",
+                        base_url: "",
+                        api_key: SecretString::from(KEY.to_owned())
+                    }
                 )
                 .await,
                 Err(CoreError::Forbidden)
@@ -338,6 +341,63 @@ mod stored {
                 .unwrap();
             assert_eq!(run.status, RunStatus::Succeeded);
             assert_eq!(v.active_key_id(), new_id);
+        }
+    );
+
+    // User endpoints reach only where the egress policy allows: refused at save with a field
+    // error, refused again when a stored key's endpoint is no longer allowed (no request leaves),
+    // and a name that resolves to a private address is refused at connect time.
+    on_both_backends!(
+        private_endpoints_are_refused_unless_the_operator_allows_them,
+        |w: World| async move {
+            use crate::providers::egress::EgressPolicy;
+            use crate::providers::http::ProviderHttp;
+            let a = w.workspace("a@example.com").await;
+            let strict = EgressPolicy::default();
+            for (url, says) in [
+                ("http://127.0.0.1:6379/", "private network"),
+                ("https://127.0.0.1:5432/", "private network"),
+                ("https://169.254.169.254/latest", "private network"),
+                ("https://[::1]:3000/api", "private network"),
+                ("http://localhost:3000/api", "private network"),
+                ("http://models.example.com/v1", "https://"),
+                ("https://u:p@models.example.com/v1", "user name"),
+            ] {
+                let key = NewKey {
+                    provider: "openai_compatible",
+                    label: "local",
+                    base_url: url,
+                    api_key: SecretString::from(KEY.to_owned()),
+                };
+                match add_credential(&w.db, &w.vault, &strict, &a, key).await {
+                    Err(CoreError::Validation(errs)) => {
+                        assert_eq!(errs[0].field, "base_url", "{url}");
+                        assert!(errs[0].message.contains(says), "{url}: {}", errs[0].message);
+                    }
+                    other => panic!("{url} was not refused: {other:?}"),
+                }
+            }
+            assert!(list_credentials(&w.db, &a).await.unwrap().is_empty());
+
+            // Saved while the operator allowed loopback; tested after the policy changed.
+            let key = w.key_with(&a, "openai_compatible", "local", KEY).await;
+            let now_strict = ProviderHttp::new(w.http.urls.clone(), strict).unwrap();
+            let test = test_credential(&w.db, &w.vault, &now_strict, &a, &key.id)
+                .await
+                .unwrap();
+            assert!(!test.ok);
+            assert!(test.message.contains("private network"), "{}", test.message);
+            assert!(w.upstream.received_requests().await.unwrap().is_empty());
+
+            // A name resolving to loopback: the users' client refuses it at connect time,
+            // the operator's client reaches it.
+            let port = w.upstream.address().port();
+            let url = format!("http://localhost:{port}/v1/models");
+            let refused = now_strict.user_client.get(&url).send().await.unwrap_err();
+            assert!(refused.is_connect(), "{refused:?}");
+            assert!(w.upstream.received_requests().await.unwrap().is_empty());
+            let reached = now_strict.client.get(&url).send().await.unwrap();
+            assert_eq!(reached.status().as_u16(), 404, "wiremock, no route");
         }
     );
 }

@@ -1,16 +1,19 @@
 //! The one HTTP client for provider calls, where the first-party providers live, and how much an
 //! answer may hold.
 //!
-//! The client has a connect timeout, `TCP_NODELAY`, pooled connections, no redirects, no proxy
-//! from the environment, and no retries (reqwest has none; the retry loop in [`super::retry`] is
+//! Two clients, one for the operator's URLs and one for URLs users typed, whose DNS resolver
+//! applies the egress policy (see [`super::egress`]). Both have a connect timeout, `TCP_NODELAY`,
+//! pooled connections, no redirects, no proxy from the environment, and no retries (reqwest has none; the retry loop in [`super::retry`] is
 //! the only one). Bodies are read through [`read_capped`], so no answer can make the server hold
 //! more than the run output cap allows.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::ProviderError;
+use super::egress::{EgressPolicy, GuardedResolver};
+use super::{ProviderError, ProviderKind};
 use crate::error::CoreError;
 
 /// Where the first-party providers live. Operators may point them elsewhere (a proxy, or a
@@ -30,30 +33,52 @@ impl Default for ProviderUrls {
     }
 }
 
-/// The client and the URLs together: what every provider call needs.
+/// The clients, the URLs and the egress policy together: what every provider call needs.
 #[derive(Clone, Debug)]
 pub struct ProviderHttp {
+    /// For the operator's URLs (the first-party providers, or what the operator set instead).
     pub client: reqwest::Client,
+    /// For URLs users typed: its resolver connects only where [`EgressPolicy`] allows.
+    pub user_client: reqwest::Client,
     pub urls: ProviderUrls,
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl ProviderHttp {
-    pub fn new(urls: ProviderUrls) -> Result<ProviderHttp, CoreError> {
+    pub fn new(urls: ProviderUrls, egress: EgressPolicy) -> Result<ProviderHttp, CoreError> {
+        let egress = Arc::new(egress);
         Ok(ProviderHttp {
-            client: provider_http_client()?,
+            client: provider_http_client(None)?,
+            user_client: provider_http_client(Some(GuardedResolver {
+                policy: egress.clone(),
+            }))?,
             urls,
+            egress,
         })
+    }
+
+    /// The client for a key of this kind: OpenAI-compatible endpoints are the users' own.
+    pub fn client_for(&self, kind: ProviderKind) -> &reqwest::Client {
+        match kind {
+            ProviderKind::OpenAiCompatible => &self.user_client,
+            ProviderKind::OpenAi | ProviderKind::Anthropic => &self.client,
+        }
     }
 }
 
-/// The HTTP client for provider calls.
-pub fn provider_http_client() -> Result<reqwest::Client, CoreError> {
-    reqwest::Client::builder()
+/// An HTTP client for provider calls; `guard` resolves names for user endpoints.
+pub fn provider_http_client(guard: Option<GuardedResolver>) -> Result<reqwest::Client, CoreError> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
+        .no_proxy();
+    let builder = match guard {
+        Some(resolver) => builder.dns_resolver(Arc::new(resolver)),
+        None => builder,
+    };
+    builder
         .build()
         .map_err(|e| CoreError::Internal(format!("http client: {e}")))
 }

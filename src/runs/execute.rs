@@ -47,7 +47,7 @@ async fn attempt(
 ) -> Outcome {
     let exec = retry::execute(
         retry::Call {
-            http: &shared.http.client,
+            http: &call.http,
             provider: &call.provider,
             request,
             stream,

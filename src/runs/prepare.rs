@@ -53,6 +53,8 @@ pub(super) struct Call {
     pub credential_id: Option<String>,
     /// The key's text, scrubbed out of every message the run keeps.
     pub secret: Option<SecretString>,
+    /// The HTTP client for this provider (users' own endpoints get the egress-guarded one).
+    pub http: reqwest::Client,
     /// The output schema the reply must match.
     pub output_schema: Option<Arc<CompiledSchema>>,
 }
@@ -218,7 +220,7 @@ pub(super) async fn prepare(
                     ),
                 ));
             };
-            let endpoint = stored.open(&shared.vault, &actor.workspace_id, &shared.http.urls)?;
+            let endpoint = stored.open(&shared.vault, &actor.workspace_id, &shared.http)?;
             let secret = SecretString::from(endpoint.api_key.expose_secret().to_owned());
             (
                 Provider::new(endpoint, limits),
@@ -235,6 +237,7 @@ pub(super) async fn prepare(
         max_tokens: config.max_tokens,
         output_schema: config.output_schema.clone(),
     };
+    let http = shared.http.client_for(config.provider).clone();
     Ok(Prepared {
         actor: actor.clone(),
         request,
@@ -244,6 +247,7 @@ pub(super) async fn prepare(
             provider,
             credential_id,
             secret,
+            http,
             output_schema,
         }),
     })

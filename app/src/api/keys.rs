@@ -28,14 +28,18 @@ pub async fn add_key(
     api_key: String,
 ) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    let key = galaxy_core::credentials::NewKey {
+        provider: &provider,
+        label: &label,
+        base_url: &base_url,
+        api_key: api_key.into(),
+    };
     Ok(galaxy_core::credentials::add_credential(
         &state.db,
         &state.vault,
+        &state.http.egress,
         &actor,
-        &provider,
-        &label,
-        &base_url,
-        api_key.into(),
+        key,
     )
     .await?)
 }
