@@ -504,6 +504,65 @@ mod server {
         }
     }
 
+    /// How many provider keys are stored sealed (revoked keys are erased and do not count).
+    pub async fn count_sealed(db: &Db) -> Result<i64, CoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM provider_credentials WHERE ciphertext <> ''")
+                .fetch_one(db.pool())
+                .await?;
+        Ok(n)
+    }
+
+    /// Checks that `vault` opens the stored keys — one per master key id they were sealed
+    /// with —, so a keyring that is not the one they were sealed with (a lost file regenerated,
+    /// a wrong `GALAXY_KEYRING`) is found at start, not at the first run. The message names
+    /// the master keys it cannot open, never a key.
+    pub async fn check_vault_opens_keys(db: &Db, vault: &Vault) -> Result<(), String> {
+        let samples = sqlx::query(
+            "SELECT p.id, p.workspace_id, p.provider, p.key_id, p.ciphertext, n.stored \
+             FROM provider_credentials p JOIN ( \
+               SELECT key_id, MIN(id) AS first_id, COUNT(*) AS stored FROM provider_credentials \
+               WHERE ciphertext <> '' GROUP BY key_id \
+             ) n ON p.id = n.first_id ORDER BY p.key_id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| format!("reading the stored provider keys: {e}"))?;
+        let mut unopened = Vec::new();
+        for row in &samples {
+            let opened = (|| {
+                let key_id: i64 = row.try_get("key_id").ok()?;
+                let sealed = Sealed {
+                    key_id: u32::try_from(key_id).ok()?,
+                    blob: row.try_get("ciphertext").ok()?,
+                };
+                let workspace_id: String = row.try_get("workspace_id").ok()?;
+                let provider: String = row.try_get("provider").ok()?;
+                let id: String = row.try_get("id").ok()?;
+                let binding = Binding {
+                    workspace_id: &workspace_id,
+                    provider: &provider,
+                    credential_id: &id,
+                };
+                vault.open_sealed(&sealed, &binding).ok()
+            })();
+            if opened.is_none() {
+                let key_id: i64 = row.try_get("key_id").unwrap_or_default();
+                let stored: i64 = row.try_get("stored").unwrap_or_default();
+                unopened.push(format!("master key {key_id} ({stored} provider keys)"));
+            }
+        }
+        if unopened.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "this keyring cannot open {}: the keys were sealed with another keyring; restore \
+                 that keyring file (or GALAXY_KEYRING) before starting",
+                unopened.join(", ")
+            ))
+        }
+    }
+
     /// The key a run of `provider` uses: the newest active one, else the newest superseded one.
     pub async fn key_for_run(
         db: &Db,

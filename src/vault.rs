@@ -10,7 +10,10 @@
 //!   retire the old key. A server that meets a key id it does not know re-reads its keyring once,
 //!   so keys added by `galaxy keys …` while it runs are picked up.
 //! * The keyring comes from `GALAXY_KEYRING` (the keyring JSON) or from `<data-dir>/keyring.json`,
-//!   created with mode 0600 on first start. A missing or malformed keyring stops the server.
+//!   created with mode 0600 on first start — only while no provider key is stored: a missing file
+//!   when keys are stored, a file other users can read, a malformed keyring, or one that cannot
+//!   open the stored keys stops the server at start (`galaxy serve`'s start-up checks). Writes
+//!   are atomic, synced (file, then folder) and under an exclusive lock.
 //! * Decrypted keys are `secrecy::SecretString`: no `Debug`, no `Serialize`, zeroed on drop.
 
 use std::collections::BTreeMap;
@@ -181,12 +184,20 @@ impl KeyringFile {
         KeyringFile::parse(&origin, &text)
     }
 
-    /// Writes the keyring file atomically with mode 0600.
+    /// Writes the keyring file atomically with mode 0600, durably (the file and then its folder
+    /// synced), holding an exclusive lock (`<file>.lock`) so two writers never interleave.
     pub fn write(&self, path: &Path) -> Result<(), VaultError> {
         let origin = path.display().to_string();
         let io = |e: std::io::Error| VaultError::Io(origin.clone(), e.to_string());
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| VaultError::Io(origin.clone(), e.to_string()))?;
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path.with_extension("json.lock"))
+            .map_err(io)?;
+        lock.lock().map_err(io)?;
         let tmp = path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -201,7 +212,19 @@ impl KeyringFile {
             f.write_all(json.as_bytes()).map_err(io)?;
             f.sync_all().map_err(io)?;
         }
-        std::fs::rename(&tmp, path).map_err(io)
+        std::fs::rename(&tmp, path).map_err(io)?;
+        #[cfg(unix)]
+        {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        drop(lock);
+        Ok(())
     }
 }
 

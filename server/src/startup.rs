@@ -40,6 +40,8 @@ pub enum StartError {
     Recovery(String),
     #[error("GALAXY_KEYRING / <data-dir>/keyring.json: {0}")]
     Keyring(#[from] galaxy_core::vault::VaultError),
+    #[error("GALAXY_KEYRING / <data-dir>/keyring.json: {0}")]
+    KeyringUnusable(String),
     #[error("provider HTTP client: {0}")]
     Http(String),
 }
@@ -89,6 +91,43 @@ pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartErro
     }
 }
 
+/// Opens the vault, refusing to start rather than lose keys: a missing key file is created only
+/// while no provider key is stored (otherwise a new keyring would silently make every stored key
+/// undecryptable), the file must not be readable by other users, and the keyring must open the
+/// stored keys.
+async fn open_vault(db: &Db, source: KeySource) -> Result<Vault, StartError> {
+    let stored = galaxy_core::credentials::count_sealed(db)
+        .await
+        .map_err(|e| StartError::Recovery(e.to_string()))?;
+    if let KeySource::File(path) = &source {
+        if !path.exists() && stored > 0 {
+            return Err(StartError::KeyringUnusable(format!(
+                "{} is missing, but the database holds {stored} provider keys sealed with it; \
+                 restore the file (or set GALAXY_KEYRING): a new keyring could not open them",
+                path.display()
+            )));
+        }
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(StartError::KeyringUnusable(format!(
+                    "{} is readable by other users (mode {mode:o}); `chmod 600` it",
+                    path.display()
+                )));
+            }
+        }
+    }
+    let vault = Vault::open(source)?;
+    if stored > 0 {
+        galaxy_core::credentials::check_vault_opens_keys(db, &vault)
+            .await
+            .map_err(StartError::KeyringUnusable)?;
+    }
+    Ok(vault)
+}
+
 /// Opens everything `serve` needs.
 pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
     let site_root = resolve_site_root(args.site_root.as_deref())?;
@@ -114,7 +153,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         .site_addr(args.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    let vault = Arc::new(Vault::open(KeySource::from_env_or(&args.db.data_dir))?);
+    let vault = Arc::new(open_vault(&db, KeySource::from_env_or(&args.db.data_dir)).await?);
     let http = ProviderHttp::new(
         ProviderUrls {
             openai: args.openai_base_url.trim_end_matches('/').to_owned(),

@@ -578,6 +578,73 @@ fn internal_errors_reach_the_browser_only_as_a_reference() {
     })
 }
 
+/// A keyring that cannot open the stored keys stops the start, with one line saying why: a
+/// missing file (not silently regenerated), a different keyring, a file others can read.
+#[test]
+fn start_up_refuses_a_keyring_that_would_lose_the_stored_keys() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let first = build_app(&args(&dir, None)).await.unwrap();
+        let cookie = sign_up(&first.router, "k@example.com").await;
+        let key = call(
+            &first.router,
+            "add_key",
+            &[
+                ("provider", "openai"),
+                ("label", "prod"),
+                ("base_url", ""),
+                ("api_key", "sk-keyring-0123456789"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(key.status, StatusCode::OK, "{}", key.body);
+        first.state.db.close().await;
+        drop(first);
+        let ring = dir.path().join("data").join("keyring.json");
+        let kept = std::fs::read(&ring).unwrap();
+
+        std::fs::remove_file(&ring).unwrap();
+        let e = build_app(&args(&dir, None))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("is missing") && e.contains("1 provider keys"),
+            "{e}"
+        );
+        assert!(!ring.exists(), "no new keyring written");
+
+        galaxy_core::vault::KeyringFile::generate()
+            .write(&ring)
+            .unwrap();
+        let e = build_app(&args(&dir, None))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cannot open master key 1"), "{e}");
+
+        std::fs::write(&ring, &kept).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&ring, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = build_app(&args(&dir, None))
+                .await
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("readable by other users"), "{e}");
+            std::fs::set_permissions(&ring, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let back = build_app(&args(&dir, None)).await.unwrap();
+        let keys = call(&back.router, "list_keys", &[], Some(&cookie)).await;
+        assert!(keys.body.contains("prod"), "{}", keys.body);
+    })
+}
+
 #[test]
 fn sessions_survive_a_restart() {
     run(async {
