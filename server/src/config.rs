@@ -1,6 +1,7 @@
 //! Command line and environment. Every setting is a flag with an environment variable; the
 //! README's configuration table lists them.
 
+use galaxy_core::providers::egress::EgressPolicy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -91,8 +92,8 @@ pub struct ServeArgs {
     /// Private endpoints users' OpenAI-compatible keys may reach (a local model server, on
     /// purpose): comma-separated networks (`10.0.0.0/8`), addresses (`127.0.0.1`) and
     /// `host:port` pairs (`127.0.0.1:11434`). Unset, only public addresses are called.
-    #[arg(long, env = "GALAXY_ALLOWED_PRIVATE_ENDPOINTS")]
-    pub allowed_private_endpoints: Option<galaxy_core::providers::egress::EgressPolicy>,
+    #[arg(long, env = "GALAXY_ALLOWED_PRIVATE_ENDPOINTS", value_parser = parse_egress)]
+    pub allowed_private_endpoints: Option<std::sync::Arc<EgressPolicy>>,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]
@@ -137,6 +138,11 @@ impl ServeArgs {
     }
 }
 
+/// `--allowed-private-endpoints` (kept behind an `Arc`: the arguments stay small).
+fn parse_egress(list: &str) -> Result<std::sync::Arc<EgressPolicy>, String> {
+    list.parse().map(std::sync::Arc::new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +182,31 @@ mod tests {
     fn bad_values_name_the_setting() {
         let err = Cli::try_parse_from(["galaxy", "serve", "--addr", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--addr"), "{err}");
+        let err = Cli::try_parse_from([
+            "galaxy",
+            "serve",
+            "--allowed-private-endpoints",
+            "10.0.0.0/8,not a host",
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--allowed-private-endpoints")
+                && err.to_string().contains("not a host"),
+            "{err}"
+        );
+        let cli = Cli::try_parse_from([
+            "galaxy",
+            "serve",
+            "--allowed-private-endpoints",
+            "127.0.0.1:11434",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        let policy = args.allowed_private_endpoints.unwrap();
+        assert!(policy.check_url("http://127.0.0.1:11434/v1").is_ok());
+        assert!(policy.check_url("http://127.0.0.1:6379/").is_err());
         let err =
             Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
         assert!(err.to_string().contains("--secure-cookies"), "{err}");

@@ -159,7 +159,11 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             openai: args.openai_base_url.trim_end_matches('/').to_owned(),
             anthropic: args.anthropic_base_url.trim_end_matches('/').to_owned(),
         },
-        args.allowed_private_endpoints.clone().unwrap_or_default(),
+        args.allowed_private_endpoints
+            .as_deref()
+            .cloned()
+            .unwrap_or_default()
+            .with_own_addresses(std::iter::once(args.addr).chain(args.metrics_addr)),
     )
     .map_err(|e| StartError::Http(e.to_string()))?;
     let runs = Runs::new(

@@ -11,7 +11,9 @@
 //!
 //! Refused by default: loopback, private (RFC 1918, IPv6 ULA), link-local (169.254.0.0/16 —
 //! cloud metadata —, fe80::/10), CGNAT (100.64.0.0/10), multicast, broadcast, unspecified,
-//! documentation and benchmarking ranges, IPv4-mapped forms of all of these. The operator allows
+//! documentation and benchmarking ranges, IPv4-mapped forms of all of these and IPv6 ranges that
+//! carry an IPv4 inside (NAT64, 6to4, Teredo) — and always the server's own listen addresses.
+//! A host the operator lists with a port is reachable on that port only. The operator allows
 //! a local model server on purpose with `GALAXY_ALLOWED_PRIVATE_ENDPOINTS` (see [`EgressPolicy`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -27,6 +29,8 @@ use ipnet::IpNet;
 pub struct EgressPolicy {
     nets: Vec<IpNet>,
     endpoints: Vec<(String, u16)>,
+    /// The server's own listen addresses: never a user endpoint, whatever else is allowed.
+    own: Vec<SocketAddr>,
 }
 
 impl FromStr for EgressPolicy {
@@ -65,10 +69,37 @@ fn split_host_port(item: &str) -> Option<(String, u16)> {
             || host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
-    valid.then(|| (host.to_ascii_lowercase(), port))
+    let host = match host.parse::<IpAddr>() {
+        Ok(ip) => canonical(ip).to_string(),
+        Err(_) => host.to_ascii_lowercase(),
+    };
+    valid.then_some((host, port))
 }
 
 impl EgressPolicy {
+    /// The policy, knowing the server's own listen addresses (refused as user endpoints).
+    pub fn with_own_addresses(mut self, own: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.own.extend(own);
+        self
+    }
+
+    /// True when `ip:port` is one of the server's own listeners (an unspecified listen
+    /// address stands for every local one: loopback and private addresses on that port).
+    fn is_own(&self, ip: IpAddr, port: u16) -> bool {
+        let ip = canonical(ip);
+        self.own.iter().any(|own| {
+            own.port() == port
+                && (canonical(own.ip()) == ip || (own.ip().is_unspecified() && !is_public(ip)))
+        })
+    }
+
+    /// True when the operator listed this host (on any port).
+    fn lists_host(&self, host: &str) -> bool {
+        self.endpoints
+            .iter()
+            .any(|(h, _)| h.eq_ignore_ascii_case(host))
+    }
+
     /// True when `ip` may be reached: a public address, or one the operator allowed.
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
         is_public(ip) || self.nets.iter().any(|net| net.contains(&canonical(ip)))
@@ -109,23 +140,33 @@ impl EgressPolicy {
             return Err("The URL needs a host.".to_owned());
         };
         let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let literal = bare.parse::<IpAddr>().ok();
+        let bare = literal.map_or_else(|| bare.to_owned(), |ip| canonical(ip).to_string());
+        let bare = bare.as_str();
+        if literal.is_some_and(|ip| self.is_own(ip, port)) {
+            return Err("That is Galaxy's own address.".to_owned());
+        }
         let allowed_endpoint = self.allows_endpoint(bare, port);
-        let allowed_private = match bare.parse::<IpAddr>() {
-            Ok(ip) if !is_public(ip) => {
+        if self.lists_host(bare) && !allowed_endpoint {
+            // The operator named this host with its port(s): no other port of it.
+            return Err(refusal(bare));
+        }
+        let allowed_private = match literal {
+            Some(ip) if !is_public(ip) => {
                 if !(allowed_endpoint || self.allows_ip(ip)) {
                     return Err(refusal(bare));
                 }
                 true
             }
-            Ok(_) => false,
+            Some(_) => false,
             // A name: where it resolves is checked at connect time; these never leave the host.
-            Err(_) if host == "localhost" || host.ends_with(".localhost") => {
+            None if is_localhost(&host) => {
                 if !allowed_endpoint {
                     return Err(refusal(bare));
                 }
                 true
             }
-            Err(_) => allowed_endpoint,
+            None => allowed_endpoint,
         };
         if !https && !allowed_private {
             return Err(
@@ -135,6 +176,12 @@ impl EgressPolicy {
         }
         Ok(())
     }
+}
+
+/// `localhost`, its subdomains, with or without the final dot.
+fn is_localhost(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host == "localhost" || host.ends_with(".localhost")
 }
 
 fn refusal(host: &str) -> String {
@@ -173,6 +220,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240
         || (a == 100 && (b & 0xc0) == 64) // CGNAT 100.64.0.0/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
         || (a == 198 && (b & 0xfe) == 18)) // benchmarking 198.18.0.0/15
 }
 
@@ -185,7 +233,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
         || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64: an IPv4 behind it
+        || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64 (64:ff9b::/96, 64:ff9b:1::/48)
+        || first == 0x2002 // 6to4: an IPv4 inside
+        || first == 0x2001 && ip.segments()[1] == 0 // Teredo
+        || (first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]) // discard-only 100::/64
         || ip.to_ipv4().is_some()) // IPv4-compatible ::a.b.c.d
 }
 
@@ -256,6 +307,11 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "192.88.99.1",
         ] {
             assert!(!is_public(ip(s)), "{s} must not be public");
         }
@@ -331,7 +387,9 @@ mod tests {
             let e = strict.check_url(url).unwrap_err();
             assert!(e.contains(says), "{url}: {e}");
         }
-        let local: EgressPolicy = "127.0.0.1:11434,localhost:8080".parse().unwrap();
+        let local: EgressPolicy = "127.0.0.1:11434,localhost:8080,ollama.internal:11434,[0:0::1]:9"
+            .parse()
+            .unwrap();
         assert!(local.check_url("http://127.0.0.1:11434/v1").is_ok());
         assert!(
             local.check_url("http://127.0.0.1:11435/v1").is_err(),
@@ -339,6 +397,44 @@ mod tests {
         );
         assert!(local.check_url("http://localhost:8080/v1").is_ok());
         assert!(local.check_url("http://localhost:8081/v1").is_err());
+        assert!(local.check_url("http://ollama.internal:11434/v1").is_ok());
+        let e = local
+            .check_url("https://ollama.internal:6379/")
+            .unwrap_err();
+        assert!(
+            e.contains("private network"),
+            "a named host on another port: {e}"
+        );
+        assert!(
+            local.check_url("http://[::1]:9/").is_ok(),
+            "canonical IPv6 entry"
+        );
+        assert!(strict.check_url("https://localhost./").is_err());
+
+        // The server itself, even where its network is allowed.
+        let own: EgressPolicy = "127.0.0.0/8,10.0.0.0/8".parse().unwrap();
+        let own = own.with_own_addresses(["127.0.0.1:3000".parse().unwrap()]);
+        assert!(own.check_url("http://127.0.0.1:11434/v1").is_ok());
+        assert!(
+            own.check_url("http://127.0.0.1:3000/api")
+                .unwrap_err()
+                .contains("own")
+        );
+        let all = own.with_own_addresses(["0.0.0.0:3001".parse().unwrap()]);
+        assert!(
+            all.check_url("http://10.1.2.3:3001/")
+                .unwrap_err()
+                .contains("own")
+        );
+        let public = EgressPolicy::default().with_own_addresses([
+            "0.0.0.0:3000".parse().unwrap(),
+            "203.0.113.9:9100".parse().unwrap(),
+        ]);
+        assert!(
+            public.check_url("https://8.8.8.8:3000/").is_ok(),
+            "another host's port"
+        );
+        assert!(public.check_url("https://203.0.113.9:9100/").is_err());
     }
 
     #[tokio::test]
