@@ -37,6 +37,8 @@ use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_headers();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -55,6 +57,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// A page's own headers (server rendering only): a Content-Security-Policy that lets in only this
+/// origin's files, the WASM bundle, and the inline scripts Leptos writes with this response's
+/// nonce; and `no-store`, since pages show a signed-in person's data.
+#[cfg(feature = "ssr")]
+fn set_page_headers() {
+    use http::{HeaderValue, header};
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let script = leptos::nonce::use_nonce()
+        .map(|nonce| format!(" 'nonce-{nonce}'"))
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self'{script} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// Signed-in state shared by every page: the current user and the actions that change it.

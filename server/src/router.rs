@@ -3,7 +3,9 @@
 //! Routes: health (`/healthz`, `/readyz`), `/metrics` (Prometheus; on a separate listener when
 //! configured), the Leptos pages and server functions under `/api/`, static files.
 //!
-//! Layers, outermost first: request tracing, compression, a 1 MiB body limit, security headers,
+//! Layers, outermost first: request tracing, compression, a 1 MiB body limit, security headers
+//! (nosniff, frame denial, same-origin referrer and opener policy, HSTS when cookies are Secure,
+//! `no-store` on server fn answers; pages add their nonce-based CSP and `no-store` in the shell),
 //! the cross-site request check (state-changing requests from another site are refused: Leptos
 //! server functions accept form posts, which another origin can send without a CORS preflight),
 //! and the session layer (HttpOnly, SameSite=Strict, Secure unless plain-HTTP localhost, expiring
@@ -12,7 +14,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -101,6 +103,18 @@ pub fn router(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(middleware::from_fn(no_store_for_server_fns))
+        .layer(tower::util::option_layer(secure_cookies.then(|| {
+            // Cookies are Secure: the site is served over https, and should only be.
+            SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            )
+        })))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Streamed runs (application/octet-stream) must reach the browser token by token.
         .layer(CompressionLayer::new().compress_when(
@@ -108,6 +122,18 @@ pub fn router(
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Server fn answers carry a person's data: never stored by a browser or a proxy.
+async fn no_store_for_server_fns(request: Request<Body>, next: middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> Response {

@@ -251,6 +251,77 @@ fn visitors_are_redirected_to_log_in_and_forms_render_without_js() {
     })
 }
 
+/// Pages carry a CSP whose nonce is the one on Leptos' inline scripts (and no other inline script
+/// runs), pages and server fn answers are never cached, and the opener policy isolates the window.
+#[test]
+fn pages_have_a_nonce_csp_and_nothing_personal_is_cached() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let login = get(r, "/login", None).await;
+        let csp = login.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap();
+        assert!(nonce.len() >= 16, "{csp}");
+        for directive in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        let scripts = login.body.matches("<script").count();
+        assert!(scripts > 0);
+        assert_eq!(
+            login.body.matches(&format!(r#"nonce="{nonce}""#)).count(),
+            scripts,
+            "every inline script carries this response's nonce: {}",
+            login.body
+        );
+        let again = get(r, "/login", None).await;
+        assert!(
+            !again.headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains(nonce),
+            "a fresh nonce per response"
+        );
+        assert_eq!(login.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(login.headers["cross-origin-opener-policy"], "same-origin");
+        assert!(
+            login
+                .headers
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .is_none(),
+            "plain-HTTP localhost: no HSTS"
+        );
+        let me = call(r, "get_current_user", &[], None).await;
+        assert_eq!(me.headers[header::CACHE_CONTROL], "no-store");
+
+        let dir = TempDir::new().unwrap();
+        let secure = build_app(&ServeArgs {
+            secure_cookies: Some(true),
+            ..args(&dir, None)
+        })
+        .await
+        .unwrap();
+        let page = get(&secure.router, "/login", None).await;
+        assert_eq!(
+            page.headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
+    })
+}
+
 #[test]
 fn session_cookie_is_strict_http_only_and_cycled_at_log_in() {
     run(async {
