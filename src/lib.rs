@@ -51,6 +51,7 @@ pub mod db;
 pub mod error;
 pub mod pricing;
 pub mod providers;
+pub mod redacted;
 pub mod runs;
 pub mod string_enum;
 #[cfg(feature = "server")]

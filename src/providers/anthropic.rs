@@ -117,9 +117,19 @@ impl Anthropic {
         .unwrap_or(Value::Null)
     }
 
+    /// The key header, marked sensitive (kept out of debug output and HPACK tables, as
+    /// `bearer_auth` does for OpenAI). A key that is not a valid header value was refused
+    /// when saved; sent as it is, the request fails with reqwest's builder error.
     fn with_auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        rb.header("x-api-key", self.endpoint.api_key.expose_secret())
-            .header("anthropic-version", API_VERSION)
+        let rb = match reqwest::header::HeaderValue::from_str(self.endpoint.api_key.expose_secret())
+        {
+            Ok(mut key) => {
+                key.set_sensitive(true);
+                rb.header("x-api-key", key)
+            }
+            Err(_) => rb.header("x-api-key", self.endpoint.api_key.expose_secret()),
+        };
+        rb.header("anthropic-version", API_VERSION)
     }
 
     async fn send(

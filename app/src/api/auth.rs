@@ -1,5 +1,6 @@
 //! Sign up, log in, log out, and who is signed in.
 
+use galaxy_core::redacted::Redacted;
 use galaxy_core::workspaces::CurrentUser;
 use leptos::prelude::*;
 
@@ -23,7 +24,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 pub async fn sign_up(
     email: String,
     display_name: String,
-    password: String,
+    password: Redacted,
 ) -> Result<(), AppError> {
     let state = crate::session::state()?;
     let signed_in = galaxy_core::auth::sign_up(
@@ -31,7 +32,7 @@ pub async fn sign_up(
         &state.passwords,
         &email,
         &display_name,
-        password.into(),
+        password.into_inner().into(),
     )
     .await?;
     crate::session::start(&signed_in).await?;
@@ -41,7 +42,7 @@ pub async fn sign_up(
 
 /// Checks the credentials, signs in under a fresh session id, and goes to the dashboard.
 #[server(endpoint = "log_in")]
-pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn log_in(email: String, password: Redacted) -> Result<(), AppError> {
     let state = crate::session::state()?;
     let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
@@ -52,7 +53,7 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
         &state.passwords,
         &state.login_throttle,
         &email,
-        password.into(),
+        password.into_inner().into(),
         client.as_deref(),
     )
     .await?;

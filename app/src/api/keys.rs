@@ -3,6 +3,7 @@
 
 use galaxy_core::credentials::CredentialSummary;
 use galaxy_core::providers::ProviderKind;
+use galaxy_core::redacted::Redacted;
 use leptos::prelude::*;
 
 use crate::error::AppError;
@@ -25,14 +26,14 @@ pub async fn add_key(
     provider: String,
     label: String,
     base_url: String,
-    api_key: String,
+    api_key: Redacted,
 ) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let key = galaxy_core::credentials::NewKey {
         provider: &provider,
         label: &label,
         base_url: &base_url,
-        api_key: api_key.into(),
+        api_key: api_key.into_inner().into(),
     };
     Ok(galaxy_core::credentials::add_credential(
         &state.db,
@@ -45,14 +46,14 @@ pub async fn add_key(
 }
 
 #[server(endpoint = "rotate_key")]
-pub async fn rotate_key(id: String, api_key: String) -> Result<CredentialSummary, AppError> {
+pub async fn rotate_key(id: String, api_key: Redacted) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::credentials::rotate_credential(
         &state.db,
         &state.vault,
         &actor,
         &id,
-        api_key.into(),
+        api_key.into_inner().into(),
     )
     .await?)
 }
@@ -77,4 +78,53 @@ pub async fn test_key(id: String) -> Result<galaxy_core::credentials::KeyTest, A
         )
         .await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AddKey, RotateKey};
+    use crate::api::auth::{LogIn, SignUp};
+
+    /// Server fn arguments are `Debug` (the macro derives it): a key or a password inside them
+    /// prints as `<redacted>`, so no log of a request's arguments can hold one.
+    #[test]
+    fn keys_and_passwords_never_print() {
+        let printed = [
+            format!(
+                "{:?}",
+                AddKey {
+                    provider: "openai".into(),
+                    label: "prod".into(),
+                    base_url: String::new(),
+                    api_key: "sk-secret-key-1".to_owned().into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                RotateKey {
+                    id: "k".into(),
+                    api_key: "sk-secret-key-2".to_owned().into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                LogIn {
+                    email: "a@example.com".into(),
+                    password: "hunter2-secret".to_owned().into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                SignUp {
+                    email: "a@example.com".into(),
+                    display_name: "A".into(),
+                    password: "hunter3-secret".to_owned().into(),
+                }
+            ),
+        ];
+        for text in printed {
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
 }
