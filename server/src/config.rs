@@ -59,8 +59,13 @@ pub struct ServeArgs {
     /// Default: target/site under the current folder, else site/ beside the binary's folder.
     #[arg(long, env = "LEPTOS_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
-    /// Mark session cookies Secure. Default: on, except when listening on a loopback address
-    /// (plain-HTTP localhost). Turn it on behind a TLS-terminating proxy.
+    /// The address people reach Galaxy at (e.g. `https://galaxy.example.com`, also behind a
+    /// proxy): https makes cookies Secure, and its host — with the listen address — is the only
+    /// `Host` the server answers (so DNS rebinding against a local instance is refused).
+    #[arg(long, env = "GALAXY_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<PublicUrl>,
+    /// Mark session cookies Secure. Default: on when the public URL is https, else on except
+    /// when listening on a loopback address (plain-HTTP localhost).
     #[arg(long, env = "GALAXY_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
     /// Log format.
@@ -134,8 +139,78 @@ impl DbArgs {
 impl ServeArgs {
     pub fn secure_cookies(&self) -> bool {
         self.secure_cookies
-            .unwrap_or_else(|| !self.addr.ip().is_loopback())
+            .unwrap_or_else(|| match &self.public_url {
+                Some(url) => url.https,
+                None => !self.addr.ip().is_loopback(),
+            })
     }
+
+    /// The `Host` values the server answers: the public URL's, and the listen address's (with
+    /// `localhost` for a loopback one). `None` — every host — when listening on every interface
+    /// without a public URL: the names people use are unknown then.
+    pub fn allowed_hosts(&self) -> Option<Vec<String>> {
+        let port = self.addr.port();
+        let mut hosts: Vec<String> = self.public_url.iter().map(|u| u.host.clone()).collect();
+        let local = |hosts: &mut Vec<String>, host: &str| {
+            hosts.push(format!("{host}:{port}"));
+            if port == 80 || port == 443 {
+                hosts.push(host.to_owned());
+            }
+        };
+        if self.addr.ip().is_unspecified() {
+            self.public_url.as_ref()?;
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                local(&mut hosts, host);
+            }
+        } else {
+            let ip = match self.addr.ip() {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            };
+            local(&mut hosts, &ip);
+            if self.addr.ip().is_loopback() {
+                local(&mut hosts, "localhost");
+            }
+        }
+        Some(hosts)
+    }
+}
+
+/// `--public-url`: its scheme and its host as browsers send it in `Host` (lower-case, without a
+/// default port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub https: bool,
+    pub host: String,
+}
+
+fn parse_public_url(text: &str) -> Result<PublicUrl, String> {
+    let uri: axum::http::Uri = text
+        .parse()
+        .map_err(|_| "expected a URL such as https://galaxy.example.com".to_owned())?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err("expected an https:// (or http://) URL".to_owned()),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| "expected a URL with a host".to_owned())?;
+    if authority.as_str().contains('@') || uri.query().is_some() || !matches!(uri.path(), "" | "/")
+    {
+        return Err(
+            "expected only a scheme and a host, e.g. https://galaxy.example.com".to_owned(),
+        );
+    }
+    let default = if https { 443 } else { 80 };
+    let host = match authority.port_u16() {
+        Some(port) if port != default => format!("{}:{port}", authority.host()),
+        _ => authority.host().to_owned(),
+    };
+    Ok(PublicUrl {
+        https,
+        host: host.to_ascii_lowercase(),
+    })
 }
 
 /// `--allowed-private-endpoints` (kept behind an `Arc`: the arguments stay small).
@@ -176,6 +251,47 @@ mod tests {
             galaxy_core::runs::DEFAULT_MAX_OUTPUT_BYTES
         );
         assert_eq!(args.metrics_addr, None);
+        assert_eq!(
+            args.allowed_hosts(),
+            None,
+            "every interface, no public URL: any host"
+        );
+
+        let cli = Cli::try_parse_from([
+            "galaxy",
+            "serve",
+            "--public-url",
+            "https://Galaxy.Example.com:443/",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert!(
+            args.secure_cookies(),
+            "https public URL behind a proxy on loopback"
+        );
+        assert_eq!(
+            args.allowed_hosts().unwrap(),
+            ["galaxy.example.com", "127.0.0.1:3000", "localhost:3000"]
+        );
+        let cli = Cli::try_parse_from(["galaxy", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(
+            args.allowed_hosts().unwrap(),
+            ["127.0.0.1:3000", "localhost:3000"]
+        );
+        for bad in [
+            "galaxy.example.com",
+            "ftp://galaxy.example.com",
+            "https://galaxy.example.com/app",
+            "https://u@galaxy.example.com",
+        ] {
+            let err = Cli::try_parse_from(["galaxy", "serve", "--public-url", bad]).unwrap_err();
+            assert!(err.to_string().contains("--public-url"), "{bad}: {err}");
+        }
     }
 
     #[test]

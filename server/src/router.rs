@@ -24,7 +24,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{
     AxumRouteListing, LeptosRoutes, generate_route_list, handle_server_fns_with_context,
 };
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -55,6 +55,7 @@ pub fn router(
     sessions: Sessions,
     secure_cookies: bool,
     serve_metrics: bool,
+    hosts: Option<Vec<String>>,
 ) -> Router {
     let routes = routes();
     let context = {
@@ -115,6 +116,9 @@ pub fn router(
                 HeaderValue::from_static("max-age=31536000"),
             )
         })))
+        .layer(tower::util::option_layer(hosts.map(|hosts| {
+            middleware::from_fn_with_state(Arc::<[String]>::from(hosts), known_hosts_only)
+        })))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Streamed runs (application/octet-stream) must reach the browser token by token.
         .layer(CompressionLayer::new().compress_when(
@@ -122,6 +126,27 @@ pub fn router(
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers only requests addressed to one of `hosts` (a browser always sends `Host`): a page of
+/// another name that resolves to this server (DNS rebinding) gets nothing. Requests without a
+/// `Host` (HTTP/1.0 tools) pass.
+async fn known_hosts_only(
+    State(hosts): State<Arc<[String]>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or_default().to_ascii_lowercase());
+    match host {
+        Some(host) if !hosts.contains(&host) => {
+            tracing::warn!(host, "request for an unknown host refused");
+            (StatusCode::MISDIRECTED_REQUEST, "unknown host").into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// Server fn answers carry a person's data: never stored by a browser or a proxy.

@@ -181,6 +181,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         sessions.clone(),
         args.secure_cookies(),
         args.metrics_addr.is_none(),
+        args.allowed_hosts(),
     );
     tokio::spawn(
         sessions

@@ -46,6 +46,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
             database_url,
         },
         site_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public")),
+        public_url: None,
         secure_cookies: None,
         log_format: LogFormat::Text,
         openai_base_url: "http://127.0.0.1:9/v1".into(),
@@ -319,6 +320,62 @@ fn pages_have_a_nonce_csp_and_nothing_personal_is_cached() {
             page.headers[header::STRICT_TRANSPORT_SECURITY],
             "max-age=31536000"
         );
+    })
+}
+
+/// Only requests for the public URL's host or the listen address are answered (DNS rebinding
+/// against a local instance gets nothing); an https public URL makes cookies Secure even when
+/// the server listens on loopback behind its proxy.
+#[test]
+fn only_known_hosts_are_answered_and_an_https_public_url_secures_cookies() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let app = build_app(&ServeArgs {
+            public_url: Some(galaxy_server::config::PublicUrl {
+                https: true,
+                host: "galaxy.example.com".into(),
+            }),
+            ..args(&dir, None)
+        })
+        .await
+        .unwrap();
+        let r = &app.router;
+        let with_host = |host: &'static str| {
+            Request::get("/healthz")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap()
+        };
+        for host in [
+            "galaxy.example.com",
+            "GALAXY.example.com",
+            "127.0.0.1:3000",
+            "localhost:3000",
+        ] {
+            let reply = send(r, with_host(host)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{host}");
+        }
+        for host in [
+            "attacker.example",
+            "galaxy.example.com.attacker.example",
+            "127.0.0.1:3001",
+        ] {
+            let reply = send(r, with_host(host)).await;
+            assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{host}");
+        }
+        let signed_up = call(
+            r,
+            "sign_up",
+            &[
+                ("email", "s@example.com"),
+                ("display_name", "S"),
+                ("password", "correct horse battery"),
+            ],
+            None,
+        )
+        .await;
+        let cookie = signed_up.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
     })
 }
 
