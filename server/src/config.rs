@@ -99,6 +99,15 @@ pub struct ServeArgs {
     /// `host:port` pairs (`127.0.0.1:11434`). Unset, only public addresses are called.
     #[arg(long, env = "GALAXY_ALLOWED_PRIVATE_ENDPOINTS", value_parser = parse_egress)]
     pub allowed_private_endpoints: Option<std::sync::Arc<EgressPolicy>>,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for open requests and runs in flight; runs still
+    /// going then are recorded `interrupted`.
+    #[arg(
+        long,
+        env = "GALAXY_SHUTDOWN_GRACE_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    pub shutdown_grace_secs: u64,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]

@@ -125,24 +125,46 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
         tracing::info!(%addr, "metrics on http://{addr}/metrics");
     }
     tracing::info!(addr = %args.addr, "Galaxy is listening on http://{}", args.addr);
-    axum::serve(
+    // The stop's deadline starts at the signal: open requests (a streamed run among them) and
+    // then the runs still executing share it.
+    let grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let serve = axum::serve(
         listener,
         app.router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server: {e}"))?;
-    // Runs whose caller went away are still executing: let them end and be recorded.
-    let left = app
-        .state
-        .runs
-        .drain(std::time::Duration::from_secs(30))
-        .await;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    })
+    .into_future();
+    tokio::pin!(serve);
+    let deadline = tokio::select! {
+        served = &mut serve => {
+            served.map_err(|e| format!("server: {e}"))?;
+            tokio::time::Instant::now() + grace
+        }
+        () = stopping.notified() => {
+            let deadline = tokio::time::Instant::now() + grace;
+            tokio::select! {
+                served = &mut serve => served.map_err(|e| format!("server: {e}"))?,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!("requests still open at the shutdown deadline were closed");
+                }
+            }
+            deadline
+        }
+    };
+    // Runs whose caller went away may still be executing: they end and are recorded, or are
+    // recorded interrupted at the deadline.
+    let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let left = app.state.runs.drain(wait).await;
     if left > 0 {
         tracing::warn!(
             left,
-            "runs still in flight at exit are marked interrupted at the next start"
+            "runs still in flight at the deadline were recorded interrupted"
         );
     }
     app.state.db.close().await;

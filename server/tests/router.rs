@@ -53,6 +53,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         anthropic_base_url: "http://127.0.0.1:9".into(),
         max_run_output_bytes: galaxy_core::runs::DEFAULT_MAX_OUTPUT_BYTES,
         allowed_private_endpoints: None,
+        shutdown_grace_secs: 30,
         metrics_addr: None,
     }
 }

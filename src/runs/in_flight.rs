@@ -46,6 +46,14 @@ impl InFlight {
         }
     }
 
+    /// The ids of the runs in flight.
+    pub(super) fn ids(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn len(&self) -> usize {
         self.0.lock().map(|m| m.len()).unwrap_or(0)
     }

@@ -148,13 +148,21 @@ impl Runs {
         self.start(actor, request).await?.finished().await
     }
 
-    /// Waits up to `wait` for the runs in flight to end (they are recorded as they end).
+    /// Waits up to `wait` for the runs in flight to end (they are recorded as they end), then
+    /// records the ones still going as `interrupted` (the server is stopping) and returns how
+    /// many those were.
     pub async fn drain(&self, wait: Duration) -> usize {
         let deadline = Instant::now() + wait;
         while !self.0.in_flight.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.0.in_flight.len()
+        let left = self.0.in_flight.ids();
+        if !left.is_empty()
+            && let Err(e) = super::store::mark_interrupted_ids(&self.0.db, &left).await
+        {
+            tracing::error!(error = %e, "runs still in flight could not be marked interrupted");
+        }
+        left.len()
     }
 }
 

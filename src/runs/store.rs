@@ -379,13 +379,31 @@ pub async fn get_run(db: &Db, actor: &Actor, id: &str) -> Result<RunView, CoreEr
 /// Marks runs left `queued`/`running` by a crash or kill as `interrupted`; returns how many.
 /// Called at start-up, before the server accepts a request.
 pub async fn mark_interrupted(db: &Db) -> Result<u64, CoreError> {
-    let done = sqlx::query(
+    mark_interrupted_where(db, "", &[]).await
+}
+
+/// Marks these runs `interrupted` if they have not ended (this instance's runs still going when
+/// it stops); a run that ends after all still writes its final row over it.
+pub(super) async fn mark_interrupted_ids(db: &Db, ids: &[String]) -> Result<u64, CoreError> {
+    let mut done = 0;
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let filter = format!(" AND id IN ({})", placeholders.join(", "));
+        done += mark_interrupted_where(db, &filter, chunk).await?;
+    }
+    Ok(done)
+}
+
+async fn mark_interrupted_where(db: &Db, filter: &str, ids: &[String]) -> Result<u64, CoreError> {
+    let sql = format!(
         "UPDATE runs SET status = 'interrupted', error_kind = 'interrupted', \
          error_message = 'The server stopped before this run finished.', finished_at = $1 \
-         WHERE status IN ('queued', 'running')",
-    )
-    .bind(now_ms())
-    .execute(db.pool())
-    .await?;
+         WHERE status IN ('queued', 'running'){filter}"
+    );
+    let mut query = sqlx::query(&sql).bind(now_ms());
+    for id in ids {
+        query = query.bind(id);
+    }
+    let done = query.execute(db.pool()).await?;
     Ok(done.rows_affected())
 }

@@ -1109,3 +1109,30 @@ on_both_backends!(
         );
     }
 );
+
+// A stop's deadline: a run still going when it passes is recorded `interrupted` at once (not at
+// the next start), by id: runs that ended are not touched.
+on_both_backends!(
+    runs_still_going_at_the_stop_deadline_are_recorded_interrupted,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        let agent = w.agent(&a, &mock_draft("Hangs")).await;
+        let done = w.run(&a, &agent.id, "x", RunMode::Mock).await;
+        let runs = scripted(&w, Script::Hang).await;
+        let started = runs
+            .start(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Mock))
+            .await
+            .unwrap();
+        let id = started.run_id.clone();
+        assert_eq!(runs.drain(Duration::from_millis(200)).await, 1);
+        let stored = get_run(&w.db, &a, &id).await.unwrap();
+        assert_eq!(stored.status, RunStatus::Interrupted);
+        assert!(stored.finished_at.is_some());
+        assert_eq!(
+            get_run(&w.db, &a, &done.id).await.unwrap(),
+            done,
+            "ended runs untouched"
+        );
+        drop(started);
+    }
+);
