@@ -171,6 +171,23 @@ async fn sign_up(router: &Router, email: &str) -> String {
         .expect("sign-up sets the session cookie")
 }
 
+/// Adds an OpenAI key through the server fn and checks it was taken.
+async fn add_openai_key(router: &Router, cookie: &str, label: &str, api_key: &str) {
+    let key = call(
+        router,
+        "add_key",
+        &[
+            ("provider", "openai"),
+            ("label", label),
+            ("base_url", ""),
+            ("api_key", api_key),
+        ],
+        Some(cookie),
+    )
+    .await;
+    assert_eq!(key.status, StatusCode::OK, "{}", key.body);
+}
+
 async fn create_agent(router: &Router, cookie: &str, name: &str) -> Value {
     let reply = call(
         router,
@@ -715,19 +732,7 @@ fn start_up_refuses_a_keyring_that_would_lose_the_stored_keys() {
         let dir = TempDir::new().unwrap();
         let first = build_app(&args(&dir, None)).await.unwrap();
         let cookie = sign_up(&first.router, "k@example.com").await;
-        let key = call(
-            &first.router,
-            "add_key",
-            &[
-                ("provider", "openai"),
-                ("label", "prod"),
-                ("base_url", ""),
-                ("api_key", "sk-keyring-0123456789"),
-            ],
-            Some(&cookie),
-        )
-        .await;
-        assert_eq!(key.status, StatusCode::OK, "{}", key.body);
+        add_openai_key(&first.router, &cookie, "prod", "sk-keyring-0123456789").await;
         first.state.db.close().await;
         drop(first);
         let ring = dir.path().join("data").join("keyring.json");
@@ -1076,19 +1081,7 @@ fn metrics_answer_in_prometheus_text_after_a_few_runs() {
         .await;
         assert_eq!(streamed.status, StatusCode::OK);
         // A live run against an address nothing listens on: retried, then failed.
-        let key = call(
-            r,
-            "add_key",
-            &[
-                ("provider", "openai"),
-                ("label", "nowhere"),
-                ("base_url", ""),
-                ("api_key", "sk-metrics-0123456789"),
-            ],
-            Some(&cookie),
-        )
-        .await;
-        assert_eq!(key.status, StatusCode::OK, "{}", key.body);
+        add_openai_key(r, &cookie, "nowhere", "sk-metrics-0123456789").await;
         let failed = call(
             r,
             "run_agent",

@@ -93,7 +93,8 @@ impl EgressPolicy {
         })
     }
 
-    /// True when the operator listed this host (on any port).
+    /// True when the operator listed this host on some port. The resolver, which does not see
+    /// ports, lets such a name through; [`EgressPolicy::check_url`] holds it to its ports.
     fn lists_host(&self, host: &str) -> bool {
         self.endpoints
             .iter()
@@ -110,14 +111,6 @@ impl EgressPolicy {
         self.endpoints
             .iter()
             .any(|(h, p)| *p == port && h.eq_ignore_ascii_case(host))
-    }
-
-    /// True when the operator allowed this name on some port (the resolver does not see ports;
-    /// the port is checked with the URL).
-    fn allows_name(&self, host: &str) -> bool {
-        self.endpoints
-            .iter()
-            .any(|(h, _)| h.eq_ignore_ascii_case(host))
     }
 
     /// Checks a user-supplied base URL; the message says what to change.
@@ -255,7 +248,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let named = policy.allows_name(&host);
+            let named = policy.lists_host(&host);
             let kept: Vec<SocketAddr> = found
                 .into_iter()
                 .filter(|a| named || policy.allows_ip(a.ip()))

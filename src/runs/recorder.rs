@@ -89,12 +89,20 @@ impl Recorder {
     /// Queues `write` without waiting for it (from a `Drop`: nothing may wait there).
     pub fn write_detached(&self, write: Write) {
         let (done, _) = oneshot::channel();
-        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::telemetry::recorder_queue(depth);
-        if self.jobs.send(Job { write, done }).is_err() {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
+        if !self.enqueue(Job { write, done }) {
             tracing::warn!("the run recorder has stopped; a write was lost");
         }
+    }
+
+    /// Queues `job`, counted in the queue depth; false when the recorder has stopped.
+    fn enqueue(&self, job: Job) -> bool {
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::telemetry::recorder_queue(depth);
+        if self.jobs.send(job).is_err() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// Writes `write` from a `Drop` (nothing may wait there): in a task of its own that retries a
@@ -138,10 +146,7 @@ impl Recorder {
     /// Writes `write` and returns once it is committed.
     pub async fn write(&self, write: Write) -> Result<(), CoreError> {
         let (done, committed) = oneshot::channel();
-        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::telemetry::recorder_queue(depth);
-        if self.jobs.send(Job { write, done }).is_err() {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
+        if !self.enqueue(Job { write, done }) {
             return Err(CoreError::Internal("the run recorder has stopped".into()));
         }
         committed
