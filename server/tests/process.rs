@@ -73,10 +73,16 @@ impl Drop for Server {
 
 impl Server {
     async fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[]).await
+    }
+
+    /// [`Server::start`] with more `serve` arguments.
+    async fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public");
         let child = Command::new(BIN)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--site-root")
@@ -460,4 +466,29 @@ async fn a_contract_with_a_huge_smallest_reply_cannot_exhaust_the_server() {
         "peak RSS {} MB",
         peak / (1024 * 1024)
     );
+}
+
+/// `--metrics-addr` moves `/metrics` to a listener of its own: served there, gone from the main
+/// address (which may be public).
+#[tokio::test]
+async fn metrics_can_live_on_a_separate_listener() {
+    let dir = TempDir::new().unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let server = Server::start_with(&dir.path().join("data"), &["--metrics-addr", &metrics]).await;
+    let main = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(main.status().as_u16(), 404);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        if let Ok(r) = reqwest::get(format!("http://{metrics}/metrics")).await
+            && r.status().is_success()
+        {
+            break r.headers()["content-type"].to_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "metrics listener did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(text.starts_with("text/plain; version=0.0.4"), "{text}");
+    assert!(server.stop().success());
 }
