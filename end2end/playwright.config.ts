@@ -11,6 +11,8 @@ const siteRoot = process.env.GALAXY_SITE_ROOT ?? path.resolve(__dirname, '../tar
 // The config is evaluated in the runner and again in each worker: create the data dir once.
 const dataDir = process.env.GALAXY_E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'galaxy-e2e-'));
 const fakePort = Number(process.env.FAKE_PROVIDER_PORT ?? 3199);
+const shortReauthPort = port + 2;
+process.env.GALAXY_E2E_SHORT_REAUTH_URL = `http://127.0.0.1:${shortReauthPort}`;
 // A unique provider key for this run: the suite checks it never appears in plain text in the
 // database, the logs, any HTTP response or the bundle.
 process.env.GALAXY_E2E_CANARY ??= `sk-galaxy-canary-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
@@ -60,12 +62,24 @@ export default defineConfig({
       command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --site-root "${siteRoot}" ` +
         `--openai-base-url http://127.0.0.1:${fakePort}/v1 ` +
         // The OpenAI-compatible key in live.spec points at the local fake: allowed on purpose.
-        `--allowed-private-endpoints 127.0.0.1:${fakePort} > "${process.env.GALAXY_E2E_LOG}" 2>&1`,
+        `--allowed-private-endpoints 127.0.0.1:${fakePort} ` +
+        // Every test signs up from 127.0.0.1.
+        `--signups-per-client-per-hour 100000 > "${process.env.GALAXY_E2E_LOG}" 2>&1`,
       url: `http://127.0.0.1:${port}/readyz`,
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: 'ignore',
       env: { RUST_LOG: 'debug,hyper=info,h2=info,rustls=info' },
+    },
+    {
+      // A second server whose password confirmations last one second: account.spec checks the
+      // confirm-your-password prompt on it.
+      command: `"${bin}" serve --addr 127.0.0.1:${shortReauthPort} --data-dir "${path.join(dataDir, 'short-reauth')}" ` +
+        `--site-root "${siteRoot}" --reauth-window-secs 1 --signups-per-client-per-hour 100000`,
+      url: `http://127.0.0.1:${shortReauthPort}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
     },
   ],
 });

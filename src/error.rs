@@ -24,6 +24,9 @@ pub enum CoreError {
     /// Too many attempts (or runs); try again after this many seconds.
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// The action needs the password confirmed again (keys, roles): recent log-in or confirm.
+    #[error("password confirmation required")]
+    ReauthRequired,
     /// The server is too busy to do this now; try again after this many seconds.
     #[error("busy")]
     Busy { retry_after_secs: u64 },

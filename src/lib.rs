@@ -9,7 +9,7 @@
 //!
 //! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`contract`] (typed agent
 //! contracts), [`credentials`] (provider keys), [`providers`], [`runs`] (the run pipeline),
-//! [`pricing`], [`audit`], [`template`]; [`validation`] holds the field-error type every form
+//! [`pricing`], [`audit`] (workspace and account events), [`sessions`] (stored hashed), [`template`]; [`validation`] holds the field-error type every form
 //! shares and [`string_enum`] the one mechanism for enums sent and stored as strings. Test fixtures
 //! live in [`testing`] (behind the `testing` feature).
 
@@ -53,6 +53,7 @@ pub mod pricing;
 pub mod providers;
 pub mod redacted;
 pub mod runs;
+pub mod sessions;
 pub mod string_enum;
 #[cfg(feature = "server")]
 pub mod telemetry;

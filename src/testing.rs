@@ -20,7 +20,7 @@ use secrecy::SecretString;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::agents::{Agent, AgentDraft, SaveRules, create_agent};
-use crate::auth::{Passwords, sign_up};
+use crate::auth::{AccountLimits, Accounts, NewAccount};
 use crate::credentials::{CredentialSummary, NewKey, add_credential};
 use crate::db::Db;
 use crate::db::testing::{TempDir, fresh_postgres, fresh_sqlite};
@@ -36,6 +36,15 @@ use crate::workspaces::{Actor, load_actor};
 pub const KEY: &str = "sk-live-canary-7f3a9c2e51d04b8e";
 /// The password of every fixture account.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// Accounts with generous sign-up limits (fixtures sign up many users).
+pub fn accounts() -> Accounts {
+    Accounts::new(AccountLimits {
+        hashing_slots: 2,
+        signups_per_client_per_hour: 1000,
+        signups_per_hour: 100_000,
+    })
+}
 
 /// Retries without real waits.
 pub fn fast_retries() -> RetryPolicy {
@@ -139,15 +148,12 @@ impl World {
 
     /// Signs up `email` (password [`PASSWORD`]) and returns the owner of its new workspace.
     pub async fn workspace(&self, email: &str) -> Actor {
-        let s = sign_up(
-            &self.db,
-            &Passwords::new(2),
+        let form = NewAccount {
             email,
-            "Test User",
-            SecretString::from(PASSWORD.to_owned()),
-        )
-        .await
-        .unwrap();
+            display_name: "Test User",
+            password: SecretString::from(PASSWORD.to_owned()),
+        };
+        let s = accounts().sign_up(&self.db, form, None).await.unwrap();
         load_actor(&self.db, &s.user_id, &s.workspace_id)
             .await
             .unwrap()

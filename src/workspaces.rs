@@ -100,26 +100,25 @@ mod server {
         }))
     }
 
-    /// [`load_actor`] for a request carrying session `session_id`, in the same query: `None` also
-    /// when the session no longer exists in its store — `session_exists` is the store's SQL for
-    /// that, with the id bound as `$3` (a constant of the session store, never user input). This
-    /// is what lets a server keep sessions in memory: each request still proves its session is
-    /// alive, at no extra query.
-    #[tracing::instrument(skip(db, session_exists, session_id))]
+    /// [`load_actor`] for a request carrying the session stored under `session_key` (see
+    /// [`crate::sessions::key`]), in the same query: `None` also when that session no longer
+    /// exists or belongs to someone else. This is what lets a server keep sessions in memory:
+    /// each request still proves its session is alive, at no extra query.
+    #[tracing::instrument(skip(db, session_key))]
     pub async fn load_session_actor(
         db: &Db,
         user_id: &str,
         workspace_id: &str,
-        session_exists: &'static str,
-        session_id: &str,
+        session_key: &str,
     ) -> Result<Option<Actor>, CoreError> {
-        let row: Option<(String, i64)> = sqlx::query_as(&format!(
+        let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT m.role, w.generation FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
-             WHERE m.user_id = $1 AND m.workspace_id = $2 AND {session_exists}"
-        ))
+             WHERE m.user_id = $1 AND m.workspace_id = $2 \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = $3 AND s.user_id = $1)",
+        )
         .bind(user_id)
         .bind(workspace_id)
-        .bind(session_id)
+        .bind(session_key)
         .fetch_optional(db.pool())
         .await?;
         let Some((role, generation)) = row else {

@@ -2,6 +2,7 @@
 //! endpoint: it authenticates itself, calls one plain function of `galaxy_core`, and maps the
 //! error. No SQL, crypto or HTTP calls here.
 
+pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod keys;

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 use crate::Auth;
+use crate::api::account::ConfirmPassword as ConfirmPasswordFn;
 use crate::error::AppError;
 
 /// The top bar: brand, links, who is signed in, log out.
@@ -28,9 +29,9 @@ pub fn Nav() -> impl IntoView {
                                 <a href="/settings/prices">"Prices"</a>
                             </nav>
                             <div class="who">
-                                <span class="muted" title=user.email.clone()>
+                                <a class="muted" href="/account" title=user.email.clone()>
                                     {user.display_name.clone()} " · " {user.workspace_name.clone()}
-                                </span>
+                                </a>
                                 <ActionForm action=auth.log_out>
                                     <button type="submit" class="link-button">"Log out"</button>
                                 </ActionForm>
@@ -57,6 +58,53 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     match error {
         AppError::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
         other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+/// Asks for the password again, for a page whose sensitive action answered `ReauthRequired`
+/// (the page renders it anew for each such answer); once it is confirmed the person submits the
+/// action again (for the next few minutes without being asked).
+#[component]
+pub fn ConfirmPassword() -> impl IntoView {
+    let confirm = ServerAction::<ConfirmPasswordFn>::new();
+    let errors = Signal::derive(move || {
+        confirm
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.field_errors())
+            .unwrap_or_default()
+    });
+    let message = move || {
+        confirm
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    };
+    let confirmed = move || matches!(confirm.value().get(), Some(Ok(())));
+    move || {
+        if confirmed() {
+            view! {
+                <p class="ok-box" role="status">"Password confirmed. Submit again to continue."</p>
+            }
+            .into_any()
+        } else {
+            view! {
+                    <section class="panel reauth" aria-label="Confirm your password">
+                        <p>"This change needs your password. Confirm it to continue."</p>
+                        <ActionForm action=confirm>
+                            {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                            <label>"Your password"
+                                <input type="password" name="password" autocomplete="current-password" required/>
+                            </label>
+                            <FieldMessage errors field="password"/>
+                            <button type="submit" class="primary">"Confirm password"</button>
+                        </ActionForm>
+                    </section>
+                }
+                .into_any()
+        }
     }
 }
 

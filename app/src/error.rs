@@ -26,6 +26,9 @@ pub enum AppError {
     /// 401: wrong email or password (deliberately not saying which).
     #[error("Email or password is incorrect.")]
     InvalidCredentials,
+    /// 403: type your password again (keys need a recent one); the page asks for it.
+    #[error("Confirm your password to continue.")]
+    ReauthRequired,
     /// 429: wait and try again.
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
@@ -49,7 +52,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => 422,
             AppError::Unauthenticated | AppError::InvalidCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::ReauthRequired => 403,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
             AppError::BudgetExceeded { .. } => 402,
@@ -148,6 +151,7 @@ mod ssr {
                 }
                 CoreError::BudgetExceeded { message } => AppError::BudgetExceeded { message },
                 CoreError::Busy { retry_after_secs } => AppError::Busy { retry_after_secs },
+                CoreError::ReauthRequired => AppError::ReauthRequired,
                 CoreError::Internal(cause) => AppError::internal(&cause),
             };
             err.set_response_status();

@@ -27,6 +27,7 @@ use leptos_router::{SsrMode, path};
 use crate::api::auth::{LogIn, LogOut, SignUp, get_current_user};
 use crate::components::Nav;
 use crate::error::AppError;
+use crate::pages::account::AccountPage;
 use crate::pages::agent::{AgentPage, NewAgentPage};
 use crate::pages::agents::AgentsPage;
 use crate::pages::auth::{LoginPage, SignupPage};
@@ -132,6 +133,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
                 </Routes>

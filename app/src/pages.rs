@@ -1,6 +1,7 @@
 //! One module per page. Pages are `*Page` components; each creates its data resources up front
 //! and renders a log-in redirect when the server answers `Unauthenticated`.
 
+pub mod account;
 pub mod agent;
 pub mod agents;
 pub mod auth;

@@ -6,6 +6,10 @@
 //! session does not count as activity for its inactivity expiry, so we write a timestamp at most
 //! once a minute). Every request reads its membership and, in the same query, checks its session
 //! still exists in the store: a session ended anywhere is refused everywhere at once.
+//!
+//! Sensitive changes (provider keys) also need a recent password: the log-in itself, or a
+//! confirmation ([`confirmed_now`]) within the operator's window ([`require_recent_password`]).
+//! The client's address ([`client`]) is the connection's peer unless it is a trusted proxy.
 
 use galaxy_core::auth::SignedIn;
 use galaxy_core::db::now_ms;
@@ -20,6 +24,7 @@ const USER_ID: &str = "uid";
 const WORKSPACE_ID: &str = "wid";
 const LOGIN_AT: &str = "login_at";
 const SEEN_AT: &str = "seen_at";
+const CONFIRMED_AT: &str = "confirmed_at";
 
 /// A session ends this long after log-in, however active.
 pub const ABSOLUTE_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -56,18 +61,15 @@ pub async fn current_actor(state: &AppState) -> Result<Option<Actor>, AppError> 
         session.flush().await.map_err(session_err)?;
         return Ok(None);
     }
-    let Some(session_id) = session.id().map(|id| id.to_string()) else {
+    let Some(session_key) = session
+        .id()
+        .map(|id| galaxy_core::sessions::key(&id.to_string()))
+    else {
         return Ok(None);
     };
-    let Some(actor) = load_session_actor(
-        &state.db,
-        &user_id,
-        &workspace_id,
-        state.session_exists,
-        &session_id,
-    )
-    .await
-    .map_err(AppError::from_core)?
+    let Some(actor) = load_session_actor(&state.db, &user_id, &workspace_id, &session_key)
+        .await
+        .map_err(AppError::from_core)?
     else {
         session.flush().await.map_err(session_err)?;
         return Ok(None);
@@ -116,4 +118,71 @@ pub async fn start(signed_in: &SignedIn) -> Result<(), AppError> {
 /// Ends the session: deleted from the store, cookie cleared.
 pub async fn end() -> Result<(), AppError> {
     session().await?.flush().await.map_err(session_err)
+}
+
+/// The stored key of the request's session (see `galaxy_core::sessions::key`), if it has one.
+pub async fn current_key() -> Result<Option<String>, AppError> {
+    Ok(session()
+        .await?
+        .id()
+        .map(|id| galaxy_core::sessions::key(&id.to_string())))
+}
+
+/// The client's address: the connection's peer, or — when that is a trusted proxy — the
+/// address the proxies' `Forwarded` / `X-Forwarded-For` headers name. `None` only where there is
+/// no connection (in-process tests).
+pub async fn client(state: &AppState) -> Option<std::net::IpAddr> {
+    let axum::extract::ConnectInfo(peer) =
+        leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .ok()?;
+    let headers = leptos_axum::extract::<http::HeaderMap>().await.ok()?;
+    let lines = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    };
+    let forwarded = lines("forwarded");
+    let x_forwarded_for = lines("x-forwarded-for");
+    let forwarded: Vec<&str> = forwarded.iter().map(String::as_str).collect();
+    let x_forwarded_for: Vec<&str> = x_forwarded_for.iter().map(String::as_str).collect();
+    Some(
+        state
+            .access
+            .trusted_proxies
+            .client_address(peer.ip(), &forwarded, &x_forwarded_for),
+    )
+}
+
+/// Refuses with `ReauthRequired` unless the password was typed (log-in or confirmation) within
+/// the window.
+pub async fn require_recent_password(state: &AppState) -> Result<(), AppError> {
+    let session = session().await?;
+    let login_at: Option<i64> = session.get(LOGIN_AT).await.map_err(session_err)?;
+    let confirmed_at: Option<i64> = session.get(CONFIRMED_AT).await.map_err(session_err)?;
+    let last = login_at.max(confirmed_at).unwrap_or(0);
+    if now_ms() - last <= state.access.reauth_window_ms {
+        Ok(())
+    } else {
+        let e = AppError::ReauthRequired;
+        e.set_response_status();
+        Err(e)
+    }
+}
+
+/// Notes that the password was just confirmed.
+pub async fn confirmed_now() -> Result<(), AppError> {
+    session()
+        .await?
+        .insert(CONFIRMED_AT, now_ms())
+        .await
+        .map_err(session_err)
+}
+
+/// Gives the signed-in session a new id, keeping its data (after a password change).
+pub async fn renew() -> Result<(), AppError> {
+    session().await?.cycle_id().await.map_err(session_err)
 }

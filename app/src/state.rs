@@ -4,12 +4,25 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use galaxy_core::auth::{LoginThrottle, Passwords};
+use galaxy_core::auth::Accounts;
+use galaxy_core::auth::client::TrustedProxies;
 use galaxy_core::db::Db;
 use galaxy_core::providers::http::ProviderHttp;
 use galaxy_core::runs::Runs;
 use galaxy_core::vault::Vault;
 use leptos::prelude::LeptosOptions;
+
+/// Who may get in and how they prove it: password hashing and the log-in / sign-up throttles,
+/// the proxies whose forwarding headers name the client, and how long a password entry counts
+/// as recent for key changes.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub accounts: Arc<Accounts>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Milliseconds after a log-in or a password confirmation during which sensitive changes
+    /// (provider keys) need no new confirmation.
+    pub reauth_window_ms: i64,
+}
 
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {
@@ -19,13 +32,9 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The one HTTP client for provider calls, and where first-party providers live.
     pub http: ProviderHttp,
-    pub passwords: Passwords,
-    pub login_throttle: Arc<LoginThrottle>,
+    pub access: Access,
     /// The run pipeline (shares the database, vault and HTTP client above).
     pub runs: Runs,
-    /// SQL true while the session bound as `$3` exists in the session store (the store keeps
-    /// sessions in memory; each request checks its own is still alive with its membership).
-    pub session_exists: &'static str,
 }
 
 impl AppState {
@@ -35,18 +44,15 @@ impl AppState {
         vault: Arc<Vault>,
         http: ProviderHttp,
         runs: Runs,
-        session_exists: &'static str,
+        access: Access,
     ) -> AppState {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         AppState {
             leptos_options,
             db,
             vault,
             http,
-            passwords: Passwords::new(cores * 2),
-            login_throttle: Arc::new(LoginThrottle::default()),
+            access,
             runs,
-            session_exists,
         }
     }
 }

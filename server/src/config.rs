@@ -1,6 +1,7 @@
 //! Command line and environment. Every setting is a flag with an environment variable; the
 //! README's configuration table lists them.
 
+use galaxy_core::auth::client::TrustedProxies;
 use galaxy_core::providers::egress::EgressPolicy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web UI and API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the database if needed and apply migrations, then exit.
     Migrate(DbArgs),
     /// Manage the master keyring that encrypts provider keys (rotation without downtime:
@@ -108,6 +109,29 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(0..=3600)
     )]
     pub shutdown_grace_secs: u64,
+    /// Proxies in front of Galaxy whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// (for log-in and sign-up throttles and account events): comma-separated networks and
+    /// addresses (`127.0.0.1, 10.0.0.0/8`). Unset, the connection's peer is the client and
+    /// those headers are ignored.
+    #[arg(long, env = "GALAXY_TRUSTED_PROXIES", value_parser = parse_proxies)]
+    pub trusted_proxies: Option<std::sync::Arc<TrustedProxies>>,
+    /// Sign-ups one client address (IPv6: one /64) may make per hour.
+    #[arg(
+        long,
+        env = "GALAXY_SIGNUPS_PER_CLIENT_PER_HOUR",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub signups_per_client_per_hour: u32,
+    /// Seconds after a log-in or a password confirmation during which provider keys may be
+    /// added, rotated or revoked without typing the password again.
+    #[arg(
+        long,
+        env = "GALAXY_REAUTH_WINDOW_SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    pub reauth_window_secs: u64,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]
@@ -223,6 +247,10 @@ fn parse_public_url(text: &str) -> Result<PublicUrl, String> {
 }
 
 /// `--allowed-private-endpoints` (kept behind an `Arc`: the arguments stay small).
+fn parse_proxies(list: &str) -> Result<std::sync::Arc<TrustedProxies>, String> {
+    list.parse().map(std::sync::Arc::new)
+}
+
 fn parse_egress(list: &str) -> Result<std::sync::Arc<EgressPolicy>, String> {
     list.parse().map(std::sync::Arc::new)
 }
@@ -342,6 +370,20 @@ mod tests {
                 err.to_string().contains("--max-run-output-bytes"),
                 "{bad}: {err}"
             );
+        }
+        let err = Cli::try_parse_from(["galaxy", "serve", "--trusted-proxies", "10.0.0.0/8,lb"])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("--trusted-proxies") && err.to_string().contains("lb"),
+            "{err}"
+        );
+        for (flag, bad) in [
+            ("--signups-per-client-per-hour", "0"),
+            ("--reauth-window-secs", "lots"),
+            ("--reauth-window-secs", "86401"),
+        ] {
+            let err = Cli::try_parse_from(["galaxy", "serve", flag, bad]).unwrap_err();
+            assert!(err.to_string().contains(flag), "{bad}: {err}");
         }
         let err = Cli::try_parse_from(["galaxy", "serve", "--metrics-addr", "x"]).unwrap_err();
         assert!(err.to_string().contains("--metrics-addr"), "{err}");

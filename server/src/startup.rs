@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use galaxy_app::state::AppState;
+use galaxy_app::state::{Access, AppState};
+use galaxy_core::auth::{AccountLimits, Accounts};
 use galaxy_core::db::Db;
 use galaxy_core::providers::http::{ProviderHttp, ProviderUrls};
 use galaxy_core::runs::{Runs, RunsConfig};
@@ -32,8 +33,6 @@ pub enum StartError {
     DataDir(PathBuf, std::io::Error),
     #[error("DATABASE_URL / --database-url: {0}")]
     Database(#[from] galaxy_core::db::DbError),
-    #[error("DATABASE_URL / --database-url: cannot open the session store: {0}")]
-    Sessions(sqlx::Error),
     #[error("LEPTOS_SITE_ROOT / --site-root {0}: no such folder")]
     SiteRoot(PathBuf),
     #[error("database: {0}")]
@@ -145,7 +144,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             "runs left running by the last stop were marked interrupted"
         );
     }
-    let sessions = Sessions::open(&url).await.map_err(StartError::Sessions)?;
+    let sessions = Sessions::new(db.clone());
     let leptos_options = LeptosOptions::builder()
         .output_name("galaxy")
         .site_root(site_root.display().to_string())
@@ -175,7 +174,16 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             ..RunsConfig::default()
         },
     );
-    let state = AppState::new(leptos_options, db, vault, http, runs, sessions.exists_sql());
+    let access = Access {
+        accounts: Arc::new(Accounts::new(AccountLimits {
+            signups_per_client_per_hour: args.signups_per_client_per_hour,
+            ..AccountLimits::default()
+        })),
+        trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
+        reauth_window_ms: i64::try_from(args.reauth_window_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+    };
+    let state = AppState::new(leptos_options, db, vault, http, runs, access);
     let router = crate::router(
         state.clone(),
         sessions.clone(),

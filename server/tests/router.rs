@@ -55,6 +55,9 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         allowed_private_endpoints: None,
         shutdown_grace_secs: 30,
         metrics_addr: None,
+        trusted_proxies: None,
+        signups_per_client_per_hour: 10,
+        reauth_window_secs: 600,
     }
 }
 
@@ -1193,5 +1196,342 @@ fn logging_out_on_one_instance_ends_the_session_on_every_instance_postgres() {
     run(async {
         let url = fresh_postgres_url().await.unwrap();
         logging_out_anywhere_ends_the_session_everywhere(Some(url)).await
+    })
+}
+
+/// `call` from a connection whose peer is `peer`, with an `X-Forwarded-For` header.
+async fn call_from(
+    router: &Router,
+    name: &str,
+    pairs: &[(&str, &str)],
+    peer: &str,
+    forwarded_for: &str,
+) -> Reply {
+    let body = encode(pairs);
+    let mut req = Request::post(format!("/api/{name}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    send(router, req).await
+}
+
+async fn log_in(router: &Router, email: &str, password: &str) -> Reply {
+    call(
+        router,
+        "log_in",
+        &[("email", email), ("password", password)],
+        None,
+    )
+    .await
+}
+
+async fn signed_in(router: &Router, cookie: &str) -> bool {
+    let me = call(router, "get_current_user", &[], Some(cookie)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    me.json() != Value::Null
+}
+
+#[test]
+fn key_changes_need_a_recent_password() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let mut a = args(&dir, None);
+        a.reauth_window_secs = 1;
+        let app = build_app(&a).await.unwrap();
+        let r = &app.router;
+        let cookie = sign_up(r, "sudo@example.com").await;
+        // Right after signing up the password is recent.
+        add_openai_key(r, &cookie, "fresh", "sk-test-recent-0001").await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let pairs = [
+            ("provider", "openai"),
+            ("label", "later"),
+            ("base_url", ""),
+            ("api_key", "sk-test-later-0002"),
+        ];
+        let refused = call(r, "add_key", &pairs, Some(&cookie)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!(refused.json(), json!("ReauthRequired"));
+        let keys = call(r, "list_keys", &[], Some(&cookie)).await.json();
+        assert_eq!(keys.as_array().unwrap().len(), 1, "nothing was added");
+        let id = keys[0]["id"].as_str().unwrap().to_owned();
+        for (name, pairs) in [
+            (
+                "rotate_key",
+                vec![("id", id.as_str()), ("api_key", "sk-test-rot-0003")],
+            ),
+            ("revoke_key", vec![("id", id.as_str())]),
+        ] {
+            let refused = call(r, name, &pairs, Some(&cookie)).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::FORBIDDEN,
+                "{name}: {}",
+                refused.body
+            );
+        }
+        // A wrong password is a field error; the right one opens the window again.
+        let wrong = call(
+            r,
+            "confirm_password",
+            &[("password", "not my password")],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.body
+        );
+        assert_eq!(wrong.json()["Validation"][0]["field"], "password");
+        let ok = call(
+            r,
+            "confirm_password",
+            &[("password", "correct horse battery")],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let added = call(r, "add_key", &pairs, Some(&cookie)).await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        let revoked = call(r, "revoke_key", &[("id", id.as_str())], Some(&cookie)).await;
+        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+        // Listing and testing keys need no confirmation.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(
+            call(r, "list_keys", &[], Some(&cookie)).await.status,
+            StatusCode::OK
+        );
+        app.state.db.close().await;
+    })
+}
+
+async fn password_change_and_sign_out_everywhere(database_url: Option<String>) {
+    let dir = TempDir::new().unwrap();
+    let app = build_app(&args(&dir, database_url)).await.unwrap();
+    let r = &app.router;
+    let first = sign_up(r, "many@example.com").await;
+    let second = log_in(r, "many@example.com", "correct horse battery")
+        .await
+        .session_cookie()
+        .unwrap();
+    let third = log_in(r, "many@example.com", "correct horse battery")
+        .await
+        .session_cookie()
+        .unwrap();
+    let info = call(r, "account_overview", &[], Some(&first)).await.json();
+    assert_eq!(info["sessions"], 3);
+    let actions: Vec<&str> = info["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "account.logged_in",
+            "account.logged_in",
+            "account.signed_up"
+        ]
+    );
+    // The table holds hashes of session ids, never a cookie's value.
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT id FROM sessions")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    for cookie in [&first, &second, &third] {
+        let value = cookie.trim_start_matches("galaxy_session=");
+        assert!(stored.iter().all(|(id,)| id != value));
+        assert!(stored.contains(&(galaxy_core::sessions::key(value),)));
+    }
+    // Changing the password needs the current one, ends the other sessions, keeps this one
+    // under a new id.
+    let wrong = call(
+        r,
+        "change_password",
+        &[
+            ("current_password", "nope nope nope"),
+            ("new_password", "a brand new one"),
+        ],
+        Some(&first),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.json()["Validation"][0]["field"], "current_password");
+    let changed = call(
+        r,
+        "change_password",
+        &[
+            ("current_password", "correct horse battery"),
+            ("new_password", "a brand new one"),
+        ],
+        Some(&first),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.json(), json!(2));
+    let renewed = changed.session_cookie().expect("a new session id");
+    assert_ne!(renewed, first);
+    assert!(signed_in(r, &renewed).await);
+    for ended in [&first, &second, &third] {
+        assert!(!signed_in(r, ended).await, "{ended} still signed in");
+    }
+    // (This account has spent 5 attempts from this client: the rest come from other ones.)
+    assert_eq!(
+        log_in(r, "many@example.com", "correct horse battery")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let other = call_from(
+        r,
+        "log_in",
+        &[
+            ("email", "many@example.com"),
+            ("password", "a brand new one"),
+        ],
+        "10.0.0.2:1000",
+        "",
+    )
+    .await
+    .session_cookie()
+    .unwrap();
+    // Sign out everywhere: this session and every other.
+    let out = call(r, "sign_out_everywhere", &[], Some(&renewed)).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(!signed_in(r, &renewed).await);
+    assert!(!signed_in(r, &other).await);
+    let back = call_from(
+        r,
+        "log_in",
+        &[
+            ("email", "many@example.com"),
+            ("password", "a brand new one"),
+        ],
+        "10.0.0.3:1000",
+        "",
+    )
+    .await
+    .session_cookie()
+    .unwrap();
+    let info = call(r, "account_overview", &[], Some(&back)).await.json();
+    assert_eq!(info["sessions"], 1);
+    let actions: Vec<&str> = info["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .take(5)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "account.logged_in",
+            "account.signed_out_everywhere",
+            "account.logged_in",
+            "account.log_in_failed",
+            "account.password_changed",
+        ]
+    );
+    app.state.db.close().await;
+}
+
+#[test]
+fn a_password_change_and_sign_out_everywhere_end_sessions_on_sqlite() {
+    run(password_change_and_sign_out_everywhere(None))
+}
+
+#[test]
+fn a_password_change_and_sign_out_everywhere_end_sessions_on_postgres() {
+    run(async {
+        let url = fresh_postgres_url().await.unwrap();
+        password_change_and_sign_out_everywhere(Some(url)).await
+    })
+}
+
+#[test]
+fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let plain = build_app(&args(&dir, None)).await.unwrap();
+        let dir2 = TempDir::new().unwrap();
+        let mut behind = args(&dir2, None);
+        behind.trusted_proxies = Some(std::sync::Arc::new("127.0.0.1".parse().unwrap()));
+        let proxied = build_app(&behind).await.unwrap();
+        for (app, expected) in [(&plain, "127.0.0.1"), (&proxied, "198.51.100.7")] {
+            let r = &app.router;
+            let cookie = sign_up(r, "where@example.com").await;
+            let login = call_from(
+                r,
+                "log_in",
+                &[
+                    ("email", "where@example.com"),
+                    ("password", "correct horse battery"),
+                ],
+                "127.0.0.1:40000",
+                "6.6.6.6, 198.51.100.7",
+            )
+            .await;
+            assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+            let info = call(r, "account_overview", &[], Some(&cookie)).await.json();
+            assert_eq!(info["events"][0]["action"], "account.logged_in");
+            assert_eq!(info["events"][0]["client"], expected);
+            app.state.db.close().await;
+        }
+        // Sign-ups are counted per client: the forwarded one behind the proxy.
+        let dir3 = TempDir::new().unwrap();
+        let mut tight = args(&dir3, None);
+        tight.trusted_proxies = Some(std::sync::Arc::new("127.0.0.1".parse().unwrap()));
+        tight.signups_per_client_per_hour = 1;
+        let app = build_app(&tight).await.unwrap();
+        let form = |email: &'static str| {
+            [
+                ("email", email),
+                ("display_name", "S"),
+                ("password", "correct horse battery"),
+            ]
+        };
+        let peer = "127.0.0.1:40001";
+        let one = call_from(
+            &app.router,
+            "sign_up",
+            &form("a@example.com"),
+            peer,
+            "198.51.100.1",
+        )
+        .await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+        let again = call_from(
+            &app.router,
+            "sign_up",
+            &form("b@example.com"),
+            peer,
+            "198.51.100.1",
+        )
+        .await;
+        assert_eq!(
+            again.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            again.body
+        );
+        let other = call_from(
+            &app.router,
+            "sign_up",
+            &form("c@example.com"),
+            peer,
+            "198.51.100.2",
+        )
+        .await;
+        assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+        app.state.db.close().await;
     })
 }

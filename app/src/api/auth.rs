@@ -27,14 +27,17 @@ pub async fn sign_up(
     password: Redacted,
 ) -> Result<(), AppError> {
     let state = crate::session::state()?;
-    let signed_in = galaxy_core::auth::sign_up(
-        &state.db,
-        &state.passwords,
-        &email,
-        &display_name,
-        password.into_inner().into(),
-    )
-    .await?;
+    let client = crate::session::client(&state).await;
+    let form = galaxy_core::auth::NewAccount {
+        email: &email,
+        display_name: &display_name,
+        password: password.into_inner().into(),
+    };
+    let signed_in = state
+        .access
+        .accounts
+        .sign_up(&state.db, form, client)
+        .await?;
     crate::session::start(&signed_in).await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -44,27 +47,25 @@ pub async fn sign_up(
 #[server(endpoint = "log_in")]
 pub async fn log_in(email: String, password: Redacted) -> Result<(), AppError> {
     let state = crate::session::state()?;
-    let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|axum::extract::ConnectInfo(addr)| addr.ip().to_string());
-    let signed_in = galaxy_core::auth::log_in(
-        &state.db,
-        &state.passwords,
-        &state.login_throttle,
-        &email,
-        password.into_inner().into(),
-        client.as_deref(),
-    )
-    .await?;
+    let client = crate::session::client(&state).await;
+    let signed_in = state
+        .access
+        .accounts
+        .log_in(&state.db, &email, password.into_inner().into(), client)
+        .await?;
     crate::session::start(&signed_in).await?;
     leptos_axum::redirect("/");
     Ok(())
 }
 
-/// Ends the session and goes to the log-in page.
+/// Ends the session (recorded on the account) and goes to the log-in page.
 #[server(endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
+    let state = crate::session::state()?;
+    if let Some(actor) = crate::session::current_actor(&state).await? {
+        let client = crate::session::client(&state).await;
+        galaxy_core::auth::logged_out(&state.db, &actor.user_id, client).await?;
+    }
     crate::session::end().await?;
     leptos_axum::redirect("/login");
     Ok(())

@@ -1,5 +1,6 @@
 //! Provider keys: add, list, test, rotate, revoke (admins and owners). The key goes from the
-//! browser to the server once, when it is added or rotated; only summaries come back.
+//! browser to the server once, when it is added or rotated; only summaries come back. Adding,
+//! rotating and revoking also need a recent password (`confirm_password`).
 
 use galaxy_core::credentials::CredentialSummary;
 use galaxy_core::providers::ProviderKind;
@@ -29,6 +30,8 @@ pub async fn add_key(
     api_key: Redacted,
 ) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::workspaces::require_admin(&actor)?;
+    crate::session::require_recent_password(&state).await?;
     let key = galaxy_core::credentials::NewKey {
         provider: &provider,
         label: &label,
@@ -48,6 +51,8 @@ pub async fn add_key(
 #[server(endpoint = "rotate_key")]
 pub async fn rotate_key(id: String, api_key: Redacted) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::workspaces::require_admin(&actor)?;
+    crate::session::require_recent_password(&state).await?;
     Ok(galaxy_core::credentials::rotate_credential(
         &state.db,
         &state.vault,
@@ -61,6 +66,8 @@ pub async fn rotate_key(id: String, api_key: Redacted) -> Result<CredentialSumma
 #[server(endpoint = "revoke_key")]
 pub async fn revoke_key(id: String) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::workspaces::require_admin(&actor)?;
+    crate::session::require_recent_password(&state).await?;
     Ok(galaxy_core::credentials::revoke_credential(&state.db, &actor, &id).await?)
 }
 

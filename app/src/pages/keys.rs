@@ -9,7 +9,8 @@ use leptos::html::Form;
 use leptos::prelude::*;
 
 use crate::api::keys::{AddKey, RevokeKey, RotateKey, TestKey, list_keys};
-use crate::components::{ErrorNotice, FieldMessage};
+use crate::components::{ConfirmPassword, ErrorNotice, FieldMessage};
+use crate::error::AppError;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
@@ -28,12 +29,22 @@ pub fn KeysPage() -> impl IntoView {
         },
         |_| list_keys(),
     );
+    let reauth = Signal::derive(move || {
+        [
+            add.value().get(),
+            revoke.value().get(),
+            rotate.value().get(),
+        ]
+        .into_iter()
+        .any(|r| matches!(r, Some(Err(AppError::ReauthRequired))))
+    });
     view! {
         <h1>"Provider keys"</h1>
         <p class="muted">
             "Keys are encrypted (AES-256-GCM) before they are stored and are never shown again: "
             "only their label and last four characters. Admins and owners manage them; every change is audited."
         </p>
+        {move || reauth.get().then(|| view! { <ConfirmPassword/> })}
         <div class="columns">
             <section class="panel">
                 <h2>"Add a key"</h2>
@@ -48,6 +59,7 @@ pub fn KeysPage() -> impl IntoView {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 })}
                 {move || rotate.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
+                {move || revoke.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match keys.await {
