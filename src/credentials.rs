@@ -155,14 +155,30 @@ mod server {
     use crate::vault::{Binding, Sealed, Vault};
     use crate::workspaces::{Actor, bump_generation, require_admin};
 
-    /// Records that a run used key `id` at `at`: a statement of the run's own commit.
-    pub fn mark_used(writes: &mut crate::db::Writes, id: &str, at: i64) {
+    /// Records that a run used key `id` of `workspace_id` at `at`: a statement of the run's
+    /// own commit.
+    pub fn mark_used(writes: &mut crate::db::Writes, workspace_id: &str, id: &str, at: i64) {
         writes.add(|st| {
             st.sql("UPDATE provider_credentials SET last_used_at = ")
                 .bind(at)
                 .sql(" WHERE id = ")
-                .bind(id);
+                .bind(id)
+                .sql(" AND workspace_id = ")
+                .bind(workspace_id);
         });
+    }
+
+    /// Whether key `id` of `workspace_id` may still be used: not revoked (a rotated key's runs
+    /// finish with it). Asked before a run retries.
+    pub async fn still_usable(db: &Db, workspace_id: &str, id: &str) -> Result<bool, CoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT status FROM provider_credentials WHERE id = $1 AND workspace_id = $2",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?;
+        Ok(row.is_some_and(|(status,)| status != "revoked"))
     }
 
     fn fingerprint(key: &str) -> String {
@@ -620,11 +636,13 @@ mod server {
             }
         };
         sqlx::query(
-            "UPDATE provider_credentials SET last_tested_at = $1, last_test_ok = $2 WHERE id = $3",
+            "UPDATE provider_credentials SET last_tested_at = $1, last_test_ok = $2 \
+             WHERE id = $3 AND workspace_id = $4",
         )
         .bind(now_ms())
         .bind(i64::from(test.ok))
         .bind(id)
+        .bind(&actor.workspace_id)
         .execute(db.pool())
         .await?;
         audit::record(

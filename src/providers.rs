@@ -182,7 +182,7 @@ mod shared_tests {
 }
 
 #[cfg(feature = "server")]
-pub use error::scrub;
+pub use error::{StreamScrub, scrub};
 
 #[cfg(feature = "server")]
 mod server {

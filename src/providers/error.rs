@@ -27,6 +27,67 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// [`scrub`] for text that arrives in pieces (a streamed answer on its way to the browser): a
+/// key split across two pieces is still caught, because the tail of a piece that could begin a
+/// secret is held back until the next piece shows whether it does. What is held is at most one
+/// secret's length; [`StreamScrub::finish`] lets it go (scrubbed) at the end.
+#[derive(Debug, Default)]
+pub struct StreamScrub {
+    secrets: Vec<String>,
+    held: String,
+}
+
+impl StreamScrub {
+    /// A scrubber for these secrets (those shorter than 8 characters are ignored, as in
+    /// [`scrub`]).
+    pub fn new(secrets: &[&str]) -> StreamScrub {
+        StreamScrub {
+            secrets: secrets
+                .iter()
+                .filter(|s| s.len() >= 8)
+                .map(|s| (*s).to_owned())
+                .collect(),
+            held: String::new(),
+        }
+    }
+
+    /// The part of everything pushed so far that can be shown now, secrets replaced.
+    pub fn push(&mut self, piece: &str) -> String {
+        if self.secrets.is_empty() {
+            return piece.to_owned();
+        }
+        self.held.push_str(piece);
+        let mut text = std::mem::take(&mut self.held);
+        for s in &self.secrets {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "[redacted]");
+            }
+        }
+        // Hold back the longest tail that is the start of a secret.
+        let keep = self
+            .secrets
+            .iter()
+            .filter_map(|s| {
+                (1..s.len())
+                    .rev()
+                    .filter(|n| s.is_char_boundary(*n))
+                    .find(|n| text.ends_with(&s[..*n]))
+            })
+            .max()
+            .unwrap_or(0);
+        self.held = text.split_off(text.len() - keep);
+        text
+    }
+
+    /// What was held back, now that no more is coming (a cut-off start of a key of 8
+    /// characters or more is still redacted).
+    pub fn finish(&mut self) -> String {
+        let held = std::mem::take(&mut self.held);
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        scrub(&held, &secrets)
+    }
+}
+
 /// Longest wait a hint can ask for (longer hints are capped here, then judged by the policy).
 const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
 /// Most bytes of an error body read (the rest is never downloaded).
@@ -68,6 +129,9 @@ pub enum ProviderError {
     /// The answer is larger than the run output cap allows (bytes).
     #[error("the answer is larger than the run output cap of {limit} bytes")]
     TooLarge { limit: usize },
+    /// The run's key was revoked while it was retrying: no further attempt was made.
+    #[error("the provider key was revoked during the run")]
+    KeyRevoked,
 }
 
 impl ProviderError {
@@ -93,6 +157,7 @@ impl ProviderError {
             ProviderError::Event { .. } if self.transient() => "provider_down",
             ProviderError::Event { .. } => "provider_error",
             ProviderError::TooLarge { .. } => "output_too_large",
+            ProviderError::KeyRevoked => "key_revoked",
         }
     }
 
@@ -116,6 +181,9 @@ impl ProviderError {
                 "Could not reach the provider. Check the endpoint and the network.".to_owned()
             }
             "bad_request" => format!("The provider refused the request. ({detail})"),
+            "key_revoked" => "The provider key was revoked while this run was retrying, so no \
+                further attempt was made. Add or rotate a key in Settings → Provider keys."
+                .to_owned(),
             "output_too_large" => format!(
                 "The reply was cut off: {detail}. Ask for a shorter reply (lower max tokens, or a \
                  smaller output contract); an operator can raise GALAXY_MAX_RUN_OUTPUT_BYTES."
@@ -351,6 +419,50 @@ mod tests {
             message,
             "an answer that is not a provider error (10013 bytes)"
         );
+    }
+
+    #[test]
+    fn a_key_split_across_streamed_pieces_never_reaches_the_reader() {
+        let key = "sk-live-abcdef123456";
+        // Every way of cutting a text that holds the key twice into three pieces.
+        let text = format!("before {key} middle {key}after");
+        let chars: Vec<char> = text.chars().collect();
+        for a in 0..chars.len() {
+            for b in a..chars.len() {
+                let pieces = [
+                    chars[..a].iter().collect::<String>(),
+                    chars[a..b].iter().collect::<String>(),
+                    chars[b..].iter().collect::<String>(),
+                ];
+                let mut s = StreamScrub::new(&[key]);
+                let mut shown = String::new();
+                for p in &pieces {
+                    let out = s.push(p);
+                    assert!(!out.contains("abcdef123456"), "{pieces:?}: {out}");
+                    shown.push_str(&out);
+                }
+                shown.push_str(&s.finish());
+                assert_eq!(
+                    shown, "before [redacted] middle [redacted]after",
+                    "{pieces:?}"
+                );
+            }
+        }
+        // Text that only looks like the start of a key is shown in full in the end.
+        let mut s = StreamScrub::new(&[key]);
+        assert_eq!(s.push("ask sk-li"), "ask ");
+        assert_eq!(s.push("ke that!"), "sk-like that!");
+        assert_eq!(s.finish(), "");
+        // Only the tail that could start the key waits ("s"), and comes out at the end.
+        assert_eq!(s.push("yes"), "ye");
+        assert_eq!(s.finish(), "s");
+        // A stream cut off inside a key shows none of it.
+        let mut s = StreamScrub::new(&[key]);
+        assert_eq!(s.push("x sk-live-abcdef1"), "x ");
+        assert_eq!(s.finish(), "[redacted]");
+        // No secrets: pieces pass through untouched and nothing is held.
+        let mut none = StreamScrub::new(&["short"]);
+        assert_eq!(none.push("s"), "s");
     }
 
     #[test]

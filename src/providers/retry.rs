@@ -96,7 +96,9 @@ pub fn decide(
             (true, None)
         }
         ProviderError::Event { .. } => (err.transient(), None),
-        ProviderError::Decode(_) | ProviderError::TooLarge { .. } => (false, None),
+        ProviderError::Decode(_) | ProviderError::TooLarge { .. } | ProviderError::KeyRevoked => {
+            (false, None)
+        }
     };
     if !retryable {
         return Decision::Stop;
@@ -142,6 +144,11 @@ pub trait Observer: Send {
     fn delta(&mut self, text: &str);
     /// An attempt ended (recorded as it happens, so a run that dies mid-way keeps its attempts).
     fn attempt(&mut self, _attempt: &AttemptRecord) {}
+    /// Asked before every attempt after the first: `false` ends the call with
+    /// [`ProviderError::KeyRevoked`] (the run's key was revoked meanwhile, on any instance).
+    fn may_retry(&mut self) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(std::future::ready(true))
+    }
 }
 
 impl<F: FnMut(&str) + Send> Observer for F {
@@ -285,6 +292,15 @@ pub async fn execute(
                                 };
                             }
                             () = tokio::time::sleep(wait) => {}
+                        }
+                        if !observer.may_retry().await {
+                            return Execution {
+                                result: Err(ProviderError::KeyRevoked),
+                                attempts,
+                                ttft_ms,
+                                cancelled: false,
+                                partial_text: partial,
+                            };
                         }
                         waited = wait;
                         partial.clear();

@@ -171,6 +171,13 @@ async fn repair_once(
         ),
         ..call.chat.clone()
     };
+    if !observer.may_retry().await {
+        first.error_message = Some(format!(
+            "{}\nNo repair attempt was made: the provider key was revoked during the run.",
+            first.error_message.unwrap_or_default()
+        ));
+        return first;
+    }
     observer.delta("\n\n[repair attempt]\n");
     let mut second = attempt(shared, call, &request, stream, cancel, observer).await;
     let offset = u32::try_from(first.attempts.len()).unwrap_or(0);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::error::CoreError;
 use crate::workspaces::Actor;
 
 #[derive(Clone, Default, Debug)]
@@ -31,19 +32,19 @@ impl InFlight {
     }
 
     /// Stops a running run of the caller's workspace (members and above: viewers only read);
-    /// false when there is none the caller may stop.
-    pub fn cancel(&self, actor: &Actor, run_id: &str) -> bool {
-        if !actor.role.can_build() {
-            return false;
-        }
-        let Ok(map) = self.0.lock() else { return false };
-        match map.get(run_id) {
+    /// false when there is none (or it is another workspace's). Viewers are refused.
+    pub fn cancel(&self, actor: &Actor, run_id: &str) -> Result<bool, CoreError> {
+        crate::workspaces::require_builder(actor)?;
+        let Ok(map) = self.0.lock() else {
+            return Ok(false);
+        };
+        Ok(match map.get(run_id) {
             Some((ws, token)) if *ws == actor.workspace_id => {
                 token.cancel();
                 true
             }
             _ => false,
-        }
+        })
     }
 
     /// The ids of the runs in flight.

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -38,9 +38,9 @@ use crate::agents::SaveRules;
 use crate::contract::SchemaCache;
 use crate::db::{Db, new_id, now_ms};
 use crate::error::CoreError;
-use crate::providers::estimate_tokens;
 use crate::providers::http::ProviderHttp;
 use crate::providers::retry::{AttemptRecord, Observer};
+use crate::providers::{StreamScrub, estimate_tokens};
 use crate::vault::Vault;
 use crate::workspaces::Actor;
 
@@ -123,8 +123,9 @@ impl Runs {
         &self.0.in_flight
     }
 
-    /// Stops a running run of the caller's workspace; false when there is none.
-    pub fn cancel(&self, actor: &Actor, run_id: &str) -> bool {
+    /// Stops a running run of the caller's workspace; false when there is none; viewers are
+    /// refused.
+    pub fn cancel(&self, actor: &Actor, run_id: &str) -> Result<bool, CoreError> {
         self.0.in_flight.cancel(actor, run_id)
     }
 
@@ -352,11 +353,14 @@ struct Job {
     registered: Registered,
 }
 
-/// What a run's task passes to its reader: deltas merged while the channel is full.
+/// What a run's task passes to its reader: deltas merged while the channel is full, with the
+/// run's key scrubbed out as the stored copy is (a provider that echoes it never shows it to the
+/// browser, even split across deltas).
 struct Sink {
     events: mpsc::Sender<RunEvent>,
     pending: String,
     reader_gone: bool,
+    scrub: StreamScrub,
 }
 
 impl Sink {
@@ -364,7 +368,11 @@ impl Sink {
         if self.reader_gone {
             return;
         }
-        self.pending.push_str(text);
+        let text = self.scrub.push(text);
+        if text.is_empty() {
+            return;
+        }
+        self.pending.push_str(&text);
         match self
             .events
             .try_send(RunEvent::Delta(std::mem::take(&mut self.pending)))
@@ -380,7 +388,8 @@ impl Sink {
         if self.reader_gone {
             return;
         }
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.push_str(&self.scrub.finish());
         if !pending.is_empty()
             && !matches!(
                 self.events
@@ -400,6 +409,8 @@ impl Sink {
 /// them and what they spent.
 struct Watch<'a> {
     sink: &'a mut Sink,
+    /// The database and the run's key, checked before every retry (revoked: no more attempts).
+    key: Option<(&'a Db, &'a str, &'a str)>,
     attempts: &'a Mutex<Vec<AttemptRecord>>,
     /// When the run's task started, until its first token.
     first_token: Option<Instant>,
@@ -411,6 +422,23 @@ impl Observer for Watch<'_> {
             crate::telemetry::stage("first_token", since.elapsed());
         }
         self.sink.push(text);
+    }
+
+    fn may_retry(&mut self) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        let key = self.key;
+        Box::pin(async move {
+            let Some((db, workspace_id, credential_id)) = key else {
+                return true;
+            };
+            match crate::credentials::still_usable(db, workspace_id, credential_id).await {
+                Ok(active) => active,
+                Err(e) => {
+                    // Unknown: go on (the key was good when the run started).
+                    tracing::warn!(error = %e, "checking the run's key before a retry failed");
+                    true
+                }
+            }
+        })
     }
 
     fn attempt(&mut self, attempt: &AttemptRecord) {
@@ -472,15 +500,22 @@ async fn record(
 
 /// A run's own task: execute, then record whatever happened.
 async fn drive(shared: Arc<Shared>, job: Job, events: mpsc::Sender<RunEvent>) {
+    let secrets: Vec<&str> = job.call.secret.iter().map(|s| s.expose_secret()).collect();
     let mut sink = Sink {
         events,
         pending: String::new(),
         reader_gone: false,
+        scrub: StreamScrub::new(&secrets),
     };
     let attempts = Mutex::new(Vec::new());
     let executed = {
         let mut watch = Watch {
             sink: &mut sink,
+            key: job
+                .call
+                .credential_id
+                .as_deref()
+                .map(|id| (&shared.db, job.head.actor.workspace_id.as_str(), id)),
             attempts: &attempts,
             first_token: Some(Instant::now()),
         };

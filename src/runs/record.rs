@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::context::Shared;
 use super::outcome::Outcome;
-use super::recorder::Write;
+use super::recorder::{UsedKey, Write};
 use super::store::{AttemptRow, RunRow};
 use super::{RunMode, RunStatus, RunTrigger, RunView};
 use crate::db::now_ms;
@@ -118,7 +118,11 @@ pub(super) async fn finish(
         .collect();
     let used_key = (!outcome.attempts.is_empty())
         .then(|| head.credential_id.clone())
-        .flatten();
+        .flatten()
+        .map(|credential_id| UsedKey {
+            workspace_id: head.actor.workspace_id.clone(),
+            credential_id,
+        });
     let row = RunRow {
         status: outcome.status,
         output: clean(outcome.output),

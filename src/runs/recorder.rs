@@ -45,7 +45,14 @@ const MARK_USED_EVERY: Duration = Duration::from_secs(60);
 pub(super) struct Write {
     pub run: RunRow,
     pub attempts: Vec<AttemptRow>,
-    pub used_key: Option<String>,
+    pub used_key: Option<UsedKey>,
+}
+
+/// A key a run used, in its workspace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct UsedKey {
+    pub workspace_id: String,
+    pub credential_id: String,
 }
 
 impl Write {
@@ -198,10 +205,10 @@ async fn commit_group(db: &Db, group: Vec<Job>, marked: &mut HashMap<String, Ins
     for job in &group {
         if let Some(key) = &job.write.used_key
             && marked
-                .get(key)
+                .get(&key.credential_id)
                 .is_none_or(|at| now.duration_since(*at) >= MARK_USED_EVERY)
         {
-            marked.insert(key.clone(), now);
+            marked.insert(key.credential_id.clone(), now);
             due.push(key.clone());
         }
     }
@@ -218,7 +225,7 @@ async fn commit_group(db: &Db, group: Vec<Job>, marked: &mut HashMap<String, Ins
         Err(e @ sqlx::Error::Database(_)) if n > 1 && !crate::db::is_transient(&e) => {
             tracing::warn!(error = %e, writes = n, "batched run write refused; writing one by one");
             for job in group {
-                let keys: Vec<String> = job
+                let keys: Vec<UsedKey> = job
                     .write
                     .used_key
                     .iter()
@@ -233,7 +240,7 @@ async fn commit_group(db: &Db, group: Vec<Job>, marked: &mut HashMap<String, Ins
             tracing::warn!(error = %e, writes = n, "batched run write failed");
             // Not written: due again at the next write that uses them.
             for key in &due {
-                marked.remove(key);
+                marked.remove(&key.credential_id);
             }
             let e = CoreError::from(e);
             for job in group {
@@ -261,7 +268,7 @@ async fn guarded(
 /// Writes the latest row of each run, every attempt and the keys' last use in one commit (on
 /// SQLite one round trip). SQLite's limit on bound values is per statement, and the statements
 /// stay under it: at most [`MAX_BATCH`] run rows in one, attempts split by `push_attempts`.
-async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), sqlx::Error> {
+async fn commit(db: &Db, writes: &[&Write], used_keys: &[UsedKey]) -> Result<(), sqlx::Error> {
     // Each run once, as its latest row (a run's `running` row and its end never share a batch
     // today — the end waits for the start's commit — but a batch must not depend on that).
     let mut latest: HashMap<&str, usize> = HashMap::new();
@@ -280,7 +287,7 @@ async fn commit(db: &Db, writes: &[&Write], used_keys: &[String]) -> Result<(), 
     push_attempts(&mut batch, &attempts);
     let at = now_ms();
     for key in used_keys {
-        crate::credentials::mark_used(&mut batch, key, at);
+        crate::credentials::mark_used(&mut batch, &key.workspace_id, &key.credential_id, at);
     }
     batch.commit(db).await
 }

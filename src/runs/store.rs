@@ -217,7 +217,10 @@ fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
         }
         // A finished row is final: a late write of the same run (a start's cancelled row, a
         // last-resort failed row after a write that did commit) never replaces it.
-        st.sql(" WHERE runs.status IN ('running', 'interrupted')");
+        st.sql(
+            " WHERE runs.status IN ('running', 'interrupted') \
+             AND runs.workspace_id = excluded.workspace_id",
+        );
     });
 }
 

@@ -468,10 +468,10 @@ on_both_backends!(
         // Stop right after the id is known: the run is already registered.
         let run_id = started.run_id.clone();
         assert!(
-            !w.runs.cancel(&b, &run_id),
+            !w.runs.cancel(&b, &run_id).unwrap(),
             "another workspace cannot stop it"
         );
-        assert!(w.runs.cancel(&a, &run_id));
+        assert!(w.runs.cancel(&a, &run_id).unwrap());
         let (_, run) = drain(started).await;
         let run = run.unwrap();
         assert_eq!(run.status, RunStatus::Cancelled);
@@ -975,10 +975,13 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(
-            !w.runs.cancel(&viewer, &started.run_id),
+            matches!(
+                w.runs.cancel(&viewer, &started.run_id),
+                Err(CoreError::Forbidden)
+            ),
             "viewers only read"
         );
-        assert!(w.runs.cancel(&a, &started.run_id));
+        assert!(w.runs.cancel(&a, &started.run_id).unwrap());
         let (_, run) = drain(started).await;
         assert_eq!(run.unwrap().status, RunStatus::Cancelled);
         // The template renders on the CPU pool; a pool that is full is "busy", a 503.
@@ -1134,5 +1137,64 @@ on_both_backends!(
             "ended runs untouched"
         );
         drop(started);
+    }
+);
+
+on_both_backends!(
+    a_provider_that_echoes_the_key_never_shows_it_to_the_browser,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        // The key comes back split across three deltas.
+        let (one, rest) = KEY.split_at(6);
+        let (two, three) = rest.split_at(9);
+        let first = format!("your key is {one}");
+        Mock::given(method("POST"))
+            .respond_with(openai_stream(&[&first, two, three, " — keep it safe"]))
+            .expect(1)
+            .mount(&w.upstream)
+            .await;
+        w.key(&a, "openai").await;
+        let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
+        let started = w
+            .runs
+            .start(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Live))
+            .await
+            .unwrap();
+        let (deltas, run) = drain(started).await;
+        let shown = deltas.concat();
+        assert!(!shown.contains(&KEY[4..]), "{shown}");
+        assert_eq!(shown, "your key is [redacted] — keep it safe");
+        let run = run.unwrap();
+        assert_eq!(run.output.as_deref(), Some(shown.as_str()));
+    }
+);
+
+on_both_backends!(
+    revoking_a_key_stops_its_runs_at_the_next_attempt,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after-ms", "400"))
+            .expect(1)
+            .mount(&w.upstream)
+            .await;
+        let key = w.key(&a, "openai").await;
+        let agent = w.agent(&a, &draft("Retrying", "openai", "")).await;
+        let started = w
+            .runs
+            .start(&w.fresh(&a).await, request(&agent.id, "x", RunMode::Live))
+            .await
+            .unwrap();
+        // The first attempt failed and the run waits to retry: the key is revoked meanwhile.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        crate::credentials::revoke_credential(&w.db, &w.fresh(&a).await, &key.id)
+            .await
+            .unwrap();
+        let (_, run) = drain(started).await;
+        let run = run.unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("key_revoked"));
+        assert_eq!(run.attempts, 1, "no attempt after the revocation");
+        assert!(run.error_message.unwrap().contains("revoked"));
     }
 );
