@@ -52,9 +52,16 @@ pub fn Nav() -> impl IntoView {
     }
 }
 
-/// Shows an error; an expired or missing session sends the visitor to the log-in page.
+/// Shows an error; an expired or missing session sends the visitor to the log-in page. A page
+/// rendered on the server around a "not found" answers 404 (another workspace's agent page too).
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if error == AppError::NotFound
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
     match error {
         AppError::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
         other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),

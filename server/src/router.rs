@@ -49,6 +49,11 @@ fn routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// The paths of the app's pages (`/agents/{id}`…), as the router serves them.
+pub fn page_paths() -> Vec<String> {
+    routes().iter().map(|r| r.path().to_owned()).collect()
+}
+
 /// Builds the whole router; `/metrics` is on it unless it has a listener of its own.
 pub fn router(
     state: AppState,

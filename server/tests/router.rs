@@ -19,6 +19,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "router/matrix.rs"]
+mod matrix;
+
 /// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
 /// let a task spawned during one test's page render land on another test's finished runtime).
 static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
