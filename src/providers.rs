@@ -31,6 +31,8 @@ pub mod sse;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod untrusted_tests;
 
 pub use mock::{MockOutput, MockReply, mock_reply, mock_value};
 #[cfg(feature = "server")]

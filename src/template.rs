@@ -223,3 +223,90 @@ mod tests {
         assert_eq!(ok, "ababababab");
     }
 }
+
+/// Templates are typed by users: any text, built from the pieces of the template language so
+/// the renderer meets loops, filters, macros and broken syntax — rendering ends (fuel), within
+/// its output cap, with a message or a result, never a panic.
+#[cfg(test)]
+mod untrusted_tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn template() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "{{ ",
+            " }}",
+            "{% ",
+            " %}",
+            "{# ",
+            " #}",
+            "for x in ",
+            "range(100000)",
+            "endfor",
+            "if ",
+            "else",
+            "endif",
+            "input",
+            "question",
+            ".",
+            "|",
+            "tojson",
+            "join(', ')",
+            "upper",
+            "length",
+            "default('x')",
+            "~",
+            "*",
+            "+",
+            "'ab'",
+            "9999999999",
+            "loop",
+            "recursive",
+            "macro m()",
+            "endmacro",
+            "m()",
+            "set y = ",
+            "namespace()",
+            "(",
+            ")",
+            "[",
+            "]",
+            "x",
+            " ",
+            "\n",
+            "{{",
+            "}}",
+            "{%",
+            "%}",
+            "raw",
+            "endraw",
+            "include 'a'",
+            "extends 'b'",
+            "debug()",
+            "dict(a=1)",
+            "filter upper",
+            "endfilter",
+        ]);
+        prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_template_renders_within_bounds_or_says_why(
+            t in template(),
+            question in ".{0,30}",
+        ) {
+            let input = json!({ "question": question, "items": [1, 2, 3] });
+            match render(&t, "", Some(&input)) {
+                Ok(text) => prop_assert!(text.len() <= MAX_RENDERED_BYTES),
+                Err(message) => prop_assert!(!message.is_empty() && message.len() < 2_000),
+            }
+            let report = report(&t, None);
+            prop_assert!(report.used.len() <= t.len());
+        }
+    }
+}

@@ -185,10 +185,25 @@ fn import_node(schema: &Value, at: &str, unsupported: &mut Vec<String>) -> Node 
             continue;
         }
         if ANNOTATIONS.contains(&k.as_str()) {
-            if k == "$schema" && v.as_str() != Some(DIALECT) {
+            // Kept only when it is what the keyword must be: a bad one would make the exported
+            // schema fail to compile (`"$schema": null`, found by the import property test).
+            let fits = match k.as_str() {
+                "$schema" => v.as_str() == Some(DIALECT),
+                "title" | "$comment" => v.is_string(),
+                "deprecated" | "readOnly" | "writeOnly" => v.is_boolean(),
+                "examples" => v.is_array(),
+                _ => false,
+            };
+            if fits {
+                annotations.insert(k.clone(), v.clone());
+            } else if k == "$schema" {
                 unsupported.push(format!("{here}: a $schema other than {DIALECT}"));
+            } else if k == "$id" {
+                // Ids move the base of references; the model has no references to move.
+                unsupported.push(format!("{here}: $id"));
+            } else {
+                unsupported.push(format!("{here}: {k} of the wrong type"));
             }
-            annotations.insert(k.clone(), v.clone());
         } else {
             unsupported.push(format!("{here}: {k}"));
         }

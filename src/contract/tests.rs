@@ -663,3 +663,92 @@ fn browser_and_server_read_dot_alike() {
         assert_eq!(server.is_valid(&v), valid, "server {text:?}");
     }
 }
+
+/// Schemas are pasted by users: any JSON, shaped from JSON Schema's own keywords, imports
+/// without a panic, and whatever the editor model keeps of it exports to a schema the server
+/// compiles and that imports back to the same model.
+#[cfg(feature = "server")]
+mod untrusted_import {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::contract::compile;
+
+    fn schema_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            Just(json!(1e308)),
+            Just(json!(-0.0)),
+            prop::sample::select(vec![
+                "string",
+                "integer",
+                "number",
+                "boolean",
+                "object",
+                "array",
+                "null",
+                "^a+$",
+                "(a|",
+                "date-time",
+                "#/definitions/x",
+                "http://example.com/s.json",
+                "",
+            ])
+            .prop_map(Value::from),
+        ];
+        let keys = prop::sample::select(vec![
+            "type",
+            "properties",
+            "items",
+            "required",
+            "enum",
+            "const",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "minLength",
+            "maxLength",
+            "pattern",
+            "format",
+            "minItems",
+            "maxItems",
+            "additionalProperties",
+            "$ref",
+            "anyOf",
+            "oneOf",
+            "allOf",
+            "not",
+            "description",
+            "default",
+            "$schema",
+            "title",
+            "a",
+            "b",
+        ]);
+        leaf.prop_recursive(6, 96, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..7).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_pasted_schema_imports_and_what_is_kept_round_trips(schema in schema_json()) {
+            let imported = import(&schema);
+            let exported = imported.node.to_schema();
+            prop_assert!(compile(&exported).is_ok(), "{} from {}", exported, schema);
+            let again = import(&exported);
+            prop_assert!(again.unsupported.is_empty(), "{:?} from {}", again.unsupported, exported);
+            prop_assert_eq!(again.node, imported.node);
+        }
+    }
+}

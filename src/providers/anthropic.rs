@@ -48,7 +48,7 @@ struct WireMessage<'a> {
 }
 
 #[derive(Deserialize)]
-struct WireResponse {
+pub(crate) struct WireResponse {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -153,23 +153,7 @@ impl Anthropic {
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
         let resp = self.send(http, req, false).await?;
-        let wire: WireResponse = read_json(resp, self.limits).await?;
-        let mut text = String::new();
-        for block in wire.content {
-            match block {
-                WireBlock::Text { text: t } => text.push_str(&t),
-                WireBlock::ToolUse { input } => text = input.to_string(),
-                WireBlock::Other => {}
-            }
-        }
-        Ok(ChatResponse {
-            text,
-            usage: wire.usage.map(|u| {
-                Usage::reported(u.input_tokens.unwrap_or(0), u.output_tokens.unwrap_or(0))
-            }),
-            finish_reason: wire.stop_reason.as_deref().map(FinishReason::from_wire),
-            model: wire.model,
-        })
+        Ok(answer(read_json(resp, self.limits).await?))
     }
 
     pub async fn stream(
@@ -205,7 +189,31 @@ impl Anthropic {
     }
 }
 
-fn event(v: &Value, usage: &mut Usage, secret: &str) -> Vec<Result<StreamEvent, ProviderError>> {
+/// The answer of a whole (not streamed) response.
+pub(crate) fn answer(wire: WireResponse) -> ChatResponse {
+    let mut text = String::new();
+    for block in wire.content {
+        match block {
+            WireBlock::Text { text: t } => text.push_str(&t),
+            WireBlock::ToolUse { input } => text = input.to_string(),
+            WireBlock::Other => {}
+        }
+    }
+    ChatResponse {
+        text,
+        usage: wire
+            .usage
+            .map(|u| Usage::reported(u.input_tokens.unwrap_or(0), u.output_tokens.unwrap_or(0))),
+        finish_reason: wire.stop_reason.as_deref().map(FinishReason::from_wire),
+        model: wire.model,
+    }
+}
+
+pub(crate) fn event(
+    v: &Value,
+    usage: &mut Usage,
+    secret: &str,
+) -> Vec<Result<StreamEvent, ProviderError>> {
     let read = |u: &Value, key: &str| u.get(key).and_then(Value::as_i64).map(|n| n.max(0));
     match v.get("type").and_then(Value::as_str).unwrap_or_default() {
         "message_start" => {

@@ -47,7 +47,7 @@ struct WireMessage<'a> {
 }
 
 #[derive(Deserialize)]
-struct WireResponse {
+pub(crate) struct WireResponse {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -192,27 +192,7 @@ impl OpenAi {
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
         let resp = self.send(http, req, false).await?;
-        let wire: WireResponse = read_json(resp, self.limits).await?;
-        let choice = wire.choices.into_iter().next();
-        let (text, finish) = match choice {
-            Some(c) => {
-                let msg = c.message.unwrap_or(WireResponseMessage {
-                    content: None,
-                    refusal: None,
-                });
-                (
-                    msg.content.or(msg.refusal).unwrap_or_default(),
-                    c.finish_reason.as_deref().map(FinishReason::from_wire),
-                )
-            }
-            None => return Err(ProviderError::Decode("no choices in the answer".into())),
-        };
-        Ok(ChatResponse {
-            text,
-            usage: wire.usage.map(Usage::from),
-            finish_reason: finish,
-            model: wire.model,
-        })
+        answer(read_json(resp, self.limits).await?)
     }
 
     pub async fn stream(
@@ -259,7 +239,31 @@ impl OpenAi {
     }
 }
 
-fn chunk_events(v: Value) -> Vec<Result<StreamEvent, ProviderError>> {
+/// The answer of a whole (not streamed) response.
+pub(crate) fn answer(wire: WireResponse) -> Result<ChatResponse, ProviderError> {
+    let choice = wire.choices.into_iter().next();
+    let (text, finish) = match choice {
+        Some(c) => {
+            let msg = c.message.unwrap_or(WireResponseMessage {
+                content: None,
+                refusal: None,
+            });
+            (
+                msg.content.or(msg.refusal).unwrap_or_default(),
+                c.finish_reason.as_deref().map(FinishReason::from_wire),
+            )
+        }
+        None => return Err(ProviderError::Decode("no choices in the answer".into())),
+    };
+    Ok(ChatResponse {
+        text,
+        usage: wire.usage.map(Usage::from),
+        finish_reason: finish,
+        model: wire.model,
+    })
+}
+
+pub(crate) fn chunk_events(v: Value) -> Vec<Result<StreamEvent, ProviderError>> {
     let Ok(chunk) = serde_json::from_value::<WireResponse>(v) else {
         return vec![Err(ProviderError::Decode("stream chunk shape".into()))];
     };

@@ -56,12 +56,14 @@ where
                 })),
             }
         })
-        // `[DONE]` is passed on (it says the stream is complete) and nothing after it.
+        // `[DONE]` is passed on (it says the stream is complete) and nothing after it; nor after
+        // the first error (the parser would go on reading past a refused or broken stretch, and
+        // what it found there would depend on where the chunks were cut).
         .scan(false, |done, item| {
             if *done {
                 return future::ready(None);
             }
-            *done = matches!(&item, Ok(ev) if is_done(ev));
+            *done = item.is_err() || matches!(&item, Ok(ev) if is_done(ev));
             future::ready(Some(item))
         })
 }
