@@ -152,7 +152,7 @@ mod server {
     use crate::providers::egress::EgressPolicy;
     use crate::providers::http::{BodyLimits, ProviderHttp};
     use crate::providers::{Endpoint, Provider, scrub};
-    use crate::vault::{Binding, Sealed, Vault};
+    use crate::vault::{AAD_VERSION, Binding, Sealed, Vault, VaultError};
     use crate::workspaces::{Actor, bump_generation, require_admin};
 
     /// Records that a run used key `id` of `workspace_id` at `at`: a statement of the run's
@@ -228,13 +228,14 @@ mod server {
                     workspace_id: &actor.workspace_id,
                     provider: kind.as_str(),
                     credential_id: &id,
+                    base_url,
                 },
             )
             .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
         sqlx::query(
             "INSERT INTO provider_credentials (id, workspace_id, provider, label, base_url, key_id, \
-             ciphertext, last4, fingerprint, status, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11)",
+             ciphertext, last4, fingerprint, status, created_by, created_at, aad_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11, $12)",
         )
         .bind(&id)
         .bind(&actor.workspace_id)
@@ -247,6 +248,7 @@ mod server {
         .bind(fingerprint(key))
         .bind(&actor.user_id)
         .bind(now_ms())
+        .bind(i64::from(sealed.aad_version))
         .execute(&mut **tx)
         .await?;
         Ok(id)
@@ -455,6 +457,11 @@ mod server {
         sealed: Sealed,
     }
 
+    fn aad_version_of(row: &AnyRow) -> Result<u32, CoreError> {
+        let v: i64 = row.try_get("aad_version")?;
+        u32::try_from(v).map_err(|_| CoreError::Internal("aad version".into()))
+    }
+
     fn stored(row: &AnyRow) -> Result<StoredKey, CoreError> {
         let provider: String = row.try_get("provider")?;
         let key_id: i64 = row.try_get("key_id")?;
@@ -466,6 +473,7 @@ mod server {
             sealed: Sealed {
                 key_id: u32::try_from(key_id).map_err(|_| CoreError::Internal("key id".into()))?,
                 blob: row.try_get("ciphertext")?,
+                aad_version: aad_version_of(row)?,
             },
         })
     }
@@ -490,9 +498,22 @@ mod server {
                         workspace_id,
                         provider: self.provider.as_str(),
                         credential_id: &self.id,
+                        base_url: self.base_url.as_deref(),
                     },
                 )
-                .map_err(|e| CoreError::Internal(format!("vault: {e}")))?;
+                .map_err(|e| match e {
+                    // Changed outside Galaxy (its base URL edited in the database, say): the key
+                    // is not sent anywhere; the person re-enters it.
+                    VaultError::Decrypt => {
+                        tracing::warn!(credential_id = self.id, "a stored key does not decrypt");
+                        CoreError::field(
+                            "mode",
+                            "This provider key cannot be opened: it was changed outside Galaxy. \
+                             Rotate it in Settings → Provider keys.",
+                        )
+                    }
+                    other => CoreError::Internal(format!("vault: {other}")),
+                })?;
             let base_url = match self.provider {
                 ProviderKind::OpenAi => urls.openai.clone(),
                 ProviderKind::Anthropic => urls.anthropic.clone(),
@@ -535,7 +556,8 @@ mod server {
     /// the master keys it cannot open, never a key.
     pub async fn check_vault_opens_keys(db: &Db, vault: &Vault) -> Result<(), String> {
         let samples = sqlx::query(
-            "SELECT p.id, p.workspace_id, p.provider, p.key_id, p.ciphertext, n.stored \
+            "SELECT p.id, p.workspace_id, p.provider, p.base_url, p.key_id, p.ciphertext, \
+             p.aad_version, n.stored \
              FROM provider_credentials p JOIN ( \
                SELECT key_id, MIN(id) AS first_id, COUNT(*) AS stored FROM provider_credentials \
                WHERE ciphertext <> '' GROUP BY key_id \
@@ -551,14 +573,17 @@ mod server {
                 let sealed = Sealed {
                     key_id: u32::try_from(key_id).ok()?,
                     blob: row.try_get("ciphertext").ok()?,
+                    aad_version: aad_version_of(row).ok()?,
                 };
                 let workspace_id: String = row.try_get("workspace_id").ok()?;
                 let provider: String = row.try_get("provider").ok()?;
                 let id: String = row.try_get("id").ok()?;
+                let base_url: Option<String> = row.try_get("base_url").ok()?;
                 let binding = Binding {
                     workspace_id: &workspace_id,
                     provider: &provider,
                     credential_id: &id,
+                    base_url: base_url.as_deref(),
                 };
                 vault.open_sealed(&sealed, &binding).ok()
             })();
@@ -586,7 +611,7 @@ mod server {
         provider: ProviderKind,
     ) -> Result<Option<StoredKey>, CoreError> {
         let row = sqlx::query(
-            "SELECT id, provider, base_url, key_id, ciphertext FROM provider_credentials \
+            "SELECT id, provider, base_url, key_id, ciphertext, aad_version FROM provider_credentials \
              WHERE workspace_id = $1 AND provider = $2 AND status IN ('active', 'superseded') \
              ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC LIMIT 1",
         )
@@ -608,7 +633,7 @@ mod server {
     ) -> Result<KeyTest, CoreError> {
         require_admin(actor)?;
         let row = sqlx::query(
-            "SELECT id, provider, base_url, key_id, ciphertext FROM provider_credentials \
+            "SELECT id, provider, base_url, key_id, ciphertext, aad_version FROM provider_credentials \
              WHERE id = $1 AND workspace_id = $2 AND status <> 'revoked'",
         )
         .bind(id)
@@ -656,15 +681,18 @@ mod server {
         Ok(test)
     }
 
-    /// Re-seals every stored key whose master key is not the active one; returns how many.
-    /// Safe while the server runs: each row is updated only if it still has the old key id.
+    /// Re-seals every stored key whose master key is not the active one, or whose associated
+    /// data is of an older layout; returns how many. Safe while the server runs: each row is
+    /// updated only if it still holds the ciphertext that was read.
     pub async fn rewrap_all(db: &Db, vault: &Vault) -> Result<u64, CoreError> {
         let active = i64::from(vault.active_key_id());
         let rows = sqlx::query(
-            "SELECT id, workspace_id, provider, base_url, key_id, ciphertext FROM provider_credentials \
-             WHERE key_id <> $1 AND status <> 'revoked'",
+            "SELECT id, workspace_id, provider, base_url, key_id, ciphertext, aad_version \
+             FROM provider_credentials \
+             WHERE (key_id <> $1 OR aad_version < $2) AND status <> 'revoked'",
         )
         .bind(active)
+        .bind(i64::from(AAD_VERSION))
         .fetch_all(db.pool())
         .await?;
         let mut done = 0;
@@ -675,6 +703,7 @@ mod server {
                 workspace_id: &workspace_id,
                 provider: s.provider.as_str(),
                 credential_id: &s.id,
+                base_url: s.base_url.as_deref(),
             };
             let new = vault
                 .rewrap(&s.sealed, &binding)
@@ -683,7 +712,7 @@ mod server {
             // old ciphertext is never trusted past this commit.
             let mut tx = db.pool().begin().await?;
             let updated = sqlx::query(
-                "UPDATE provider_credentials SET key_id = $1, ciphertext = $2 \
+                "UPDATE provider_credentials SET key_id = $1, ciphertext = $2, aad_version = $6 \
                  WHERE id = $3 AND key_id = $4 AND ciphertext = $5",
             )
             .bind(i64::from(new.key_id))
@@ -691,6 +720,7 @@ mod server {
             .bind(&s.id)
             .bind(i64::from(s.sealed.key_id))
             .bind(&s.sealed.blob)
+            .bind(i64::from(new.aad_version))
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() > 0 {

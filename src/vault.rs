@@ -3,22 +3,30 @@
 //! * Every encryption uses a fresh random 96-bit nonce (stored before the ciphertext). With random
 //!   nonces one key must not seal more than about 2³² messages; provider keys are few, and the
 //!   keyring lets the master key be rotated long before that.
-//! * The associated data binds a ciphertext to its workspace, provider and credential id: a
-//!   ciphertext copied into another row does not decrypt.
+//! * The associated data binds a ciphertext to its workspace, provider, credential id and — since
+//!   AAD version 2 — its base URL: a ciphertext copied into another row does not decrypt, and a
+//!   database edit that points a stored key at another endpoint makes it undecryptable instead of
+//!   sending it there. Each row records the AAD version it was sealed under; `galaxy keys rewrap`
+//!   brings older rows to the current one.
 //! * Each sealed value carries the id of the master key that sealed it, so the master key can be
 //!   rotated without downtime: add a key, make it active (new writes use it), rewrap every row,
 //!   retire the old key. A server that meets a key id it does not know re-reads its keyring once,
-//!   so keys added by `galaxy keys …` while it runs are picked up.
+//!   so keys added by `galaxy keys …` while it runs are picked up; and before sealing it checks
+//!   whether the key file changed, so a key activated while it runs is the one it seals with
+//!   (never a key about to be retired).
 //! * The keyring comes from `GALAXY_KEYRING` (the keyring JSON) or from `<data-dir>/keyring.json`,
 //!   created with mode 0600 on first start — only while no provider key is stored: a missing file
 //!   when keys are stored, a file other users can read, a malformed keyring, or one that cannot
 //!   open the stored keys stops the server at start (`galaxy serve`'s start-up checks). Writes
 //!   are atomic, synced (file, then folder) and under an exclusive lock.
-//! * Decrypted keys are `secrecy::SecretString`: no `Debug`, no `Serialize`, zeroed on drop.
+//! * Decrypted keys are `secrecy::SecretString`: no `Debug`, no `Serialize`, zeroed on drop. The
+//!   master keys are zeroed too: the ciphers (aes-gcm's `zeroize`), the decoded bytes, and the
+//!   base64 text of a keyring once read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::SystemTime;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -26,6 +34,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Environment variable holding the keyring JSON (instead of the key file).
 pub const KEYRING_ENV: &str = "GALAXY_KEYRING";
@@ -33,6 +42,9 @@ pub const KEYRING_ENV: &str = "GALAXY_KEYRING";
 pub const KEYRING_FILE: &str = "keyring.json";
 
 const NONCE_LEN: usize = 12;
+
+/// The associated-data layout new seals use (1: workspace, provider, id; 2: and the base URL).
+pub const AAD_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -65,6 +77,12 @@ pub struct KeyEntry {
     /// 32 random bytes, base64.
     pub key: String,
     pub created_at: i64,
+}
+
+impl Drop for KeyEntry {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 /// One key's public facts, for `galaxy keys list`.
@@ -124,12 +142,16 @@ impl KeyringFile {
     fn to_keyring(&self) -> Result<Keyring, VaultError> {
         let mut ciphers = BTreeMap::new();
         for k in &self.keys {
-            let bytes: [u8; 32] = B64
-                .decode(&k.key)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| VaultError::Malformed("keyring".into(), format!("key {}", k.id)))?;
-            ciphers.insert(k.id, Aes256Gcm::new(&Key::<Aes256Gcm>::from(bytes)));
+            let malformed = || VaultError::Malformed("keyring".into(), format!("key {}", k.id));
+            let decoded = Zeroizing::new(B64.decode(&k.key).map_err(|_| malformed())?);
+            let mut bytes = Zeroizing::new([0u8; 32]);
+            if decoded.len() != bytes.len() {
+                return Err(malformed());
+            }
+            bytes.copy_from_slice(&decoded);
+            let mut key = Key::<Aes256Gcm>::from(*bytes);
+            ciphers.insert(k.id, Aes256Gcm::new(&key));
+            key.zeroize();
         }
         Ok(Keyring {
             active: self.active,
@@ -265,6 +287,14 @@ impl KeySource {
         }
     }
 
+    /// The key file's modification time (`None` for the environment, or an unreadable file).
+    fn modified(&self) -> Option<SystemTime> {
+        match self {
+            KeySource::Env(_) => None,
+            KeySource::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+        }
+    }
+
     fn load(&self, create: bool) -> Result<KeyringFile, VaultError> {
         match self {
             KeySource::Env(json) => KeyringFile::parse(KEYRING_ENV, json),
@@ -284,6 +314,8 @@ impl KeySource {
 pub struct Sealed {
     pub key_id: u32,
     pub blob: String,
+    /// The associated-data layout it was sealed under ([`AAD_VERSION`] for new seals).
+    pub aad_version: u32,
 }
 
 /// What a sealed value is bound to (authenticated, not secret).
@@ -291,15 +323,24 @@ pub struct Binding<'a> {
     pub workspace_id: &'a str,
     pub provider: &'a str,
     pub credential_id: &'a str,
+    /// Where the key is sent (OpenAI-compatible keys); `None` for first-party providers.
+    pub base_url: Option<&'a str>,
 }
 
 impl Binding<'_> {
-    fn aad(&self) -> Vec<u8> {
-        format!(
-            "galaxy/provider-key/v1\0{}\0{}\0{}",
-            self.workspace_id, self.provider, self.credential_id
-        )
-        .into_bytes()
+    fn aad(&self, version: u32) -> Result<Vec<u8>, VaultError> {
+        let (ws, provider, id) = (self.workspace_id, self.provider, self.credential_id);
+        match version {
+            1 => Ok(format!("galaxy/provider-key/v1\0{ws}\0{provider}\0{id}").into_bytes()),
+            2 => {
+                let url = match self.base_url {
+                    None => "-".to_owned(),
+                    Some(url) => format!("+{url}"),
+                };
+                Ok(format!("galaxy/provider-key/v2\0{ws}\0{provider}\0{id}\0{url}").into_bytes())
+            }
+            _ => Err(VaultError::Decrypt),
+        }
     }
 }
 
@@ -307,6 +348,8 @@ impl Binding<'_> {
 pub struct Vault {
     source: KeySource,
     ring: RwLock<Keyring>,
+    /// The key file's modification time when it was read (file sources).
+    stamp: Mutex<Option<SystemTime>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -319,9 +362,11 @@ impl Vault {
     /// Loads the keyring, creating the key file on first start.
     pub fn open(source: KeySource) -> Result<Vault, VaultError> {
         let ring = source.load(true)?.to_keyring()?;
+        let stamp = Mutex::new(source.modified());
         Ok(Vault {
             source,
             ring: RwLock::new(ring),
+            stamp,
         })
     }
 
@@ -331,16 +376,32 @@ impl Vault {
         Ok(Vault {
             source: KeySource::Env(serde_json::to_string(file).unwrap_or_default()),
             ring: RwLock::new(file.to_keyring()?),
+            stamp: Mutex::new(None),
         })
     }
 
     /// Re-reads the keyring from its source.
     pub fn reload(&self) -> Result<(), VaultError> {
+        let modified = self.source.modified();
         let ring = self.source.load(false)?.to_keyring()?;
         if let Ok(mut guard) = self.ring.write() {
             *guard = ring;
         }
+        if let Ok(mut stamp) = self.stamp.lock() {
+            *stamp = modified;
+        }
         tracing::info!("master keyring reloaded");
+        Ok(())
+    }
+
+    /// Re-reads the key file if it changed since it was read (a key activated by `galaxy keys`
+    /// while the server runs), so what is sealed next uses the active key.
+    fn reload_if_changed(&self) -> Result<(), VaultError> {
+        let now = self.source.modified();
+        let changed = self.stamp.lock().map(|s| *s != now).unwrap_or(true);
+        if changed && now.is_some() {
+            self.reload()?;
+        }
         Ok(())
     }
 
@@ -358,13 +419,14 @@ impl Vault {
         plaintext: &SecretString,
         binding: &Binding<'_>,
     ) -> Result<Sealed, VaultError> {
+        self.reload_if_changed()?;
         let ring = self.ring.read().map_err(|_| VaultError::Encrypt)?;
         let cipher = ring
             .ciphers
             .get(&ring.active)
             .ok_or(VaultError::UnknownKey(ring.active))?;
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
-        let aad = binding.aad();
+        let aad = binding.aad(AAD_VERSION)?;
         let ct = cipher
             .encrypt(
                 &Nonce::from(nonce_bytes),
@@ -380,6 +442,7 @@ impl Vault {
         Ok(Sealed {
             key_id: ring.active,
             blob: B64.encode(out),
+            aad_version: AAD_VERSION,
         })
     }
 
@@ -408,7 +471,7 @@ impl Vault {
         }
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| VaultError::Decrypt)?;
-        let aad = binding.aad();
+        let aad = binding.aad(sealed.aad_version)?;
         let plain = cipher
             .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: &aad })
             .map_err(|_| VaultError::Decrypt)?;
@@ -433,6 +496,7 @@ mod tests {
             workspace_id: "ws-1",
             provider: "openai",
             credential_id: "cred-1",
+            base_url: Some("https://models.example.com/v1"),
         }
     }
 
@@ -463,6 +527,7 @@ mod tests {
             let tampered = Sealed {
                 key_id: sealed.key_id,
                 blob: B64.encode(&t),
+                aad_version: sealed.aad_version,
             };
             assert!(
                 matches!(
@@ -475,6 +540,7 @@ mod tests {
         let short = Sealed {
             key_id: 1,
             blob: B64.encode([0u8; 10]),
+            aad_version: AAD_VERSION,
         };
         assert!(vault.open_sealed(&short, &binding()).is_err());
     }
@@ -496,12 +562,97 @@ mod tests {
                 credential_id: "cred-2",
                 ..binding()
             },
+            // A base URL edited in the database: the key is not sent there.
+            Binding {
+                base_url: Some("https://attacker.example/v1"),
+                ..binding()
+            },
+            Binding {
+                base_url: None,
+                ..binding()
+            },
         ] {
             assert!(matches!(
                 vault.open_sealed(&sealed, &other),
                 Err(VaultError::Decrypt)
             ));
         }
+    }
+
+    /// A row sealed before the base URL was bound (AAD version 1) still opens, under its own
+    /// layout only; a rewrap brings it to the current one, which binds the URL.
+    #[test]
+    fn version_1_ciphertexts_open_and_rewrap_to_the_current_layout() {
+        let vault = Vault::from_file(&KeyringFile::generate()).unwrap();
+        let v1 = {
+            let ring = vault.ring.read().unwrap();
+            let cipher = ring.ciphers.get(&ring.active).unwrap();
+            let nonce: [u8; NONCE_LEN] = rand::random();
+            let aad = binding().aad(1).unwrap();
+            let ct = cipher
+                .encrypt(
+                    &Nonce::from(nonce),
+                    Payload {
+                        msg: b"sk-old-layout",
+                        aad: &aad,
+                    },
+                )
+                .unwrap();
+            Sealed {
+                key_id: ring.active,
+                blob: B64.encode([nonce.as_slice(), &ct].concat()),
+                aad_version: 1,
+            }
+        };
+        assert_eq!(
+            vault.open_sealed(&v1, &binding()).unwrap().expose_secret(),
+            "sk-old-layout"
+        );
+        // Read as the current layout it does not open: the version is part of what is checked.
+        let relabelled = Sealed {
+            aad_version: AAD_VERSION,
+            ..v1
+        };
+        assert!(vault.open_sealed(&relabelled, &binding()).is_err());
+        let v1 = Sealed {
+            aad_version: 1,
+            ..relabelled
+        };
+        let new = vault.rewrap(&v1, &binding()).unwrap();
+        assert_eq!(new.aad_version, AAD_VERSION);
+        let moved = Binding {
+            base_url: Some("https://attacker.example/v1"),
+            ..binding()
+        };
+        assert!(vault.open_sealed(&new, &moved).is_err());
+        let unknown = Sealed {
+            aad_version: 99,
+            ..new
+        };
+        assert!(matches!(
+            vault.open_sealed(&unknown, &binding()),
+            Err(VaultError::Decrypt)
+        ));
+    }
+
+    /// A key activated in the key file while the server runs is the one the server seals with
+    /// next — without it, keys added during a rotation were sealed with the old key and lost at
+    /// `retire`.
+    #[test]
+    fn a_key_activated_while_running_seals_the_next_key() {
+        let dir = crate::db::testing::TempDir::new().unwrap();
+        let path = dir.path().join(KEYRING_FILE);
+        let vault = Vault::open(KeySource::File(path.clone())).unwrap();
+        assert_eq!(vault.seal(&secret("sk-a"), &binding()).unwrap().key_id, 1);
+        let mut file = KeyringFile::read(&path).unwrap();
+        let id = file.add_key();
+        file.activate(id).unwrap();
+        // Filesystems with coarse timestamps: make the change visible.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        file.write(&path).unwrap();
+        let sealed = vault.seal(&secret("sk-b"), &binding()).unwrap();
+        assert_eq!(sealed.key_id, 2);
+        assert_eq!(vault.active_key_id(), 2);
     }
 
     #[test]

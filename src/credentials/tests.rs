@@ -118,8 +118,9 @@ mod stored {
                 .try_run(&a, &agent.id, "hi", RunMode::Live)
                 .await
                 .unwrap_err();
+            // A key that does not open is the person's to fix (rotate it), not an internal error.
             assert!(
-                matches!(err, CoreError::Internal(ref m) if m.contains("does not decrypt")),
+                matches!(&err, CoreError::Validation(e) if e[0].message.contains("cannot be opened")),
                 "{err:?}"
             );
 
@@ -285,6 +286,47 @@ mod stored {
             Err(CoreError::NotFound)
         ));
     });
+
+    on_both_backends!(
+        a_stored_key_pointed_elsewhere_in_the_database_is_never_sent_there,
+        |w: World| async move {
+            let a = w.workspace("a@example.com").await;
+            let key = w.key(&a, "openai_compatible").await;
+            // Someone with write access to the database points the key at their own server.
+            let attacker = wiremock::MockServer::start().await;
+            Mock::given(method("GET"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+                .expect(0)
+                .mount(&attacker)
+                .await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(500))
+                .expect(0)
+                .mount(&attacker)
+                .await;
+            sqlx::query("UPDATE provider_credentials SET base_url = $1 WHERE id = $2")
+                .bind(format!("{}/v1", attacker.uri()))
+                .bind(&key.id)
+                .execute(w.db.pool())
+                .await
+                .unwrap();
+            let tested = test_credential(&w.db, &w.vault, &w.http, &a, &key.id).await;
+            match tested {
+                Err(CoreError::Validation(errors)) => {
+                    assert!(errors[0].message.contains("cannot be opened"), "{errors:?}")
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+            let agent = w
+                .agent(&a, &crate::testing::draft("Moved", "openai_compatible", ""))
+                .await;
+            let run = w
+                .try_run(&a, &agent.id, "x", crate::runs::RunMode::Live)
+                .await;
+            assert!(run.is_err(), "{run:?}");
+            // Dropping `attacker` checks it saw nothing.
+        }
+    );
 
     on_both_backends!(
         master_key_rotation_while_runs_execute,
