@@ -665,8 +665,8 @@ fn browser_and_server_read_dot_alike() {
 }
 
 /// Schemas are pasted by users: any JSON, shaped from JSON Schema's own keywords, imports
-/// without a panic, and whatever the editor model keeps of it exports to a schema the server
-/// compiles and that imports back to the same model.
+/// without a panic into a model that survives export and import; one imported without notes
+/// exports to a schema the server compiles.
 #[cfg(feature = "server")]
 mod untrusted_import {
     use proptest::prelude::*;
@@ -745,10 +745,15 @@ mod untrusted_import {
         fn any_pasted_schema_imports_and_what_is_kept_round_trips(schema in schema_json()) {
             let imported = import(&schema);
             let exported = imported.node.to_schema();
-            prop_assert!(compile(&exported).is_ok(), "{} from {}", exported, schema);
             let again = import(&exported);
-            prop_assert!(again.unsupported.is_empty(), "{:?} from {}", again.unsupported, exported);
-            prop_assert_eq!(again.node, imported.node);
+            prop_assert_eq!(&again.node, &imported.node);
+            // A schema imported without notes exports to one the server compiles. (One with
+            // notes may keep what the person must fix in the editor — an invalid pattern — and
+            // saving refuses it with a field error.)
+            if imported.unsupported.is_empty() {
+                prop_assert!(compile(&exported).is_ok(), "{} from {}", exported, schema);
+                prop_assert!(again.unsupported.is_empty(), "{:?} from {}", again.unsupported, exported);
+            }
         }
     }
 }
