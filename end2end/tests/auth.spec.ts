@@ -59,7 +59,7 @@ test("a second user can neither see nor open the first user's agent", async ({ b
   await expect(b.getByText('Alice secret agent')).toHaveCount(0);
 
   const response = await b.goto(agentUrl);
-  expect(response?.status()).toBe(200);
+  expect(response?.status()).toBe(404);
   await expect(b.getByRole('alert')).toContainText('Not found');
   await expect(b.getByText('Alice secret agent')).toHaveCount(0);
 
