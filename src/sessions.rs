@@ -105,15 +105,19 @@ mod server {
     }
 
     /// Ends every session of `user_id` but the one stored under `except` (if any); how many.
-    pub async fn end_for_user(
-        db: &Db,
+    /// Inside the caller's transaction (a password change), or on the pool.
+    pub async fn end_for_user<'e, E>(
+        executor: E,
         user_id: &str,
         except: Option<&str>,
-    ) -> Result<u64, CoreError> {
+    ) -> Result<u64, CoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(except.unwrap_or(""))
-            .execute(db.pool())
+            .execute(executor)
             .await?;
         Ok(done.rows_affected())
     }

@@ -68,27 +68,29 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
 }
 
+/// What a form shows after its action answered: the field errors under their inputs, and the
+/// one message above the form (see `AppError::form_message`).
+pub fn form_feedback<A>(
+    action: ServerAction<A>,
+) -> (Signal<Vec<FieldError>>, Signal<Option<String>>)
+where
+    A: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    A::Output: Clone + Send + Sync + 'static,
+{
+    let error = move || action.value().get().and_then(|r| r.err());
+    (
+        Signal::derive(move || error().map(|e| e.field_errors()).unwrap_or_default()),
+        Signal::derive(move || error().and_then(|e| e.form_message())),
+    )
+}
+
 /// Asks for the password again, for a page whose sensitive action answered `ReauthRequired`
 /// (the page renders it anew for each such answer); once it is confirmed the person submits the
 /// action again (for the next few minutes without being asked).
 #[component]
 pub fn ConfirmPassword() -> impl IntoView {
     let confirm = ServerAction::<ConfirmPasswordFn>::new();
-    let errors = Signal::derive(move || {
-        confirm
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.field_errors())
-            .unwrap_or_default()
-    });
-    let message = move || {
-        confirm
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.form_message())
-    };
+    let (errors, message) = form_feedback(confirm);
     let confirmed = move || matches!(confirm.value().get(), Some(Ok(())));
     move || {
         if confirmed() {
@@ -101,7 +103,7 @@ pub fn ConfirmPassword() -> impl IntoView {
                     <section class="panel reauth" aria-label="Confirm your password">
                         <p>"This change needs your password. Confirm it to continue."</p>
                         <ActionForm action=confirm>
-                            {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                            {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                             <label>"Your password"
                                 <input type="password" name="password" autocomplete="current-password" required/>
                             </label>

@@ -194,24 +194,31 @@ async fn add_openai_key(router: &Router, cookie: &str, label: &str, api_key: &st
     assert_eq!(key.status, StatusCode::OK, "{}", key.body);
 }
 
+/// The form fields of a new OpenAI agent named `name`.
+fn agent_draft(name: &str) -> Vec<(String, String)> {
+    [
+        ("draft[name]", name),
+        ("draft[description]", ""),
+        ("draft[provider]", "openai"),
+        ("draft[model]", "gpt-4o-mini"),
+        ("draft[system_prompt]", ""),
+        ("draft[temperature]", "0.5"),
+        ("draft[max_tokens]", "100"),
+        ("draft[input_schema]", ""),
+        ("draft[output_schema]", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 async fn create_agent(router: &Router, cookie: &str, name: &str) -> Value {
-    let reply = call(
-        router,
-        "save_agent",
-        &[
-            ("draft[name]", name),
-            ("draft[description]", ""),
-            ("draft[provider]", "openai"),
-            ("draft[model]", "gpt-4o-mini"),
-            ("draft[system_prompt]", ""),
-            ("draft[temperature]", "0.5"),
-            ("draft[max_tokens]", "100"),
-            ("draft[input_schema]", ""),
-            ("draft[output_schema]", ""),
-        ],
-        Some(cookie),
-    )
-    .await;
+    let draft = agent_draft(name);
+    let pairs: Vec<(&str, &str)> = draft
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let reply = call(router, "save_agent", &pairs, Some(cookie)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.json()
 }

@@ -272,12 +272,9 @@ impl Accounts {
             .bind(change.user_id)
             .execute(&mut *tx)
             .await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
-            .bind(change.user_id)
-            .bind(change.keep_session)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let ended =
+            crate::sessions::end_for_user(&mut *tx, change.user_id, Some(change.keep_session))
+                .await?;
         let subject = AccountSubject {
             user_id: Some(change.user_id),
             email: &email,
@@ -297,8 +294,8 @@ pub async fn sign_out_everywhere(
     user_id: &str,
     client: Option<IpAddr>,
 ) -> Result<u64, CoreError> {
-    let (email, _) = user_email_and_hash(db, user_id).await?;
-    let ended = crate::sessions::end_for_user(db, user_id, None).await?;
+    let email = user_email(db, user_id).await?;
+    let ended = crate::sessions::end_for_user(db.pool(), user_id, None).await?;
     let subject = AccountSubject {
         user_id: Some(user_id),
         email: &email,
@@ -310,7 +307,7 @@ pub async fn sign_out_everywhere(
 
 /// Records a log-out (the session itself is ended by the caller).
 pub async fn logged_out(db: &Db, user_id: &str, client: Option<IpAddr>) -> Result<(), CoreError> {
-    let (email, _) = user_email_and_hash(db, user_id).await?;
+    let email = user_email(db, user_id).await?;
     let subject = AccountSubject {
         user_id: Some(user_id),
         email: &email,
@@ -321,6 +318,15 @@ pub async fn logged_out(db: &Db, user_id: &str, client: Option<IpAddr>) -> Resul
 
 fn wrong_password(field: &str) -> CoreError {
     CoreError::field(field, "That is not your current password.")
+}
+
+async fn user_email(db: &Db, user_id: &str) -> Result<String, CoreError> {
+    let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(CoreError::Unauthenticated)?;
+    Ok(email)
 }
 
 async fn user_email_and_hash(db: &Db, user_id: &str) -> Result<(String, String), CoreError> {

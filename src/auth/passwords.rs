@@ -45,11 +45,7 @@ impl Passwords {
 
     /// A PHC string for `password`.
     pub async fn hash(&self, password: SecretString) -> Result<String, CoreError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| CoreError::Internal("hasher closed".into()))?;
+        let _permit = slot(&self.permits).await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
                 .map_err(|e| CoreError::Internal(format!("salt: {e}")))?;
@@ -64,21 +60,13 @@ impl Passwords {
 
     /// [`Passwords::hash`] for a sign-up: waits for one of the sign-up slots first.
     pub async fn hash_new_account(&self, password: SecretString) -> Result<String, CoreError> {
-        let _share = self
-            .sign_up_permits
-            .acquire()
-            .await
-            .map_err(|_| CoreError::Internal("hasher closed".into()))?;
+        let _share = slot(&self.sign_up_permits).await?;
         self.hash(password).await
     }
 
     /// Whether `password` matches `phc`. A malformed stored hash is an internal error.
     pub async fn verify(&self, password: SecretString, phc: String) -> Result<bool, CoreError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| CoreError::Internal("hasher closed".into()))?;
+        let _permit = slot(&self.permits).await?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&phc)
                 .map_err(|e| CoreError::Internal(format!("stored hash: {e}")))?;
@@ -102,10 +90,44 @@ impl Passwords {
             .clone();
         self.verify(password, dummy).await.map(|_| ())
     }
+}
 
-    /// Sign-up slots free now (tests: a sign-up flood leaves log-in slots).
-    #[cfg(test)]
-    pub fn free_sign_up_slots(&self) -> usize {
-        self.sign_up_permits.available_permits()
+async fn slot(slots: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>, CoreError> {
+    slots
+        .acquire()
+        .await
+        .map_err(|_| CoreError::Internal("hasher closed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Sign-ups that hold every sign-up slot leave the other half to log-ins: a new account waits,
+    /// a password check goes ahead.
+    #[tokio::test]
+    async fn a_sign_up_flood_leaves_slots_for_log_ins() {
+        let p = Passwords::new(4);
+        let _flood = p.sign_up_permits.acquire_many(2).await.unwrap();
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(300),
+            p.hash_new_account(SecretString::from("new account".to_owned())),
+        )
+        .await;
+        assert!(waiting.is_err(), "a third sign-up waits for a sign-up slot");
+        let phc = tokio::time::timeout(
+            Duration::from_secs(10),
+            p.hash(SecretString::from("log in".to_owned())),
+        )
+        .await
+        .expect("hashing for a log-in is not held by sign-ups")
+        .unwrap();
+        assert!(
+            p.verify(SecretString::from("log in".to_owned()), phc)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -51,6 +51,16 @@ fn quota(burst: u32, one_every: Duration) -> Quota {
         .allow_burst(nonzero(burst))
 }
 
+/// A refusal, with when to try again (at least a second).
+fn refused(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> CoreError {
+    CoreError::RateLimited {
+        retry_after_secs: not_until
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            .max(1),
+    }
+}
+
 /// A keyed limiter that stays bounded in memory.
 struct Keyed {
     limiter: DefaultKeyedRateLimiter<String>,
@@ -83,14 +93,7 @@ impl Keyed {
                 });
             }
         }
-        self.limiter
-            .check_key(&key.to_owned())
-            .map_err(|not_until| CoreError::RateLimited {
-                retry_after_secs: not_until
-                    .wait_time_from(DefaultClock::default().now())
-                    .as_secs()
-                    .max(1),
-            })
+        self.limiter.check_key(&key.to_owned()).map_err(refused)
     }
 
     #[cfg(test)]

@@ -7,7 +7,7 @@ use leptos::html::Form;
 use leptos::prelude::*;
 
 use crate::api::account::{ChangePassword, SignOutEverywhere, account_overview};
-use crate::components::{ErrorNotice, FieldMessage};
+use crate::components::{ErrorNotice, FieldMessage, form_feedback};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -64,21 +64,7 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 fn ChangePasswordForm(change: ServerAction<ChangePassword>) -> impl IntoView {
     let form = NodeRef::<Form>::new();
-    let errors = Signal::derive(move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.field_errors())
-            .unwrap_or_default()
-    });
-    let message = move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.form_message())
-    };
+    let (errors, message) = form_feedback(change);
     let done = move || {
         change
             .value()
@@ -99,7 +85,7 @@ fn ChangePasswordForm(change: ServerAction<ChangePassword>) -> impl IntoView {
     });
     view! {
         <ActionForm action=change node_ref=form>
-            {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <label>"Current password"
                 <input type="password" name="current_password" autocomplete="current-password" required/>
             </label>

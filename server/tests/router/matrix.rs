@@ -193,23 +193,6 @@ async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
     }
 }
 
-fn draft(name: &str) -> Vec<(String, String)> {
-    [
-        ("draft[name]", name),
-        ("draft[description]", ""),
-        ("draft[provider]", "openai"),
-        ("draft[model]", "gpt-4o-mini"),
-        ("draft[system_prompt]", ""),
-        ("draft[temperature]", "0.5"),
-        ("draft[max_tokens]", "100"),
-        ("draft[input_schema]", ""),
-        ("draft[output_schema]", ""),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
 /// The arguments of one call of `route` against fixture `f`, by `who` (cell number `n`).
 fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, String)> {
     let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -244,9 +227,9 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
             ("mode", "mock"),
             ("trigger", "test_panel"),
         ]),
-        "save_agent" => draft(&format!("Created {n}")),
+        "save_agent" => agent_draft(&format!("Created {n}")),
         "save_agent (update)" => {
-            let mut d = draft(&format!("Updated {n}"));
+            let mut d = agent_draft(&format!("Updated {n}"));
             d.push(("id".to_owned(), f.agent.clone()));
             d
         }
