@@ -13,8 +13,8 @@ const dataDir = process.env.GALAXY_E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.t
 const fakePort = Number(process.env.FAKE_PROVIDER_PORT ?? 3199);
 const shortReauthPort = port + 2;
 process.env.GALAXY_E2E_SHORT_REAUTH_URL = `http://127.0.0.1:${shortReauthPort}`;
-// A unique provider key for this run: the suite checks it never appears in plain text in the
-// database, the logs, any HTTP response or the bundle.
+// A unique provider key for this run: canary.spec types it and has the fake provider echo it;
+// no response may hold it, and leaks.spec checks the database, the logs and /metrics afterwards.
 process.env.GALAXY_E2E_CANARY ??= `sk-galaxy-canary-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 process.env.GALAXY_E2E_DATA_DIR = dataDir;
 process.env.GALAXY_E2E_LOG = path.join(dataDir, 'server.log');
@@ -47,8 +47,10 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'chromium', testIgnore: /no-js\.spec\.ts/ },
+    { name: 'chromium', testIgnore: /(no-js|leaks)\.spec\.ts/ },
     { name: 'chromium-no-js', testMatch: /no-js\.spec\.ts/, use: { javaScriptEnabled: false } },
+    // After everything else: what the servers wrote must not hold the canary key.
+    { name: 'leaks', testMatch: /leaks\.spec\.ts/, dependencies: ['chromium', 'chromium-no-js'] },
   ],
   webServer: [
     {

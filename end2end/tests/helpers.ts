@@ -56,3 +56,65 @@ export async function fillSchema(page: Page, which: 'input' | 'output', text: st
   await editor.getByRole('tab', { name: 'JSON' }).click();
   await editor.locator(`[data-json="${which}_schema"]`).fill(text);
 }
+
+/**
+ * Reads the body of every response the page receives; `check` then asserts every body was
+ * readable and none holds the canary key. A browser drops the bodies of a page it navigates
+ * away from, so `page.goto` first waits for the network to settle and every body to be read.
+ */
+export function capture(page: Page) {
+  // Requests in flight, so a navigation can wait for the page to go quiet.
+  const seen = {
+    bodies: [] as { url: string; body: string }[],
+    unreadable: [] as string[],
+    pending: [] as Promise<void>[],
+  };
+  let inFlight = 0;
+  page.on('request', () => inFlight++);
+  page.on('requestfailed', () => inFlight--);
+  page.on('requestfinished', (request) => {
+    inFlight--;
+    seen.pending.push((async () => {
+      const response = await request.response();
+      if (!response) {
+        seen.unreadable.push(`${request.url()} (no response)`);
+        return;
+      }
+      // A redirect has no body of its own; the page it leads to is captured separately.
+      if (response.status() >= 300 && response.status() < 400) return;
+      try {
+        seen.bodies.push({ url: request.url(), body: (await response.body()).toString('latin1') });
+      } catch (e) {
+        seen.unreadable.push(`${request.url()}: ${e}`);
+      }
+    })());
+  });
+  // Waits for the page to go quiet (300 ms without a request in flight: a finished run's
+  // follow-up reads start a moment after it), then for every body.
+  const settle = async () => {
+    const deadline = Date.now() + 10_000;
+    let quietSince = Date.now();
+    while (Date.now() < deadline) {
+      if (inFlight > 0) quietSince = Date.now();
+      else if (Date.now() - quietSince >= 300) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all(seen.pending);
+  };
+  const goto = page.goto.bind(page);
+  page.goto = async (url, options) => {
+    await settle();
+    return goto(url, options);
+  };
+  return {
+    /** Waits for every body, then checks there were bodies, all readable, none with the key. */
+    async check(atLeast: number) {
+      await settle();
+      expect(seen.unreadable, 'responses whose body could not be read').toEqual([]);
+      expect(seen.bodies.length).toBeGreaterThanOrEqual(atLeast);
+      const canary = process.env.GALAXY_E2E_CANARY!;
+      for (const { url, body } of seen.bodies) expect(body.includes(canary), `${url} answered the key`).toBe(false);
+      return seen.bodies;
+    },
+  };
+}

@@ -80,6 +80,7 @@ pub fn KeysPage() -> impl IntoView {
 fn AddKeyForm(add: ServerAction<AddKey>) -> impl IntoView {
     let form = NodeRef::<Form>::new();
     let provider = RwSignal::new(ProviderKind::OpenAi.as_str().to_owned());
+    let base_url = RwSignal::new(String::new());
     let errors = Signal::derive(move || {
         add.value()
             .get()
@@ -109,13 +110,21 @@ fn AddKeyForm(add: ServerAction<AddKey>) -> impl IntoView {
             && let Some(f) = form.get()
         {
             f.reset();
+            provider.set(ProviderKind::OpenAi.as_str().to_owned());
+            base_url.set(String::new());
         }
     });
     view! {
         <ActionForm action=add node_ref=form>
             {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <label>"Provider"
-                <select name="provider" on:change=move |ev| provider.set(event_target_value(&ev))>
+                <select name="provider" on:change=move |ev| {
+                    let chosen = event_target_value(&ev);
+                    if chosen != "openai_compatible" {
+                        base_url.set(String::new());
+                    }
+                    provider.set(chosen);
+                }>
                     {ProviderKind::ALL.iter().copied().map(|p| view! {
                         <option value=p.as_str()>{p.label()}</option>
                     }).collect_view()}
@@ -125,7 +134,11 @@ fn AddKeyForm(add: ServerAction<AddKey>) -> impl IntoView {
             <label>"Label"<input type="text" name="label" placeholder="production" maxlength="60"/></label>
             <FieldMessage errors field="label"/>
             <label class:hidden=move || provider.get() != "openai_compatible">"Base URL (OpenAI-compatible endpoints)"
-                <input type="text" name="base_url" placeholder="https://example.com/v1"/>
+                // Only sent for OpenAI-compatible endpoints: switching away clears it, so a hidden
+                // leftover never refuses the save.
+                <input type="text" name="base_url" placeholder="https://example.com/v1"
+                    prop:value=move || base_url.get()
+                    on:input=move |ev| base_url.set(event_target_value(&ev))/>
             </label>
             <FieldMessage errors field="base_url"/>
             <label>"API key"<input type="password" name="api_key" autocomplete="off" spellcheck="false"/></label>
