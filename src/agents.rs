@@ -15,12 +15,62 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_MODEL_CHARS: usize = 100;
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 pub const MAX_TEMPLATE_CHARS: usize = 20_000;
+pub const MAX_SLUG_CHARS: usize = 64;
+
+/// A slug made from a name: lower-case ASCII letters and digits, every run of anything else
+/// one dash, at most [`MAX_SLUG_CHARS`]; `agent` when the name has no such character.
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    let mut gap = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push('-');
+            }
+            gap = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            gap = true;
+        }
+        if out.len() >= MAX_SLUG_CHARS {
+            break;
+        }
+    }
+    out.truncate(MAX_SLUG_CHARS);
+    let out = out.trim_end_matches('-');
+    if out.is_empty() {
+        "agent".to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
+/// The rule for a slug typed into the form.
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let ok = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_CHARS
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Use 1 to {MAX_SLUG_CHARS} lower-case letters, digits and dashes, e.g. support-triage."
+        ))
+    }
+}
 
 /// The agent form as typed: every field a string, so a bad number is a field error, not a
 /// transport error.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentDraft {
     pub name: String,
+    /// How the APIs name the agent; blank derives it from the name ([`slugify`]).
+    #[serde(default)]
+    pub slug: String,
     pub description: String,
     pub provider: String,
     pub model: String,
@@ -41,6 +91,9 @@ pub struct AgentDraft {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentConfig {
     pub name: String,
+    /// Unique per workspace; the APIs accept it wherever they take an agent id.
+    #[serde(default)]
+    pub slug: String,
     pub description: String,
     pub provider: ProviderKind,
     pub model: String,
@@ -70,6 +123,7 @@ pub struct Agent {
 pub struct AgentSummary {
     pub id: String,
     pub name: String,
+    pub slug: String,
     pub description: String,
     pub provider: ProviderKind,
     pub model: String,
@@ -100,6 +154,7 @@ impl AgentDraft {
         };
         AgentDraft {
             name: c.name.clone(),
+            slug: c.slug.clone(),
             description: c.description.clone(),
             provider: c.provider.as_str().to_owned(),
             model: c.model.clone(),
@@ -126,6 +181,15 @@ impl AgentDraft {
         } else if name.chars().any(char::is_control) {
             err("name", "Remove control characters from the name.".into());
         }
+        let slug = match self.slug.trim() {
+            "" => slugify(name),
+            typed => {
+                if let Err(m) = check_slug(typed) {
+                    err("slug", m);
+                }
+                typed.to_owned()
+            }
+        };
         let description = self.description.trim();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
             err(
@@ -199,6 +263,7 @@ impl AgentDraft {
             (Some(provider), Some(temperature), Some(max_tokens)) if errors.is_empty() => {
                 Ok(AgentConfig {
                     name: name.to_owned(),
+                    slug,
                     description: description.to_owned(),
                     provider,
                     model: model.to_owned(),
@@ -249,7 +314,7 @@ mod server {
         }
     }
 
-    const AGENT_COLUMNS: &str = "id, name, description, provider, model, system_prompt, \
+    const AGENT_COLUMNS: &str = "id, name, slug, description, provider, model, system_prompt, \
         temperature, max_tokens, input_schema, output_schema, prompt_template, repair_output, \
         current_version, created_at, updated_at";
 
@@ -265,6 +330,7 @@ mod server {
             id: row.try_get("id")?,
             config: AgentConfig {
                 name: row.try_get("name")?,
+                slug: row.try_get("slug")?,
                 description: row.try_get("description")?,
                 provider: ProviderKind::parse(&provider)
                     .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
@@ -365,11 +431,69 @@ mod server {
         )
     }
 
+    fn slug_taken() -> CoreError {
+        CoreError::field("slug", "Another agent of this workspace has this slug.")
+    }
+
+    /// The slug an agent is saved with: the one typed, if no other agent (than `own_id`) has
+    /// it; a derived one (`typed` false) gets `-2`, `-3`… until it is free.
+    ///
+    /// Read before the write's transaction begins: on SQLite a transaction that reads first
+    /// cannot always upgrade to writing (`database is locked`); the unique index still has the
+    /// last word, and [`which_taken`] names the rule a race broke.
+    async fn free_slug(
+        db: &Db,
+        actor: &Actor,
+        slug: &str,
+        typed: bool,
+        own_id: &str,
+    ) -> Result<String, CoreError> {
+        let taken: Vec<(String,)> = sqlx::query_as(
+            "SELECT slug FROM agents WHERE workspace_id = $1 AND id <> $2 \
+             AND (slug = $3 OR slug LIKE $4)",
+        )
+        .bind(&actor.workspace_id)
+        .bind(own_id)
+        .bind(slug)
+        .bind(format!("{slug}-%"))
+        .fetch_all(db.pool())
+        .await?;
+        let taken: std::collections::HashSet<String> = taken.into_iter().map(|(s,)| s).collect();
+        if !taken.contains(slug) {
+            return Ok(slug.to_owned());
+        }
+        if typed {
+            return Err(slug_taken());
+        }
+        let base = &slug[..slug.len().min(MAX_SLUG_CHARS - 6)];
+        (2..100_000)
+            .map(|n| format!("{base}-{n}"))
+            .find(|s| !taken.contains(s))
+            .ok_or_else(slug_taken)
+    }
+
+    /// Which uniqueness rule a refused write broke (both are checked before writing; this is
+    /// the race where another save got there in between).
+    async fn which_taken(db: &Db, actor: &Actor, config: &AgentConfig, own_id: &str) -> CoreError {
+        let name: Result<Option<(String,)>, _> = sqlx::query_as(
+            "SELECT id FROM agents WHERE workspace_id = $1 AND name_key = $2 AND id <> $3",
+        )
+        .bind(&actor.workspace_id)
+        .bind(config.name.to_lowercase())
+        .bind(own_id)
+        .fetch_optional(db.pool())
+        .await;
+        match name {
+            Ok(None) => slug_taken(),
+            _ => name_taken(),
+        }
+    }
+
     /// Agents of the caller's workspace, most recently changed first.
     #[tracing::instrument(skip(db))]
     pub async fn list_agents(db: &Db, actor: &Actor) -> Result<Vec<AgentSummary>, CoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, description, provider, model, current_version, updated_at, \
+            "SELECT id, name, slug, description, provider, model, current_version, updated_at, \
              input_schema FROM agents WHERE workspace_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 500",
         )
         .bind(&actor.workspace_id)
@@ -381,6 +505,7 @@ mod server {
                 Ok(AgentSummary {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
+                    slug: row.try_get("slug")?,
                     description: row.try_get("description")?,
                     provider: ProviderKind::parse(&provider)
                         .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
@@ -395,14 +520,16 @@ mod server {
             .collect()
     }
 
-    /// One agent of the caller's workspace; another workspace's id answers `NotFound`.
+    /// One agent of the caller's workspace, by id or by slug (an id wins); another workspace's
+    /// answers `NotFound`.
     #[tracing::instrument(skip(db))]
-    pub async fn get_agent(db: &Db, actor: &Actor, id: &str) -> Result<Agent, CoreError> {
+    pub async fn get_agent(db: &Db, actor: &Actor, id_or_slug: &str) -> Result<Agent, CoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 AND workspace_id = $2"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE workspace_id = $1 AND (id = $2 OR slug = $2) \
+             ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1"
         ))
-        .bind(id)
         .bind(&actor.workspace_id)
+        .bind(id_or_slug)
         .fetch_optional(db.pool())
         .await?
         .ok_or(CoreError::NotFound)?;
@@ -418,15 +545,17 @@ mod server {
         draft: &AgentDraft,
     ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
-        let config = validate_draft(rules, draft).await?;
+        let mut config = validate_draft(rules, draft).await?;
         let id = new_id();
         let now = now_ms();
+        config.slug =
+            free_slug(db, actor, &config.slug, !draft.slug.trim().is_empty(), &id).await?;
         let mut tx = db.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO agents (id, workspace_id, name, name_key, description, provider, model, \
              system_prompt, temperature, max_tokens, input_schema, output_schema, prompt_template, \
-             repair_output, current_version, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $16)",
+             repair_output, current_version, created_by, created_at, updated_at, slug) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $16, $17)",
         )
         .bind(&id)
         .bind(&actor.workspace_id)
@@ -444,10 +573,14 @@ mod server {
         .bind(i64::from(config.repair_output))
         .bind(&actor.user_id)
         .bind(now)
+        .bind(&config.slug)
         .execute(&mut *tx)
         .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken()),
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                return Err(which_taken(db, actor, &config, &id).await);
+            }
             other => other?,
         };
         insert_version(&mut tx, actor, &id, 1, &config, now).await?;
@@ -499,14 +632,15 @@ mod server {
         draft: &AgentDraft,
     ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
-        let config = validate_draft(rules, draft).await?;
+        let mut config = validate_draft(rules, draft).await?;
         let now = now_ms();
+        config.slug = free_slug(db, actor, &config.slug, !draft.slug.trim().is_empty(), id).await?;
         let mut tx = db.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE agents SET name = $1, name_key = $2, description = $3, provider = $4, \
              model = $5, system_prompt = $6, temperature = $7, max_tokens = $8, input_schema = $9, \
              output_schema = $10, prompt_template = $11, repair_output = $12, \
-             current_version = current_version + 1, updated_at = $13 \
+             current_version = current_version + 1, updated_at = $13, slug = $16 \
              WHERE id = $14 AND workspace_id = $15 RETURNING current_version, created_at",
         )
         .bind(&config.name)
@@ -524,10 +658,14 @@ mod server {
         .bind(now)
         .bind(id)
         .bind(&actor.workspace_id)
+        .bind(&config.slug)
         .fetch_optional(&mut *tx)
         .await;
         let row = match updated {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken()),
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                return Err(which_taken(db, actor, &config, id).await);
+            }
             other => other?.ok_or(CoreError::NotFound)?,
         };
         let version: i64 = row.try_get(0)?;

@@ -7,7 +7,7 @@
 //! schema compilation ([`contract`]'s `compiled`), the bounded CPU pool ([`cpu`]), metrics
 //! ([`telemetry`]) and the business functions of each domain noun.
 //!
-//! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`contract`] (typed agent
+//! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`api_tokens`], [`contract`] (typed agent
 //! contracts), [`credentials`] (provider keys), [`providers`], [`runs`] (the run pipeline),
 //! [`pricing`], [`audit`] (workspace and account events), [`sessions`] (stored hashed), [`template`]; [`validation`] holds the field-error type every form
 //! shares and [`string_enum`] the one mechanism for enums sent and stored as strings. Test fixtures
@@ -39,6 +39,7 @@ macro_rules! on_both_backends {
 }
 
 pub mod agents;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod contract;

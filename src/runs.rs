@@ -54,7 +54,7 @@ mod tests;
 #[cfg(feature = "server")]
 pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
 #[cfg(feature = "server")]
-pub use context::{RunRequest, RunsConfig};
+pub use context::{ApiTokenRef, RunRequest, RunsConfig};
 #[cfg(feature = "server")]
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]
@@ -156,6 +156,9 @@ pub struct RunView {
     pub finished_at: Option<i64>,
     /// Per-field messages of an `input_invalid` / `output_invalid` run (JSON pointers).
     pub field_errors: Vec<crate::validation::FieldError>,
+    /// The name of the API token the run was started with (runs from the API).
+    #[serde(default)]
+    pub api_token_name: Option<String>,
 }
 
 /// What the dashboard shows: counts from the database and the latest runs.

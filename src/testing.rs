@@ -264,6 +264,7 @@ pub fn request(agent_id: &str, input: &str, mode: RunMode) -> RunRequest {
         mode,
         trigger: RunTrigger::TestPanel,
         stream: true,
+        api_token: None,
     }
 }
 
@@ -272,6 +273,7 @@ pub fn request(agent_id: &str, input: &str, mode: RunMode) -> RunRequest {
 pub fn draft(name: &str, provider: &str, output_schema: &str) -> AgentDraft {
     AgentDraft {
         name: name.into(),
+        slug: String::new(),
         description: String::new(),
         provider: provider.into(),
         model: "gpt-4o-mini".into(),

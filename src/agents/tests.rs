@@ -3,6 +3,7 @@ use super::*;
 fn good() -> AgentDraft {
     AgentDraft {
         name: "  Triage bot ".into(),
+        slug: String::new(),
         description: "Sorts tickets".into(),
         provider: "anthropic".into(),
         model: "claude-sonnet-4-5".into(),
@@ -34,9 +35,41 @@ fn valid_draft_becomes_config() {
 }
 
 #[test]
+fn slugs_are_derived_or_checked() {
+    assert_eq!(slugify("  Support Triage — v2! "), "support-triage-v2");
+    assert_eq!(slugify("Ünïcode только"), "n-code");
+    assert_eq!(slugify("日本語"), "agent");
+    assert_eq!(slugify(&"ab ".repeat(40)).len(), MAX_SLUG_CHARS);
+    assert!(!slugify(&"ab ".repeat(40)).ends_with('-'));
+    for ok in ["a", "support-triage", "v2-bot-3"] {
+        assert_eq!(check_slug(ok), Ok(()), "{ok}");
+    }
+    for bad in ["", "-a", "a-", "A", "a_b", "a b", "é", &"a".repeat(65)] {
+        assert!(check_slug(bad).is_err(), "{bad}");
+    }
+    let c = good().validate().unwrap();
+    assert_eq!(c.slug, "triage-bot", "derived when blank");
+    let typed = AgentDraft {
+        slug: " my-bot ".into(),
+        ..good()
+    }
+    .validate()
+    .unwrap();
+    assert_eq!(typed.slug, "my-bot");
+    let errs = AgentDraft {
+        slug: "My Bot".into(),
+        ..good()
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(errs[0].field, "slug");
+}
+
+#[test]
 fn every_bad_field_is_reported() {
     let d = AgentDraft {
         name: " ".into(),
+        slug: "Not A Slug".into(),
         description: "d".repeat(MAX_DESCRIPTION_CHARS + 1),
         provider: "gemini".into(),
         model: "gpt 4".into(),
@@ -54,6 +87,7 @@ fn every_bad_field_is_reported() {
         fields,
         [
             "name",
+            "slug",
             "description",
             "provider",
             "model",
@@ -129,6 +163,77 @@ mod stored {
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
+
+    on_both_backends!(
+        slugs_are_unique_per_workspace_and_find_the_agent,
+        |w: World| async move {
+            let actor = w.workspace("a@example.com").await;
+            let first = w.agent(&actor, &draft("Support Triage")).await;
+            assert_eq!(first.config.slug, "support-triage");
+            // A derived slug that is taken gets a number; a typed one is refused.
+            let second = w.agent(&actor, &draft("Support: triage")).await;
+            assert_eq!(second.config.slug, "support-triage-2");
+            let typed = AgentDraft {
+                slug: "support-triage".into(),
+                ..draft("Other")
+            };
+            assert_eq!(
+                field_of(w.try_agent(&actor, &typed).await.unwrap_err()),
+                ["slug"]
+            );
+            // Found by slug or id, in its own workspace only.
+            assert_eq!(
+                get_agent(&w.db, &actor, "support-triage-2")
+                    .await
+                    .unwrap()
+                    .id,
+                second.id
+            );
+            assert_eq!(
+                get_agent(&w.db, &actor, &second.id).await.unwrap().id,
+                second.id
+            );
+            let other = w.workspace("b@example.com").await;
+            assert!(matches!(
+                get_agent(&w.db, &other, "support-triage").await,
+                Err(CoreError::NotFound)
+            ));
+            let theirs = w.agent(&other, &draft("Support Triage")).await;
+            assert_eq!(
+                theirs.config.slug, "support-triage",
+                "slugs are per workspace"
+            );
+            // Saving an agent keeps its own slug; renaming its slug frees the old one.
+            let mut edit = AgentDraft::from_config(&first.config);
+            edit.description = "changed".into();
+            let saved = update_agent(&w.db, &w.rules(), &actor, &first.id, &edit)
+                .await
+                .unwrap();
+            assert_eq!(saved.config.slug, "support-triage");
+            edit.slug = "triage".into();
+            update_agent(&w.db, &w.rules(), &actor, &first.id, &edit)
+                .await
+                .unwrap();
+            let reuse = AgentDraft {
+                slug: "support-triage".into(),
+                ..draft("Third")
+            };
+            assert_eq!(w.agent(&actor, &reuse).await.config.slug, "support-triage");
+            // A taken name is still the name's error.
+            assert_eq!(
+                field_of(
+                    w.try_agent(&actor, &draft("support triage"))
+                        .await
+                        .unwrap_err()
+                ),
+                ["name"]
+            );
+            let listed = list_agents(&w.db, &actor).await.unwrap();
+            let mut slugs: Vec<&str> = listed.iter().map(|a| a.slug.as_str()).collect();
+            slugs.sort_unstable();
+            assert_eq!(slugs, ["support-triage", "support-triage-2", "triage"]);
+        }
+    );
 
     on_both_backends!(agents_crud_with_versions, |w: World| async move {
         let actor = w.workspace("a@example.com").await;

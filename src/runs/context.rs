@@ -19,6 +19,7 @@ use crate::vault::Vault;
 /// What a caller asks for: one run of an agent of the caller's workspace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRequest {
+    /// The agent's id, or its slug.
     pub agent_id: String,
     /// JSON when the agent has an input schema, else any text.
     pub input: String,
@@ -26,6 +27,15 @@ pub struct RunRequest {
     pub trigger: RunTrigger,
     /// Stream the provider's answer (deltas as they arrive) or ask for it whole.
     pub stream: bool,
+    /// The API token the caller used (runs from the API), kept with the run.
+    pub api_token: Option<ApiTokenRef>,
+}
+
+/// An API token as a run keeps it: its id and its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenRef {
+    pub id: String,
+    pub name: String,
 }
 
 /// Settings of the pipeline.

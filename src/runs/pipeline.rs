@@ -192,6 +192,7 @@ async fn start(
             Plan::Call(call) => call.credential_id.clone(),
             Plan::Refused(_) => None,
         },
+        api_token: prepared.request.api_token.clone(),
         created_at: now_ms(),
         started,
     };

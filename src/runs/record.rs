@@ -31,6 +31,7 @@ pub(super) struct RunHead {
     pub provider: String,
     pub model: String,
     pub credential_id: Option<String>,
+    pub api_token: Option<super::ApiTokenRef>,
     pub created_at: i64,
     pub started: Instant,
 }
@@ -67,6 +68,7 @@ impl RunHead {
             field_errors: Vec::new(),
             triggered_by: self.actor.user_id.clone(),
             credential_id: self.credential_id.clone(),
+            api_token: self.api_token.clone(),
             created_at: self.created_at,
             finished_at: None,
         }

@@ -6,6 +6,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::context::ApiTokenRef;
 use super::{PREVIEW_CHARS, RunMode, RunStatus, RunTrigger, RunView};
 use crate::db::{Db, Writes, now_ms};
 use crate::error::CoreError;
@@ -44,6 +45,8 @@ pub(super) struct RunRow {
     pub field_errors: Vec<FieldError>,
     pub triggered_by: String,
     pub credential_id: Option<String>,
+    /// The API token the run was started with.
+    pub api_token: Option<ApiTokenRef>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -93,6 +96,7 @@ impl RunRow {
             created_at: self.created_at,
             finished_at: self.finished_at,
             field_errors: self.field_errors.clone(),
+            api_token_name: self.api_token.as_ref().map(|t| t.name.clone()),
         }
     }
 }
@@ -101,7 +105,7 @@ const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_
     run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
     prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
-    created_at, finished_at";
+    created_at, finished_at, api_token_id, api_token_name";
 
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
@@ -125,7 +129,7 @@ const UPDATED: &[&str] = &[
     "finished_at",
 ];
 
-/// Run rows per statement (30 values each: far under SQLite's 32,766 per statement).
+/// Run rows per statement (32 values each: far under SQLite's 32,766 per statement).
 const RUNS_PER_STATEMENT: usize = 500;
 
 /// Adds the statements that write `rows` (new, or replacing the same run's `running` row),
@@ -206,6 +210,10 @@ fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
                 .bind(r.created_at)
                 .sql(", ")
                 .bind(r.finished_at)
+                .sql(", ")
+                .bind(r.api_token.as_ref().map(|t| t.id.clone()))
+                .sql(", ")
+                .bind(r.api_token.as_ref().map(|t| t.name.clone()))
                 .sql(")");
         }
         st.sql(" ON CONFLICT (id) DO UPDATE SET ");
@@ -268,7 +276,7 @@ pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
 const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
     input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
     completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
-    created_at, finished_at, field_errors";
+    created_at, finished_at, field_errors, api_token_name";
 
 /// The columns of a list: input and output cut to [`PREVIEW_CHARS`] (`substr` counts characters
 /// on both backends), so a list never re-reads megabytes of output.
@@ -325,6 +333,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         field_errors,
+        api_token_name: row.try_get("api_token_name")?,
     })
 }
 

@@ -1052,6 +1052,7 @@ on_both_backends!(
             provider: run.provider.clone(),
             model: run.model.clone(),
             credential_id: None,
+            api_token: None,
             created_at: run.created_at,
             started: std::time::Instant::now(),
         };

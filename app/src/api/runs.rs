@@ -72,6 +72,7 @@ pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<
         mode: parse_mode(&mode)?,
         trigger: RunTrigger::TestPanel,
         stream: false,
+        api_token: None,
     };
     Ok(state.runs.run(&actor, request).await?)
 }
@@ -119,6 +120,7 @@ pub async fn run_agent_stream(
         mode: parse_mode(&mode)?,
         trigger: parse_trigger(&trigger)?,
         stream: true,
+        api_token: None,
     };
     let run = state.runs.start(&actor, request).await?;
     let started = StreamMessage::Started {

@@ -93,6 +93,7 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
 fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
     let save = ServerAction::<SaveAgent>::new();
     let name = RwSignal::new(draft.name);
+    let slug = RwSignal::new(draft.slug);
     let description = RwSignal::new(draft.description);
     let provider = RwSignal::new(draft.provider);
     let model = RwSignal::new(draft.model);
@@ -132,6 +133,7 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
         ev.prevent_default();
         let draft = AgentDraft {
             name: name.get_untracked(),
+            slug: slug.get_untracked(),
             description: description.get_untracked(),
             provider: provider.get_untracked(),
             model: model.get_untracked(),
@@ -204,6 +206,7 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
             <input type="hidden" name="id" value=id.clone().unwrap_or_default()/>
             {move || server_message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             {text("Name", "name", name, "Support triage")}
+            {text("Slug (used by the API)", "slug", slug, "derived from the name")}
             {text("Description", "description", description, "What this agent does")}
             <div class="row">
                 <label>"Provider"
