@@ -59,6 +59,28 @@ impl ApiScope {
     }
 }
 
+crate::string_enum! {
+    /// Where a token is in its life, when it was read.
+    pub enum TokenStatus("API token status") {
+        Active = "active",
+        Expired = "expired",
+        Revoked = "revoked",
+    }
+}
+
+impl TokenStatus {
+    /// The status of a token with these times, at `now` (ms).
+    pub fn at(now: i64, expires_at: Option<i64>, revoked_at: Option<i64>) -> TokenStatus {
+        if revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if expires_at.is_some_and(|t| t <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
 /// A token as every member may see it: never the secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenSummary {
@@ -72,19 +94,8 @@ pub struct ApiTokenSummary {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
-}
-
-impl ApiTokenSummary {
-    /// `active`, `expired` or `revoked` at `now` (ms).
-    pub fn status(&self, now: i64) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if self.expires_at.is_some_and(|t| t <= now) {
-            "expired"
-        } else {
-            "active"
-        }
-    }
+    /// As of when it was read.
+    pub status: TokenStatus,
 }
 
 /// A token just created: the only time its secret is answered.
@@ -258,6 +269,8 @@ mod server {
         t.expires_at, t.last_used_at, t.revoked_at";
 
     fn summary(row: &AnyRow) -> Result<ApiTokenSummary, CoreError> {
+        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
         Ok(ApiTokenSummary {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
@@ -265,9 +278,10 @@ mod server {
             scopes: parse_scopes(&row.try_get::<String, _>("scopes")?)?,
             created_by: row.try_get("display_name")?,
             created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
+            expires_at,
             last_used_at: row.try_get("last_used_at")?,
-            revoked_at: row.try_get("revoked_at")?,
+            revoked_at,
+            status: TokenStatus::at(now_ms(), expires_at, revoked_at),
         })
     }
 

@@ -32,6 +32,8 @@ mod context;
 #[cfg(feature = "server")]
 mod execute;
 #[cfg(feature = "server")]
+pub mod idempotency;
+#[cfg(feature = "server")]
 mod in_flight;
 #[cfg(feature = "server")]
 mod outcome;
@@ -62,7 +64,9 @@ pub use pipeline::{RunEvent, Runs, StartedRun};
 #[cfg(feature = "server")]
 pub use stats::dashboard;
 #[cfg(feature = "server")]
-pub use store::{get_run, list_runs, mark_interrupted};
+pub use store::{
+    RunPage, RunQuery, get_run, list_attempts, list_runs, mark_interrupted, query_runs,
+};
 
 /// The largest run input accepted, in bytes.
 pub const MAX_INPUT_BYTES: usize = 100 * 1024;
@@ -159,6 +163,20 @@ pub struct RunView {
     /// The name of the API token the run was started with (runs from the API).
     #[serde(default)]
     pub api_token_name: Option<String>,
+}
+
+/// One provider call of a run, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub number: i64,
+    pub http_status: Option<i64>,
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    /// Time waited before this attempt (backoff), in ms.
+    pub waited_ms: i64,
+    pub latency_ms: i64,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
 }
 
 /// What the dashboard shows: counts from the database and the latest runs.

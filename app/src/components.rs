@@ -27,6 +27,7 @@ pub fn Nav() -> impl IntoView {
                                 <a href="/agents">"Agents"</a>
                                 <a href="/settings/keys">"Provider keys"</a>
                                 <a href="/settings/prices">"Prices"</a>
+                                <a href="/settings/tokens">"API tokens"</a>
                             </nav>
                             <div class="who">
                                 <a class="muted" href="/account" title=user.email.clone()>

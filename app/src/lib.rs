@@ -34,6 +34,7 @@ use crate::pages::auth::{LoginPage, SignupPage};
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::keys::KeysPage;
 use crate::pages::prices::PricesPage;
+use crate::pages::tokens::TokensPage;
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -136,6 +137,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -8,3 +8,4 @@ pub mod auth;
 pub mod dashboard;
 pub mod keys;
 pub mod prices;
+pub mod tokens;

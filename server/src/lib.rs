@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod api;
 pub mod config;
 pub mod keys_cli;
 pub mod metrics;

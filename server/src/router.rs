@@ -1,7 +1,8 @@
 //! The HTTP surface in one function, so tests drive it with `tower::ServiceExt::oneshot`.
 //!
 //! Routes: health (`/healthz`, `/readyz`), `/metrics` (Prometheus; on a separate listener when
-//! configured), the Leptos pages and server functions under `/api/`, static files.
+//! configured), the public REST API under `/api/v1` ([`crate::api`]), the Leptos pages and
+//! server functions under `/api/`, static files.
 //!
 //! Layers, outermost first: request tracing, compression, a 1 MiB body limit, security headers
 //! (nosniff, frame denial, same-origin referrer and opener policy, HSTS when cookies are Secure,
@@ -83,6 +84,8 @@ pub fn router(
         router = router.route("/metrics", get(crate::metrics::render));
     }
     router
+        .nest("/api/v1", crate::api::routes())
+        .route("/api/v1/{*rest}", axum::routing::any(crate::api::not_found))
         .route(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),

@@ -19,6 +19,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "router/api.rs"]
+mod api;
 #[path = "router/matrix.rs"]
 mod matrix;
 

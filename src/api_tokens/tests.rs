@@ -53,12 +53,15 @@ fn a_created_token_never_prints_its_secret() {
             expires_at: Some(10),
             last_used_at: None,
             revoked_at: None,
+            status: TokenStatus::Active,
         },
         token: "gx_the-secret-part".into(),
     };
     assert!(!format!("{created:?}").contains("the-secret-part"));
-    assert_eq!(created.summary.status(5), "active");
-    assert_eq!(created.summary.status(10), "expired");
+    assert_eq!(TokenStatus::at(5, Some(10), None), TokenStatus::Active);
+    assert_eq!(TokenStatus::at(10, Some(10), None), TokenStatus::Expired);
+    assert_eq!(TokenStatus::at(5, Some(10), Some(1)), TokenStatus::Revoked);
+    assert_eq!(TokenStatus::at(5, None, None), TokenStatus::Active);
 }
 
 mod stored {
@@ -134,7 +137,7 @@ mod stored {
             .await
             .unwrap();
         let listed = list_tokens(&w.db, &owner).await.unwrap();
-        assert_eq!(listed[0].status(crate::db::now_ms()), "revoked");
+        assert_eq!(listed[0].status, TokenStatus::Revoked);
         let actions: Vec<(String,)> = sqlx::query_as(
             "SELECT action FROM audit_events WHERE target = $1 ORDER BY created_at, action",
         )
@@ -166,7 +169,7 @@ mod stored {
             Err(CoreError::Unauthenticated)
         ));
         let listed = list_tokens(&w.db, &owner).await.unwrap();
-        assert_eq!(listed[0].status(crate::db::now_ms()), "expired");
+        assert_eq!(listed[0].status, TokenStatus::Expired);
     });
 
     on_both_backends!(

@@ -68,6 +68,12 @@ impl StartedRun {
         self.events.recv().await
     }
 
+    /// The next event if one is already there (a run refused before any provider call has
+    /// finished by the time it is started), without waiting.
+    pub fn ready(&mut self) -> Option<RunEvent> {
+        self.events.try_recv().ok()
+    }
+
     /// Waits for the end of the run, skipping its output.
     pub async fn finished(mut self) -> Result<RunView, CoreError> {
         while let Some(event) = self.events.recv().await {

@@ -374,6 +374,110 @@ pub async fn list_runs(
     rows.iter().map(run_from_row).collect()
 }
 
+/// Which runs a page of [`query_runs`] holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub agent_id: Option<String>,
+    pub status: Option<RunStatus>,
+    /// Only runs older than this one (`created_at`, `id`): the previous page's last run.
+    pub before: Option<(i64, String)>,
+    /// At most this many (capped at 100).
+    pub limit: i64,
+}
+
+/// A page of runs, newest first, and where the next page starts (`None` on the last page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<RunView>,
+    pub next: Option<(i64, String)>,
+}
+
+/// A page of the workspace's runs (keyset pagination on `created_at`, `id`: a page never shifts
+/// when new runs arrive). Input and output are previews.
+#[tracing::instrument(skip(db))]
+pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunPage, CoreError> {
+    let limit = query.limit.clamp(1, 100);
+    let mut sql = format!(
+        "SELECT {} FROM runs WHERE workspace_id = $1",
+        preview_columns()
+    );
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if query.agent_id.is_some() {
+        sql.push_str(&format!(" AND agent_id = {}", next()));
+    }
+    if query.status.is_some() {
+        sql.push_str(&format!(" AND status = {}", next()));
+    }
+    if query.before.is_some() {
+        let (a, b, c) = (next(), next(), next());
+        sql.push_str(&format!(
+            " AND (created_at < {a} OR (created_at = {b} AND id < {c}))"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT {}",
+        next()
+    ));
+    let mut q = sqlx::query(&sql).bind(&actor.workspace_id);
+    if let Some(agent) = &query.agent_id {
+        q = q.bind(agent);
+    }
+    if let Some(status) = query.status {
+        q = q.bind(status.as_str());
+    }
+    if let Some((at, id)) = &query.before {
+        q = q.bind(*at).bind(*at).bind(id);
+    }
+    let rows = q.bind(limit + 1).fetch_all(db.pool()).await?;
+    let mut runs = rows
+        .iter()
+        .map(run_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = runs.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    runs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = if more {
+        runs.last().map(|r| (r.created_at, r.id.clone()))
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next })
+}
+
+/// The provider calls of a run of the caller's workspace, in order.
+pub async fn list_attempts(
+    db: &Db,
+    actor: &Actor,
+    run_id: &str,
+) -> Result<Vec<super::AttemptView>, CoreError> {
+    let rows = sqlx::query(
+        "SELECT number, http_status, error_class, error_message, waited_ms, latency_ms, \
+         prompt_tokens, completion_tokens FROM run_attempts \
+         WHERE run_id = $1 AND workspace_id = $2 ORDER BY number",
+    )
+    .bind(run_id)
+    .bind(&actor.workspace_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(super::AttemptView {
+                number: row.try_get("number")?,
+                http_status: row.try_get("http_status")?,
+                error_class: row.try_get("error_class")?,
+                error_message: row.try_get("error_message")?,
+                waited_ms: row.try_get("waited_ms")?,
+                latency_ms: row.try_get("latency_ms")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                completion_tokens: row.try_get("completion_tokens")?,
+            })
+        })
+        .collect()
+}
+
 /// One run of the caller's workspace, whole.
 pub async fn get_run(db: &Db, actor: &Actor, id: &str) -> Result<RunView, CoreError> {
     let row = sqlx::query(&format!(

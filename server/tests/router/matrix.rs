@@ -46,6 +46,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("cancel_run", [401, 403, 200, 200, 200, 200]),
     ("change_password", [401, 200, 200, 200, 200, 200]),
     ("confirm_password", [401, 200, 200, 200, 200, 200]),
+    ("create_api_token", [401, 403, 403, 200, 200, 200]),
     ("delete_agent", [401, 403, 200, 200, 200, 404]),
     ("delete_price", [401, 403, 403, 200, 200, 404]),
     ("get_agent", [401, 200, 200, 200, 200, 404]),
@@ -53,11 +54,13 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("get_dashboard", [401, 200, 200, 200, 200, 200]),
     ("list_agent_runs", [401, 200, 200, 200, 200, 200]),
     ("list_agents", [401, 200, 200, 200, 200, 200]),
+    ("list_api_tokens", [401, 200, 200, 200, 200, 200]),
     ("list_keys", [401, 403, 403, 200, 200, 200]),
     ("list_prices", [401, 200, 200, 200, 200, 200]),
     ("live_providers", [401, 200, 200, 200, 200, 200]),
     ("log_in", [200, 200, 200, 200, 200, 200]),
     ("log_out", [200, 200, 200, 200, 200, 200]),
+    ("revoke_api_token", [401, 403, 403, 200, 200, 404]),
     ("revoke_key", [401, 403, 403, 200, 200, 404]),
     ("rotate_key", [401, 403, 403, 200, 200, 404]),
     ("run_agent", [401, 403, 200, 200, 200, 404]),
@@ -81,6 +84,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("GET /agents/{id}", [302, 200, 200, 200, 200, 404]),
     ("GET /settings/keys", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/prices", [302, 200, 200, 200, 200, 200]),
+    ("GET /settings/tokens", [302, 200, 200, 200, 200, 200]),
     ("GET /login", [200, 200, 200, 200, 200, 200]),
     ("GET /signup", [200, 200, 200, 200, 200, 200]),
 ];
@@ -141,6 +145,7 @@ struct Fixture {
     key: String,
     run: String,
     price_model: String,
+    token: String,
 }
 
 async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
@@ -184,12 +189,26 @@ async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
     )
     .await;
     assert_eq!(price.status, StatusCode::OK, "{}", price.body);
+    let token = call(
+        r,
+        "create_api_token",
+        &[
+            ("name", &format!("matrix-{n}")),
+            ("scopes[0]", "run"),
+            ("expires_in_days", "30"),
+        ],
+        Some(owner),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.body);
+    let token = token.json()["summary"]["id"].as_str().unwrap().to_owned();
     Fixture {
         agent,
         agent_name,
         key,
         run,
         price_model,
+        token,
     }
 }
 
@@ -211,6 +230,13 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
         "cancel_run" => pairs(&[("run_id", &f.run)]),
         "change_password" => pairs(&[("current_password", password), ("new_password", password)]),
         "confirm_password" => pairs(&[("password", password)]),
+        "create_api_token" => pairs(&[
+            ("name", &format!("created-{n}")),
+            ("scopes[0]", "run"),
+            ("scopes[2]", "admin"),
+            ("expires_in_days", "never"),
+        ]),
+        "revoke_api_token" => pairs(&[("id", &f.token)]),
         "delete_agent" | "get_agent" => pairs(&[("id", &f.agent)]),
         "delete_price" => pairs(&[("provider", "openai"), ("model", &f.price_model)]),
         "list_agent_runs" => pairs(&[("agent_id", &f.agent)]),
@@ -286,7 +312,13 @@ fn path_of(route: &str, f: &Fixture) -> String {
 /// What the owner of A sees: compared before and after each denied cell.
 async fn snapshot(r: &Router, owner: &str) -> Vec<Value> {
     let mut seen = Vec::new();
-    for name in ["list_agents", "list_keys", "list_prices", "get_dashboard"] {
+    for name in [
+        "list_agents",
+        "list_keys",
+        "list_prices",
+        "get_dashboard",
+        "list_api_tokens",
+    ] {
         seen.push(call(r, name, &[], Some(owner)).await.json());
     }
     seen
@@ -418,7 +450,14 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
                     );
                 }
                 if *who == Who::Outsider && reply.status.is_success() {
-                    for secret in [&f.agent, &f.agent_name, &f.key, &f.run, &f.price_model] {
+                    for secret in [
+                        &f.agent,
+                        &f.agent_name,
+                        &f.key,
+                        &f.run,
+                        &f.price_model,
+                        &f.token,
+                    ] {
                         assert!(
                             !reply.body.contains(secret.as_str()),
                             "{route} showed the outsider workspace A's {secret}: {}",

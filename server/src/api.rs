@@ -1,0 +1,207 @@
+//! The public REST API under `/api/v1`: JSON over HTTP with a bearer API token
+//! (`Authorization: Bearer gx_…`, see `galaxy_core::api_tokens`). Handlers are thin: they read
+//! the token, call one function of the core, and answer in one error shape —
+//! `{ "error": { "type", "message", "fields"?, "run_id"? } }` with the status that fits.
+//!
+//! - `GET /agents`, `GET /agents/{agent}` — `{agent}` is an id or a slug (`read` scope);
+//! - `POST /agents/{agent}/runs` — `{ "input", "mode"?, "stream"? }`, optional
+//!   `Idempotency-Key` (`run` scope); streamed answers are server-sent events;
+//! - `GET /runs?agent=&status=&limit=&cursor=`, `GET /runs/{id}` (`read` scope).
+//!
+//! Runs go through the same pipeline as the test panel (validation, limits, recording) with
+//! trigger `api` and the token's name on record. CORS is off: browsers on other sites cannot
+//! call the API (and the cross-site check refuses their state-changing requests).
+
+mod agents;
+mod runs;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use galaxy_app::state::AppState;
+use galaxy_core::CoreError;
+use galaxy_core::api_tokens::{TokenActor, authenticate};
+use galaxy_core::validation::FieldError;
+use serde::Serialize;
+
+/// The `/api/v1` routes (nested by the router).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(agents::list))
+        .route("/agents/{agent}", get(agents::get))
+        .route("/agents/{agent}/runs", post(runs::create))
+        .route("/runs", get(runs::list))
+        .route("/runs/{id}", get(runs::get))
+        .fallback(not_found)
+}
+
+/// Every path the API serves (for the route inventory tests).
+pub const PATHS: &[(&str, &str)] = &[
+    ("GET", "/api/v1/agents"),
+    ("GET", "/api/v1/agents/{agent}"),
+    ("POST", "/api/v1/agents/{agent}/runs"),
+    ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/{id}"),
+];
+
+/// Any other path under `/api/v1` (routed explicitly: the server functions' `/api/{*fn_name}`
+/// would take it otherwise).
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is no such API route.",
+    )
+}
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+    retry_after: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<Box<galaxy_core::runs::RunView>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                kind,
+                message: message.into(),
+                fields: Vec::new(),
+                run_id: None,
+                run: None,
+            },
+            retry_after: None,
+        }
+    }
+
+    fn with_fields(mut self, fields: Vec<FieldError>) -> ApiError {
+        self.body.fields = fields;
+        self
+    }
+
+    fn with_run(mut self, run: galaxy_core::runs::RunView) -> ApiError {
+        self.body.run_id = Some(run.id.clone());
+        self.body.run = Some(Box::new(run));
+        self
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> ApiError {
+        match e {
+            CoreError::Validation(fields) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "The request has invalid fields.",
+            )
+            .with_fields(fields),
+            CoreError::Unauthenticated | CoreError::InvalidCredentials => unauthenticated(),
+            CoreError::Forbidden | CoreError::ReauthRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This token may not do that (its scopes, or its creator's role, do not allow it).",
+            ),
+            CoreError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Nothing with that id in this token's workspace.",
+            ),
+            CoreError::RateLimited { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("Too many requests; try again in {retry_after_secs} s."),
+                )
+            },
+            CoreError::Busy { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!("The server is busy; try again in {retry_after_secs} s."),
+                )
+            },
+            CoreError::BudgetExceeded { message } => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, "budget_exceeded", message)
+            }
+            CoreError::Internal(cause) => {
+                let reference = galaxy_core::db::new_id();
+                let reference = reference
+                    .get(reference.len().saturating_sub(12)..)
+                    .unwrap_or_default();
+                tracing::error!(reference, cause, "internal error in the API");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("Something went wrong on our side (reference {reference})."),
+                )
+            }
+        }
+    }
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Send a valid API token: Authorization: Bearer gx_… (a token that is revoked, expired or \
+         whose creator left the workspace no longer works).",
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Envelope {
+            error: ErrorBody,
+        }
+        let unauthenticated = self.status == StatusCode::UNAUTHORIZED;
+        let mut response = (self.status, axum::Json(Envelope { error: self.body })).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if unauthenticated {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The caller of a request: the bearer token, verified.
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or_else(unauthenticated)?;
+    Ok(authenticate(&state.db, token).await?)
+}
