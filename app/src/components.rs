@@ -193,6 +193,7 @@ pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl
                     {show_agent.then(|| view! { <th>"Agent"</th> })}
                     <th>"Status"</th>
                     <th>"Mode"</th>
+                    <th>"From"</th>
                     <th class="num">"Tokens"</th>
                     <th class="num">"Latency"</th>
                 </tr>
@@ -211,6 +212,10 @@ pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl
                                 {show_agent.then(|| view! { <td>{agent}</td> })}
                                 <td><StatusBadge status=run.status/></td>
                                 <td>{run.mode.as_str()}</td>
+                                <td data-trigger=run.trigger.as_str()>{match &run.api_token_name {
+                                    Some(token) => format!("{} · {token}", run.trigger.as_str()),
+                                    None => run.trigger.as_str().to_owned(),
+                                }}</td>
                                 <td class="num">{run.total_tokens}</td>
                                 <td class="num">{format!("{} ms", run.latency_ms)}</td>
                             </tr>

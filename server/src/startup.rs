@@ -196,6 +196,19 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             .clone()
             .delete_expired_every(Duration::from_secs(3600)),
     );
+    // Idempotency keys answer for 24 hours; older claims are deleted hourly.
+    let swept = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match galaxy_core::runs::idempotency::sweep(&swept).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "old idempotency keys deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deleting old idempotency keys failed"),
+            }
+        }
+    });
     Ok(App {
         router,
         state,

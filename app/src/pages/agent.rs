@@ -255,9 +255,17 @@ fn TemplateFields(template: RwSignal<String>, input_schema: RwSignal<String>) ->
     Effect::new(move |_| {
         let now = (template.get(), input_schema.get());
         set_timeout(
+            // The page may be gone by then (a saved agent navigates away): its signals are
+            // disposed, and reading one would panic and stop the app.
             move || {
-                if (template.get_untracked(), input_schema.get_untracked()) == now {
-                    settled.set(now);
+                let current = (
+                    template.try_get_untracked(),
+                    input_schema.try_get_untracked(),
+                );
+                if let (Some(t), Some(i)) = current
+                    && (t, i) == now
+                {
+                    settled.try_set(now);
                 }
             },
             Duration::from_millis(300),
