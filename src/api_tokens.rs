@@ -27,12 +27,12 @@ pub const DISPLAY_CHARS: usize = 9;
 pub const MAX_NAME_CHARS: usize = 60;
 /// The longest expiry a token may be given, in days.
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
-/// The expiries the form offers (days; 0 = never).
+/// The expiries the form offers (days; 0 = never); the first is the default.
 pub const EXPIRY_CHOICES: [(i64, &str); 5] = [
     (30, "30 days"),
+    (7, "7 days"),
     (90, "90 days"),
     (365, "1 year"),
-    (7, "7 days"),
     (0, "Never"),
 ];
 

@@ -146,18 +146,12 @@ impl From<CoreError> for ApiError {
             CoreError::BudgetExceeded { message } => {
                 ApiError::new(StatusCode::PAYMENT_REQUIRED, "budget_exceeded", message)
             }
-            CoreError::Internal(cause) => {
-                let reference = galaxy_core::db::new_id();
-                let reference = reference
-                    .get(reference.len().saturating_sub(12)..)
-                    .unwrap_or_default();
-                tracing::error!(reference, cause, "internal error in the API");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    format!("Something went wrong on our side (reference {reference})."),
-                )
-            }
+            // Logged with a reference exactly as the app's server functions log theirs.
+            CoreError::Internal(cause) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                galaxy_app::error::AppError::internal(&cause).to_string(),
+            ),
         }
     }
 }
