@@ -205,11 +205,50 @@ mod server {
     pub struct ChatRequest {
         pub model: String,
         pub system: String,
+        /// Earlier turns of the conversation, sent between the system prompt and `user` (the
+        /// OpenAI-compatible endpoint's multi-turn callers; empty otherwise).
+        pub history: Vec<Turn>,
         pub user: String,
         pub temperature: f64,
         pub max_tokens: i64,
         /// When set, the provider is asked for structured output valid against this schema.
         pub output_schema: Option<Value>,
+    }
+
+    impl ChatRequest {
+        /// The prompt's size in tokens, estimated (for admission, and when a provider reports no
+        /// usage).
+        pub fn estimated_input_tokens(&self) -> i64 {
+            self.history.iter().fold(
+                super::estimate_tokens(&self.system)
+                    .saturating_add(super::estimate_tokens(&self.user)),
+                |sum, turn| sum.saturating_add(super::estimate_tokens(&turn.text)),
+            )
+        }
+    }
+
+    /// Who said an earlier turn.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Speaker {
+        User,
+        Assistant,
+    }
+
+    impl Speaker {
+        /// The role on both providers' wires.
+        pub fn role(self) -> &'static str {
+            match self {
+                Speaker::User => "user",
+                Speaker::Assistant => "assistant",
+            }
+        }
+    }
+
+    /// An earlier turn of a conversation.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Turn {
+        pub speaker: Speaker,
+        pub text: String,
     }
 
     /// A whole (non-streamed, or fully collected) answer.

@@ -56,7 +56,7 @@ mod tests;
 #[cfg(feature = "server")]
 pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
 #[cfg(feature = "server")]
-pub use context::{ApiTokenRef, RunRequest, RunsConfig};
+pub use context::{ApiTokenRef, Conversation, RunRequest, RunsConfig};
 #[cfg(feature = "server")]
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]
@@ -70,6 +70,10 @@ pub use store::{
 
 /// The largest run input accepted, in bytes.
 pub const MAX_INPUT_BYTES: usize = 100 * 1024;
+/// The most earlier turns a chat caller may send with a run.
+pub const MAX_CONVERSATION_TURNS: usize = 256;
+/// The most bytes a chat caller's system text and earlier turns may hold together.
+pub const MAX_CONVERSATION_BYTES: usize = 512 * 1024;
 pub use crate::providers::DEFAULT_MAX_OUTPUT_BYTES;
 /// Characters of input and output a run list carries (a run read by id has them whole).
 pub const PREVIEW_CHARS: usize = 2_000;
@@ -163,6 +167,10 @@ pub struct RunView {
     /// The name of the API token the run was started with (runs from the API).
     #[serde(default)]
     pub api_token_name: Option<String>,
+    /// Why the model stopped (`stop`, `length`, `tool_use`, `content_filter`, or the provider's
+    /// word), when it said.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
 }
 
 /// One provider call of a run, as recorded.

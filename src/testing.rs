@@ -265,6 +265,7 @@ pub fn request(agent_id: &str, input: &str, mode: RunMode) -> RunRequest {
         trigger: RunTrigger::TestPanel,
         stream: true,
         api_token: None,
+        conversation: None,
     }
 }
 

@@ -13,6 +13,7 @@
 //! call the API (and the cross-site check refuses their state-changing requests).
 
 mod agents;
+pub mod openai;
 mod runs;
 
 use axum::Router;
@@ -189,13 +190,17 @@ impl IntoResponse for ApiError {
 
 /// The caller of a request: the bearer token, verified.
 pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, ApiError> {
-    let token = headers
+    let token = bearer(headers).ok_or_else(unauthenticated)?;
+    Ok(authenticate(&state.db, token).await?)
+}
+
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .ok_or_else(unauthenticated)?;
-    Ok(authenticate(&state.db, token).await?)
 }

@@ -86,6 +86,7 @@ pub fn router(
     router
         .nest("/api/v1", crate::api::routes())
         .route("/api/v1/{*rest}", axum::routing::any(crate::api::not_found))
+        .nest("/v1", crate::api::openai::routes())
         .route(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),

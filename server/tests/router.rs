@@ -23,6 +23,8 @@ use tower::ServiceExt;
 mod api;
 #[path = "router/matrix.rs"]
 mod matrix;
+#[path = "router/openai.rs"]
+mod openai;
 
 /// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
 /// let a task spawned during one test's page render land on another test's finished runtime).

@@ -105,10 +105,18 @@ impl Anthropic {
             model: &req.model,
             max_tokens: req.max_tokens,
             system: &req.system,
-            messages: vec![WireMessage {
-                role: "user",
-                content: &req.user,
-            }],
+            messages: req
+                .history
+                .iter()
+                .map(|turn| WireMessage {
+                    role: turn.speaker.role(),
+                    content: &turn.text,
+                })
+                .chain(std::iter::once(WireMessage {
+                    role: "user",
+                    content: &req.user,
+                }))
+                .collect(),
             temperature: req.temperature,
             stream,
             tools,

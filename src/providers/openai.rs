@@ -116,6 +116,10 @@ impl OpenAi {
                 content: &req.system,
             });
         }
+        messages.extend(req.history.iter().map(|turn| WireMessage {
+            role: turn.speaker.role(),
+            content: &turn.text,
+        }));
         messages.push(WireMessage {
             role: "user",
             content: &req.user,

@@ -61,6 +61,7 @@ fn request(schema: Option<Value>) -> ChatRequest {
     ChatRequest {
         model: "gpt-4o-mini".into(),
         system: "Be brief.".into(),
+        history: Vec::new(),
         user: "Hello".into(),
         temperature: 0.2,
         max_tokens: 64,

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::admit::{AdmitAll, Gate};
 use super::catalog::Catalog;
 use super::in_flight::InFlight;
@@ -12,6 +14,7 @@ use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunTrigger};
 use crate::contract::SchemaCache;
 use crate::cpu::CpuPool;
 use crate::db::Db;
+use crate::providers::Turn;
 use crate::providers::http::ProviderHttp;
 use crate::providers::retry::RetryPolicy;
 use crate::vault::Vault;
@@ -29,6 +32,23 @@ pub struct RunRequest {
     pub stream: bool,
     /// The API token the caller used (runs from the API), kept with the run.
     pub api_token: Option<ApiTokenRef>,
+    /// A chat caller's extras (the OpenAI-compatible endpoint): its system text, earlier turns and
+    /// response format. `None` for every other caller.
+    pub conversation: Option<Conversation>,
+}
+
+/// What a chat caller adds to the agent's own prompt. The agent's system prompt, template, model,
+/// temperature and schemas still apply: the caller's system text is appended to the agent's, its
+/// earlier turns go between the system prompt and the (rendered) input.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conversation {
+    /// The caller's system/developer messages, joined.
+    pub system: String,
+    /// The turns before the last user message, oldest first.
+    pub turns: Vec<Turn>,
+    /// The caller's `response_format` as a JSON Schema, for an agent without an output schema of
+    /// its own.
+    pub output_schema: Option<Value>,
 }
 
 /// An API token as a run keeps it: its id and its name.

@@ -105,8 +105,7 @@ impl Outcome {
                 let usage_reported = resp.usage.is_some();
                 let usage = resp.usage.unwrap_or_else(|| {
                     Usage::reported(
-                        estimate_tokens(&request.system)
-                            .saturating_add(estimate_tokens(&request.user)),
+                        request.estimated_input_tokens(),
                         estimate_tokens(&resp.text),
                     )
                 });
@@ -149,11 +148,8 @@ impl Outcome {
                     o.usage = reported;
                     o.usage_reported = true;
                 } else if let Some(text) = &partial {
-                    o.usage = Usage::reported(
-                        estimate_tokens(&request.system)
-                            .saturating_add(estimate_tokens(&request.user)),
-                        estimate_tokens(text),
-                    );
+                    o.usage =
+                        Usage::reported(request.estimated_input_tokens(), estimate_tokens(text));
                 }
                 o.attempts = attempts;
                 o.ttft_ms = ttft_ms;

@@ -38,9 +38,9 @@ use crate::agents::SaveRules;
 use crate::contract::SchemaCache;
 use crate::db::{Db, new_id, now_ms};
 use crate::error::CoreError;
+use crate::providers::StreamScrub;
 use crate::providers::http::ProviderHttp;
 use crate::providers::retry::{AttemptRecord, Observer};
-use crate::providers::{StreamScrub, estimate_tokens};
 use crate::vault::Vault;
 use crate::workspaces::Actor;
 
@@ -228,8 +228,7 @@ async fn start(
         provider: head.provider.clone(),
         model: head.model.clone(),
         max_tokens: call.chat.max_tokens,
-        input_tokens: estimate_tokens(&call.chat.system)
-            .saturating_add(estimate_tokens(&call.chat.user)),
+        input_tokens: call.chat.estimated_input_tokens(),
     };
     let admitting = Instant::now();
     let verdict = shared.config.gate.admit(&gate_request).await;

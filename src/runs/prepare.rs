@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::context::Conversation;
 use super::context::{RunRequest, Shared};
 use super::outcome::Outcome;
-use super::{MAX_INPUT_BYTES, RunMode, RunStatus};
+use super::{MAX_CONVERSATION_BYTES, MAX_CONVERSATION_TURNS, MAX_INPUT_BYTES, RunMode, RunStatus};
 use crate::agents::Agent;
 use crate::contract::{CompiledSchema, compile};
 use crate::error::CoreError;
@@ -134,6 +135,34 @@ fn mock(shared: &Shared, limits: BodyLimits) -> Provider {
     Provider::mock(shared.config.cpu.clone(), limits)
 }
 
+/// A chat caller's extras within their bounds.
+fn check_conversation(conversation: &Conversation) -> Result<(), CoreError> {
+    if conversation.turns.len() > MAX_CONVERSATION_TURNS {
+        return Err(CoreError::field(
+            "messages",
+            &format!(
+                "Too many messages (the limit is {MAX_CONVERSATION_TURNS} before the last one)."
+            ),
+        ));
+    }
+    let bytes = conversation
+        .turns
+        .iter()
+        .fold(conversation.system.len(), |sum, turn| {
+            sum.saturating_add(turn.text.len())
+        });
+    if bytes > MAX_CONVERSATION_BYTES {
+        return Err(CoreError::field(
+            "messages",
+            &format!(
+                "The conversation is too long (the limit is {} KiB before the last message).",
+                MAX_CONVERSATION_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn prepare(
     shared: &Shared,
     actor: &Actor,
@@ -149,12 +178,44 @@ pub(super) async fn prepare(
             ),
         ));
     }
+    if let Some(conversation) = &request.conversation {
+        check_conversation(conversation)?;
+    }
     let agent = shared
         .catalog
         .agent(&shared.db, actor, &request.agent_id)
         .await?;
     let input_schema = compiled(shared, &agent, "input").await?;
-    let output_schema = compiled(shared, &agent, "output").await?;
+    let mut output_schema = compiled(shared, &agent, "output").await?;
+    let mut output_schema_value = agent.config.output_schema.clone();
+    if let Some(wanted) = request
+        .conversation
+        .as_ref()
+        .and_then(|c| c.output_schema.clone())
+    {
+        if agent.config.output_schema.is_some() {
+            return Err(CoreError::field(
+                "response_format",
+                "This agent has an output schema of its own, and its answers follow it; leave \
+                 response_format out (or change the agent's output schema).",
+            ));
+        }
+        let schema = wanted.clone();
+        let caller_schema = shared
+            .config
+            .cpu
+            .run(move || compile(&schema))
+            .await
+            .map_err(cpu_error)?
+            .map_err(|m| {
+                CoreError::field(
+                    "response_format",
+                    &format!("response_format's schema is not a usable JSON Schema ({m})."),
+                )
+            })?;
+        output_schema = Some(Arc::new(caller_schema));
+        output_schema_value = Some(wanted);
+    }
 
     // Validate the input before any spend.
     let (parsed, errors) = if request.input.len() >= POOL_INPUT_BYTES {
@@ -229,13 +290,23 @@ pub(super) async fn prepare(
             )
         }
     };
+    let (system, history) = match &request.conversation {
+        Some(c) if !c.system.trim().is_empty() && !config.system_prompt.trim().is_empty() => (
+            format!("{}\n\n{}", config.system_prompt, c.system),
+            c.turns.clone(),
+        ),
+        Some(c) if !c.system.trim().is_empty() => (c.system.clone(), c.turns.clone()),
+        Some(c) => (config.system_prompt.clone(), c.turns.clone()),
+        None => (config.system_prompt.clone(), Vec::new()),
+    };
     let chat = ChatRequest {
         model: config.model.clone(),
-        system: config.system_prompt.clone(),
+        system,
+        history,
         user,
         temperature: config.temperature,
         max_tokens: config.max_tokens,
-        output_schema: config.output_schema.clone(),
+        output_schema: output_schema_value,
     };
     let http = shared.http.client_for(config.provider).clone();
     Ok(Prepared {

@@ -97,6 +97,7 @@ impl RunRow {
             finished_at: self.finished_at,
             field_errors: self.field_errors.clone(),
             api_token_name: self.api_token.as_ref().map(|t| t.name.clone()),
+            finish_reason: self.finish_reason.clone(),
         }
     }
 }
@@ -276,7 +277,7 @@ pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
 const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
     input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
     completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
-    created_at, finished_at, field_errors, api_token_name";
+    created_at, finished_at, field_errors, api_token_name, finish_reason";
 
 /// The columns of a list: input and output cut to [`PREVIEW_CHARS`] (`substr` counts characters
 /// on both backends), so a list never re-reads megabytes of output.
@@ -334,6 +335,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
         finished_at: row.try_get("finished_at")?,
         field_errors,
         api_token_name: row.try_get("api_token_name")?,
+        finish_reason: row.try_get("finish_reason")?,
     })
 }
 

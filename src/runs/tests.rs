@@ -1199,3 +1199,175 @@ on_both_backends!(
         assert!(run.error_message.unwrap().contains("revoked"));
     }
 );
+
+on_both_backends!(
+    a_conversation_reaches_the_provider_after_the_agents_system_prompt,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        Mock::given(method("POST"))
+            .respond_with(openai_whole("{\"n\": 3}"))
+            .mount(&w.upstream)
+            .await;
+        w.key(&a, "openai").await;
+        let agent = w.agent(&a, &draft("Chat", "openai", "")).await;
+        let actor = w.fresh(&a).await;
+        let schema = json!({"type": "object", "required": ["n"]});
+        let run = w
+            .runs
+            .run(
+                &actor,
+                RunRequest {
+                    stream: false,
+                    conversation: Some(Conversation {
+                        system: "Answer in JSON.".into(),
+                        turns: vec![
+                            crate::providers::Turn {
+                                speaker: crate::providers::Speaker::User,
+                                text: "Count to 2".into(),
+                            },
+                            crate::providers::Turn {
+                                speaker: crate::providers::Speaker::Assistant,
+                                text: "1, 2".into(),
+                            },
+                        ],
+                        output_schema: Some(schema.clone()),
+                    }),
+                    ..request(&agent.id, "Now to 3", RunMode::Live)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+        assert_eq!(run.input, "Now to 3");
+        assert_eq!(run.finish_reason.as_deref(), Some("stop"));
+        let requests = w.upstream.received_requests().await.unwrap();
+        let body: Value = requests[0].body_json().unwrap();
+        let roles: Vec<(&str, &str)> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("system", "Be brief.\n\nAnswer in JSON."),
+                ("user", "Count to 2"),
+                ("assistant", "1, 2"),
+                ("user", "Now to 3"),
+            ]
+        );
+        // The caller's response format went to the provider, and the answer was checked by it.
+        assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+        let checked = w
+            .runs
+            .run(
+                &actor,
+                RunRequest {
+                    conversation: Some(Conversation {
+                        output_schema: Some(json!({"type": "object", "required": ["m"]})),
+                        ..Conversation::default()
+                    }),
+                    stream: false,
+                    ..request(&agent.id, "x", RunMode::Live)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(checked.status, RunStatus::OutputInvalid);
+    }
+);
+
+on_both_backends!(
+    a_conversation_is_bounded_and_cannot_override_the_agents_schema,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        let typed = w
+            .agent(
+                &a,
+                &draft(
+                    "Typed",
+                    "openai",
+                    r#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
+                ),
+            )
+            .await;
+        let free = w.agent(&a, &mock_draft("Free")).await;
+        let actor = w.fresh(&a).await;
+        let with = |agent: &str, conversation: Conversation| RunRequest {
+            conversation: Some(conversation),
+            ..request(agent, "x", RunMode::Mock)
+        };
+        let refused = w
+            .runs
+            .run(
+                &actor,
+                with(
+                    &typed.id,
+                    Conversation {
+                        output_schema: Some(json!({"type": "object"})),
+                        ..Conversation::default()
+                    },
+                ),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(refused), ["response_format"]);
+        let unusable = w
+            .runs
+            .run(
+                &actor,
+                with(
+                    &free.id,
+                    Conversation {
+                        output_schema: Some(json!({"type": "no such type"})),
+                        ..Conversation::default()
+                    },
+                ),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(unusable), ["response_format"]);
+        let turn = |text: &str| crate::providers::Turn {
+            speaker: crate::providers::Speaker::User,
+            text: text.into(),
+        };
+        let too_many = Conversation {
+            turns: vec![turn("t"); MAX_CONVERSATION_TURNS + 1],
+            ..Conversation::default()
+        };
+        let too_long = Conversation {
+            turns: vec![turn(&"x".repeat(MAX_CONVERSATION_BYTES / 2 + 1)); 2],
+            ..Conversation::default()
+        };
+        for conversation in [too_many, too_long] {
+            let e = w
+                .runs
+                .run(&actor, with(&free.id, conversation))
+                .await
+                .unwrap_err();
+            assert_eq!(field_of(e), ["messages"]);
+        }
+        // Nothing was recorded for the refusals; a conversation within bounds runs.
+        let fine = w
+            .runs
+            .run(
+                &actor,
+                with(
+                    &free.id,
+                    Conversation {
+                        turns: vec![turn("t"); MAX_CONVERSATION_TURNS],
+                        ..Conversation::default()
+                    },
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(fine.status, RunStatus::Succeeded);
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs")
+            .fetch_one(w.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+);

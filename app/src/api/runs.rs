@@ -73,6 +73,7 @@ pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<
         trigger: RunTrigger::TestPanel,
         stream: false,
         api_token: None,
+        conversation: None,
     };
     Ok(state.runs.run(&actor, request).await?)
 }
@@ -121,6 +122,7 @@ pub async fn run_agent_stream(
         trigger: parse_trigger(&trigger)?,
         stream: true,
         api_token: None,
+        conversation: None,
     };
     let run = state.runs.start(&actor, request).await?;
     let started = StreamMessage::Started {

@@ -75,6 +75,7 @@ pub async fn create(
         trigger: RunTrigger::Api,
         stream: request.stream,
         api_token: Some(token_ref(&caller)),
+        conversation: None,
     };
 
     let key = match headers.get("idempotency-key") {

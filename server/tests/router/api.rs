@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-async fn token(r: &Router, cookie: &str, name: &str, scopes: &[&str]) -> String {
+pub(super) async fn token(r: &Router, cookie: &str, name: &str, scopes: &[&str]) -> String {
     let mut pairs = vec![
         ("name".to_owned(), name.to_owned()),
         ("expires_in_days".to_owned(), "30".to_owned()),
@@ -25,7 +25,7 @@ async fn token(r: &Router, cookie: &str, name: &str, scopes: &[&str]) -> String 
     reply.json()["token"].as_str().unwrap().to_owned()
 }
 
-async fn api(
+pub(super) async fn api(
     r: &Router,
     method: &str,
     path: &str,
@@ -50,7 +50,7 @@ async fn api(
     send(r, req.body(body).unwrap()).await
 }
 
-fn error_type(reply: &Reply) -> String {
+pub(super) fn error_type(reply: &Reply) -> String {
     reply.json()["error"]["type"]
         .as_str()
         .unwrap_or_default()

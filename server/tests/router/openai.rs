@@ -1,0 +1,475 @@
+//! The OpenAI-compatible endpoint under `/v1`, driven the way the official SDKs drive it: a
+//! token as the API key, `model: "agent/<slug>"`, answers whole and as `chat.completion.chunk`
+//! events, errors in OpenAI's shape.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::api::{api, token};
+use super::*;
+
+const MOCK: &[(&str, &str)] = &[("x-galaxy-mode", "mock")];
+
+/// The `data:` payloads of a stream, in order.
+fn data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .flat_map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:").map(|d| d.trim_start().to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The error of an OpenAI-shaped error answer, checked to have all four fields.
+fn openai_error(reply: &Reply) -> Value {
+    let error = reply.json()["error"].clone();
+    for key in ["message", "type", "param", "code"] {
+        assert!(
+            error.get(key).is_some(),
+            "{key} missing from {}",
+            reply.body
+        );
+    }
+    assert!(!error["message"].as_str().unwrap_or_default().is_empty());
+    error
+}
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({ "model": model, "messages": [{ "role": "user", "content": text }] })
+}
+
+#[test]
+fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "oai-owner@example.com").await;
+        create_agent(r, &owner, "Support Bot").await;
+        let both = token(r, &owner, "sdk", &["run", "read"]).await;
+        let runner = token(r, &owner, "runner", &["run"]).await;
+
+        // Models: the workspace's agents, for a run-only token too.
+        for t in [&both, &runner] {
+            let models = api(r, "GET", "/v1/models", Some(t), None, &[]).await;
+            assert_eq!(models.status, StatusCode::OK, "{}", models.body);
+            let models = models.json();
+            assert_eq!(models["object"], "list");
+            assert_eq!(models["data"][0]["id"], "agent/support-bot");
+            assert_eq!(models["data"][0]["object"], "model");
+            assert_eq!(models["data"][0]["owned_by"], "galaxy");
+            assert!(models["data"][0]["created"].is_i64());
+        }
+
+        // Whole.
+        let body = json!({
+            "model": "agent/support-bot",
+            "messages": [
+                { "role": "system", "content": "Be nice." },
+                { "role": "user", "content": "Hi" },
+                { "role": "assistant", "content": "Hello!" },
+                { "role": "user", "content": "Where is my order?" }
+            ],
+            "temperature": 0.9, "max_tokens": 12, "top_p": 1, "user": "u-1"
+        });
+        let whole = api(
+            r,
+            "POST",
+            "/v1/chat/completions",
+            Some(&both),
+            Some(body),
+            MOCK,
+        )
+        .await;
+        assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
+        let c = whole.json();
+        let run_id = whole.headers["x-galaxy-run-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(c["id"], format!("chatcmpl-{run_id}"));
+        assert_eq!(c["object"], "chat.completion");
+        assert_eq!(c["model"], "agent/support-bot");
+        assert!(c["created"].as_i64().unwrap() > 1_700_000_000);
+        assert_eq!(c["choices"].as_array().unwrap().len(), 1);
+        let choice = &c["choices"][0];
+        assert_eq!(choice["index"], 0);
+        assert_eq!(choice["message"]["role"], "assistant");
+        assert_eq!(choice["finish_reason"], "stop");
+        assert!(choice["logprobs"].is_null());
+        let content = choice["message"]["content"].as_str().unwrap().to_owned();
+        assert!(!content.is_empty());
+        let recorded = api(
+            r,
+            "GET",
+            &format!("/api/v1/runs/{run_id}"),
+            Some(&both),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        let run = &recorded;
+        assert_eq!(run["trigger"], "api");
+        assert_eq!(run["api_token_name"], "sdk");
+        assert_eq!(run["input"], "Where is my order?");
+        assert_eq!(run["output"], content.as_str());
+        for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+            assert_eq!(c["usage"][k], run[k], "{k}");
+        }
+        assert!(c["usage"]["prompt_tokens"].as_i64().unwrap() > 0);
+        assert_eq!(c["galaxy"]["run_id"], run_id.as_str());
+
+        // Streamed, with usage in a last chunk of its own, then [DONE].
+        let body = json!({
+            "model": "support-bot",
+            "messages": [{ "role": "user", "content": [{ "type": "text", "text": "Stream it" }] }],
+            "stream": true, "stream_options": { "include_usage": true }
+        });
+        let streamed = api(
+            r,
+            "POST",
+            "/v1/chat/completions",
+            Some(&both),
+            Some(body),
+            MOCK,
+        )
+        .await;
+        assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.body);
+        assert!(
+            streamed.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let run_id = streamed.headers["x-galaxy-run-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let payloads = data(&streamed.body);
+        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
+        let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert!(chunks.len() >= 4, "{chunks:?}");
+        for chunk in &chunks {
+            assert_eq!(chunk["object"], "chat.completion.chunk");
+            assert_eq!(chunk["id"], format!("chatcmpl-{run_id}"));
+            assert_eq!(chunk["model"], "support-bot");
+        }
+        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+        let (usage_chunk, rest) = chunks.split_last().unwrap();
+        let (last, deltas) = rest.split_last().unwrap();
+        assert_eq!(last["choices"][0]["finish_reason"], "stop");
+        assert_eq!(last["choices"][0]["delta"], json!({}));
+        let text: String = deltas
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert!(deltas.iter().all(|c| c["usage"].is_null()));
+        assert_eq!(usage_chunk["choices"], json!([]));
+        let recorded = api(
+            r,
+            "GET",
+            &format!("/api/v1/runs/{run_id}"),
+            Some(&both),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        let run = &recorded;
+        assert_eq!(run["output"], text.as_str());
+        for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+            assert_eq!(usage_chunk["usage"][k], run[k], "{k}");
+        }
+
+        // Without include_usage: no usage anywhere.
+        let body = json!({ "model": "agent/support-bot", "stream": true,
+            "messages": [{ "role": "user", "content": "x" }] });
+        let plain = api(
+            r,
+            "POST",
+            "/v1/chat/completions",
+            Some(&both),
+            Some(body),
+            MOCK,
+        )
+        .await;
+        let payloads = data(&plain.body);
+        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
+        for d in &payloads[..payloads.len() - 1] {
+            let chunk: Value = serde_json::from_str(d).unwrap();
+            assert!(chunk.get("usage").is_none(), "{chunk}");
+            assert_eq!(chunk["choices"].as_array().unwrap().len(), 1);
+        }
+
+        // A response format for an agent without an output schema: honoured.
+        let body = json!({ "model": "agent/support-bot",
+            "messages": [{ "role": "user", "content": "json please" }],
+            "response_format": { "type": "json_schema", "json_schema": { "name": "x",
+                "schema": { "type": "object", "properties": { "a": { "type": "string" } }, "required": ["a"] } } } });
+        let typed = api(
+            r,
+            "POST",
+            "/v1/chat/completions",
+            Some(&both),
+            Some(body),
+            MOCK,
+        )
+        .await;
+        assert_eq!(typed.status, StatusCode::OK, "{}", typed.body);
+        let answer: Value = serde_json::from_str(
+            typed.json()["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(answer["a"].is_string(), "{answer}");
+    });
+}
+
+#[test]
+fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "oai-errors@example.com").await;
+        create_agent(r, &owner, "Plain").await;
+        let mut draft = agent_draft("Typed");
+        draft.retain(|(k, _)| k != "draft[input_schema]" && k != "draft[output_schema]");
+        draft.push((
+            "draft[input_schema]".into(),
+            r#"{"type":"object","properties":{"q":{"type":"string","minLength":3}},"required":["q"]}"#.into(),
+        ));
+        draft.push((
+            "draft[output_schema]".into(),
+            r#"{"type":"object","properties":{"a":{"type":"string"}}}"#.into(),
+        ));
+        let pairs: Vec<(&str, &str)> = draft
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            call(r, "save_agent", &pairs, Some(&owner)).await.status,
+            StatusCode::OK
+        );
+        let runner = token(r, &owner, "runner", &["run"]).await;
+        let reader = token(r, &owner, "reader", &["read"]).await;
+        let path = "/v1/chat/completions";
+
+        // Tokens: none, a bad one, a session cookie; a read-only token may not run.
+        for reply in [
+            api(r, "POST", path, None, Some(chat("plain", "x")), MOCK).await,
+            api(
+                r,
+                "POST",
+                path,
+                Some("gx_nope"),
+                Some(chat("plain", "x")),
+                MOCK,
+            )
+            .await,
+            api(
+                r,
+                "GET",
+                "/v1/models",
+                None,
+                None,
+                &[("cookie", owner.as_str())],
+            )
+            .await,
+        ] {
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+            let e = openai_error(&reply);
+            assert_eq!(e["code"], "invalid_api_key");
+            assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+        }
+        for (method, p) in galaxy_server::api::openai::PATHS {
+            let reply = api(r, method, p, None, Some(chat("plain", "x")), &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {p}");
+        }
+        let refused = api(
+            r,
+            "POST",
+            path,
+            Some(&reader),
+            Some(chat("plain", "x")),
+            MOCK,
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!(openai_error(&refused)["type"], "permission_error");
+
+        // Unknown models, and another workspace's agents: 404 model_not_found.
+        let other = sign_up(r, "oai-other@example.com").await;
+        let theirs = token(r, &other, "theirs", &["run", "read"]).await;
+        for (t, model) in [
+            (&runner, "agent/nope"),
+            (&theirs, "agent/plain"),
+            (&runner, "agent/"),
+        ] {
+            let reply = api(r, "POST", path, Some(t), Some(chat(model, "x")), MOCK).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{model}: {}",
+                reply.body
+            );
+            let e = openai_error(&reply);
+            assert_eq!(
+                (e["param"].as_str(), e["code"].as_str()),
+                (Some("model"), Some("model_not_found"))
+            );
+        }
+        let listed = api(r, "GET", "/v1/models", Some(&theirs), None, &[])
+            .await
+            .json();
+        assert_eq!(listed["data"], json!([]));
+
+        // Input that misses the agent's input schema: 400 input_invalid, the run on record.
+        let invalid = api(
+            r,
+            "POST",
+            path,
+            Some(&runner),
+            Some(chat("agent/typed", r#"{"q":"x"}"#)),
+            MOCK,
+        )
+        .await;
+        assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+        let e = openai_error(&invalid);
+        assert_eq!(e["code"], "input_invalid");
+        assert!(e["message"].as_str().unwrap().contains("/q"), "{e}");
+        assert_eq!(invalid.headers["x-should-retry"], "false");
+        let run_id = invalid.headers["x-galaxy-run-id"].to_str().unwrap();
+        let recorded = api(
+            r,
+            "GET",
+            &format!("/api/v1/runs/{run_id}"),
+            Some(&reader),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            recorded.json()["status"],
+            "input_invalid",
+            "{}",
+            recorded.body
+        );
+        // Not JSON for a typed agent, and streamed: the same refusal, as an error answer.
+        let mut streamed = chat("agent/typed", "not json");
+        streamed["stream"] = json!(true);
+        let reply = api(r, "POST", path, Some(&runner), Some(streamed), MOCK).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(openai_error(&reply)["code"], "input_invalid");
+        let ok = api(
+            r,
+            "POST",
+            path,
+            Some(&runner),
+            Some(chat("agent/typed", r#"{"q":"where"}"#)),
+            MOCK,
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+
+        // The agent's own output schema wins over the caller's response format, and says why.
+        let mut formatted = chat("agent/typed", r#"{"q":"where"}"#);
+        formatted["response_format"] = json!({ "type": "json_object" });
+        let reply = api(r, "POST", path, Some(&runner), Some(formatted), MOCK).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        let e = openai_error(&reply);
+        assert_eq!(e["param"], "response_format");
+        assert!(e["message"].as_str().unwrap().contains("output schema"));
+
+        // What an agent cannot take, and bodies that are not requests.
+        let mut tools = chat("plain", "x");
+        tools["tools"] = json!([{ "type": "function", "function": { "name": "f" } }]);
+        let last_assistant =
+            json!({ "model": "plain", "messages": [{ "role": "assistant", "content": "x" }] });
+        for (body, param) in [(tools, "tools"), (last_assistant, "messages")] {
+            let reply = api(r, "POST", path, Some(&runner), Some(body), MOCK).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+            assert_eq!(openai_error(&reply)["param"], param);
+        }
+        for bad in [
+            "{not json",
+            r#"{"model":"plain"}"#,
+            r#"{"model":"plain","messages":"hi"}"#,
+        ] {
+            let req = Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {runner}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(bad))
+                .unwrap();
+            let reply = send(r, req).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{bad}: {}",
+                reply.body
+            );
+            assert_eq!(openai_error(&reply)["type"], "invalid_request_error");
+        }
+        let huge = chat("plain", &"x".repeat(2 * 1024 * 1024));
+        let reply = api(r, "POST", path, Some(&runner), Some(huge), MOCK).await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(openai_error(&reply)["code"], "request_too_large");
+        let big = chat("plain", &"x".repeat(200 * 1024));
+        let reply = api(r, "POST", path, Some(&runner), Some(big), MOCK).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(
+            openai_error(&reply)["message"]
+                .as_str()
+                .unwrap()
+                .contains("too large")
+        );
+        let reply = api(
+            r,
+            "POST",
+            path,
+            Some(&runner),
+            Some(chat("plain", "x")),
+            &[("x-galaxy-mode", "dry")],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+        // Live (the default) without a provider key: a 400 before any run, saying what to do.
+        let reply = api(
+            r,
+            "POST",
+            path,
+            Some(&runner),
+            Some(chat("plain", "x")),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(
+            openai_error(&reply)["message"]
+                .as_str()
+                .unwrap()
+                .contains("key")
+        );
+        assert!(reply.headers.get("x-galaxy-run-id").is_none());
+
+        // Other paths under /v1 answer 404 in the same shape.
+        let reply = api(
+            r,
+            "POST",
+            "/v1/embeddings",
+            Some(&runner),
+            Some(json!({})),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        openai_error(&reply);
+    });
+}
