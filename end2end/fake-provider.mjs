@@ -1,5 +1,6 @@
 // A local fake of OpenAI's Chat Completions API for the end-to-end tests: streams a fixed answer
-// in the documented SSE shape (with usage in a final chunk) and lists models. It accepts only the
+// in the documented SSE shape (with usage in a final chunk), or answers it whole when not asked
+// to stream, and lists models. It accepts only the
 // canary key in GALAXY_E2E_CANARY and its rotated successor (`<canary>-rotated`), so a run that
 // succeeds proves the stored key decrypted correctly.
 //
@@ -45,6 +46,16 @@ const server = http.createServer((req, res) => {
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({
           error: { message: `The key ${given} may not use this model.`, type: 'invalid_request_error' },
+        }));
+        return;
+      }
+      if (!request.stream) {
+        // Asked whole (a non-streamed API call): the same answer and usage as one JSON body.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({
+          id: 'chatcmpl-e2e', object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: request.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 21, completion_tokens: 9, total_tokens: 30 },
         }));
         return;
       }

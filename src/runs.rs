@@ -132,6 +132,7 @@ impl RunStatus {
 }
 
 /// A run as the UI shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
     pub id: String,
@@ -174,6 +175,7 @@ pub struct RunView {
 }
 
 /// One provider call of a run, as recorded.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
     pub number: i64,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One problem with one named input of a form. `field` is the form's field name, so the UI can
 /// put `message` right under that input.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,

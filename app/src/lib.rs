@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod call_agent;
 pub mod components;
 pub mod error;
 pub mod input_form;

@@ -22,6 +22,9 @@ pub struct Access {
     /// Milliseconds after a log-in or a password confirmation during which sensitive changes
     /// (provider keys) need no new confirmation.
     pub reauth_window_ms: i64,
+    /// Where users reach this server (`--public-url`, e.g. `https://galaxy.example.com`), for the
+    /// examples that call it; without one, the request's own host.
+    pub public_url: Option<String>,
 }
 
 #[derive(Clone, Debug, FromRef)]

@@ -6,7 +6,8 @@
 //! - `GET /agents`, `GET /agents/{agent}` — `{agent}` is an id or a slug (`read` scope);
 //! - `POST /agents/{agent}/runs` — `{ "input", "mode"?, "stream"? }`, optional
 //!   `Idempotency-Key` (`run` scope); streamed answers are server-sent events;
-//! - `GET /runs?agent=&status=&limit=&cursor=`, `GET /runs/{id}` (`read` scope).
+//! - `GET /runs?agent=&status=&limit=&cursor=`, `GET /runs/{id}` (`read` scope);
+//! - `GET /openapi.json` — the OpenAPI 3.1 document of all of it, generated from these types.
 //!
 //! Runs go through the same pipeline as the test panel (validation, limits, recording) with
 //! trigger `api` and the token's name on record. CORS is off: browsers on other sites cannot
@@ -14,6 +15,7 @@
 
 mod agents;
 pub mod openai;
+pub mod openapi;
 mod runs;
 
 use axum::Router;
@@ -25,6 +27,7 @@ use galaxy_core::CoreError;
 use galaxy_core::api_tokens::{TokenActor, authenticate};
 use galaxy_core::validation::FieldError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The `/api/v1` routes (nested by the router).
 pub fn routes() -> Router<AppState> {
@@ -34,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{agent}/runs", post(runs::create))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::get))
+        .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
 }
 
@@ -44,6 +48,7 @@ pub const PATHS: &[(&str, &str)] = &[
     ("POST", "/api/v1/agents/{agent}/runs"),
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{id}"),
+    ("GET", "/api/v1/openapi.json"),
 ];
 
 /// Any other path under `/api/v1` (routed explicitly: the server functions' `/api/{*fn_name}`
@@ -64,13 +69,26 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-struct ErrorBody {
+/// Every error answer of the REST API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `invalid_request`, `unauthenticated`, `forbidden`, `not_found`, `too_large`,
+    /// `idempotency_in_progress`, `idempotency_mismatch`, `input_invalid`, `rate_limited`,
+    /// `budget_exceeded`, `run_failed`, `busy` or `internal`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
     message: String,
+    /// Per-field problems (`input_invalid`, and invalid fields of a request).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fields: Vec<FieldError>,
+    /// The run that was recorded, when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
     run_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,12 +186,9 @@ fn unauthenticated() -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Envelope {
-            error: ErrorBody,
-        }
         let unauthenticated = self.status == StatusCode::UNAUTHORIZED;
-        let mut response = (self.status, axum::Json(Envelope { error: self.body })).into_response();
+        let mut response =
+            (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

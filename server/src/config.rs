@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// `Host` the server answers (so DNS rebinding against a local instance is refused).
     #[arg(long, env = "GALAXY_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<PublicUrl>,
+    /// Origins whose pages may call the public API (`/api/v1`, `/v1`) from a browser with a
+    /// token, comma-separated (e.g. `https://app.example.com`): CORS for those origins only,
+    /// never with cookies. Off by default: no other site's page can read an API answer.
+    #[arg(long, env = "GALAXY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
     /// Mark session cookies Secure. Default: on when the public URL is https, else on except
     /// when listening on a loopback address (plain-HTTP localhost).
     #[arg(long, env = "GALAXY_SECURE_COOKIES")]
@@ -215,6 +220,17 @@ impl ServeArgs {
 pub struct PublicUrl {
     pub https: bool,
     pub host: String,
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, lower case, the default port left out.
+fn parse_origin(text: &str) -> Result<String, String> {
+    let url = parse_public_url(text.trim())
+        .map_err(|_| format!("expected an origin such as https://app.example.com, not {text:?}"))?;
+    Ok(format!(
+        "{}://{}",
+        if url.https { "https" } else { "http" },
+        url.host
+    ))
 }
 
 fn parse_public_url(text: &str) -> Result<PublicUrl, String> {

@@ -62,8 +62,11 @@ pub fn router(
     secure_cookies: bool,
     serve_metrics: bool,
     hosts: Option<Vec<String>>,
+    cors_origins: &[String],
 ) -> Router {
     let routes = routes();
+    let cors = api_cors(cors_origins);
+    let cors_origins: Arc<[String]> = cors_origins.into();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -84,9 +87,15 @@ pub fn router(
         router = router.route("/metrics", get(crate::metrics::render));
     }
     router
-        .nest("/api/v1", crate::api::routes())
+        .nest(
+            "/api/v1",
+            crate::api::routes().layer(tower::util::option_layer(cors.clone())),
+        )
         .route("/api/v1/{*rest}", axum::routing::any(crate::api::not_found))
-        .nest("/v1", crate::api::openai::routes())
+        .nest(
+            "/v1",
+            crate::api::openai::routes().layer(tower::util::option_layer(cors)),
+        )
         .route(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),
@@ -100,7 +109,10 @@ pub fn router(
             _,
         >(context, shell))
         .layer(session_layer)
-        .layer(middleware::from_fn(same_site_requests_only))
+        .layer(middleware::from_fn_with_state(
+            cors_origins,
+            same_site_requests_only,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -135,6 +147,35 @@ pub fn router(
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for the public API, for `origins` only (none: no CORS at all): bearer tokens, no
+/// cookies, the API's own request and response headers.
+fn api_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-galaxy-mode"),
+            ])
+            .expose_headers([
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-galaxy-run-id"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// Answers only requests addressed to one of `hosts` (a browser always sends `Host`): a page of
@@ -195,7 +236,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// Refuses state-changing requests that a browser marks as coming from another site.
 /// Requests without `Sec-Fetch-Site` and `Origin` (non-browser clients, which cannot carry a
 /// victim's cookies) pass.
-async fn same_site_requests_only(request: Request, next: Next) -> Response {
+async fn same_site_requests_only(
+    State(cors_origins): State<Arc<[String]>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -203,6 +248,17 @@ async fn same_site_requests_only(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let headers = request.headers();
+    // A page of an allowed origin may call the public API: it authenticates with a bearer token
+    // it was given, never with this site's cookies.
+    let path = request.uri().path();
+    if (path.starts_with("/api/v1/") || path.starts_with("/v1/"))
+        && headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|origin| cors_origins.iter().any(|o| o == origin))
+    {
+        return next.run(request).await;
+    }
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let cross_site = match fetch_site {
         Some(site) => !matches!(site, "same-origin" | "none"),

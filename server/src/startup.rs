@@ -182,6 +182,10 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
         reauth_window_ms: i64::try_from(args.reauth_window_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX),
+        public_url: args
+            .public_url
+            .as_ref()
+            .map(|u| format!("{}://{}", if u.https { "https" } else { "http" }, u.host)),
     };
     let state = AppState::new(leptos_options, db, vault, http, runs, access);
     let router = crate::router(
@@ -190,6 +194,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         args.secure_cookies(),
         args.metrics_addr.is_none(),
         args.allowed_hosts(),
+        &args.cors_origins,
     );
     tokio::spawn(
         sessions

@@ -25,6 +25,8 @@ mod api;
 mod matrix;
 #[path = "router/openai.rs"]
 mod openai;
+#[path = "router/openapi.rs"]
+mod openapi;
 
 /// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
 /// let a task spawned during one test's page render land on another test's finished runtime).
@@ -54,6 +56,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         },
         site_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public")),
         public_url: None,
+        cors_origins: Vec::new(),
         secure_cookies: None,
         log_format: LogFormat::Text,
         openai_base_url: "http://127.0.0.1:9/v1".into(),

@@ -58,3 +58,29 @@ pub async fn template_report(
     let schema = galaxy_core::contract::parse_schema_text(&input_schema).unwrap_or(None);
     Ok(galaxy_core::template::report(&template, schema.as_ref()))
 }
+
+/// The URL API callers reach this server at: `--public-url`, or else the host this request was
+/// sent to (for the agent page's "Call this agent" examples).
+#[server(endpoint = "api_base_url")]
+pub async fn api_base_url() -> Result<String, AppError> {
+    let (state, _) = crate::session::require_actor().await?;
+    if let Some(url) = &state.access.public_url {
+        return Ok(url.clone());
+    }
+    let headers = leptos_axum::extract::<http::HeaderMap>()
+        .await
+        .unwrap_or_default();
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:3000");
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    Ok(format!("{}://{host}", if https { "https" } else { "http" }))
+}

@@ -1,4 +1,5 @@
-//! The agent builder (create and edit) and, for a saved agent, its test panel and latest runs.
+//! The agent builder (create and edit) and, for a saved agent, its test panel, latest runs and
+//! how to call it from code.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::agents::{DeleteAgent, SaveAgent, get_agent, template_report};
 use crate::api::keys::live_providers;
 use crate::api::runs::{RunAgent, list_agent_runs};
+use crate::call_agent::CallThisAgent;
 use crate::components::{ErrorNotice, FieldMessage, RunsTable};
 use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
@@ -82,8 +84,9 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
                     {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
                 </details>
             </section>
-            <TestPanel agent/>
+            <TestPanel agent=agent.clone()/>
         </div>
+        <CallThisAgent agent/>
     }
 }
 

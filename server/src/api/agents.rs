@@ -8,16 +8,19 @@ use galaxy_core::agents::{Agent, AgentSummary, get_agent, list_agents};
 use galaxy_core::api_tokens::ApiScope;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{ApiError, caller};
 
 /// An agent as the API lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ApiAgentSummary {
     pub id: String,
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// `openai`, `anthropic` or `openai_compatible`.
+    #[schema(value_type = String)]
     pub provider: &'static str,
     pub model: String,
     pub version: i64,
@@ -42,12 +45,14 @@ impl From<AgentSummary> for ApiAgentSummary {
 }
 
 /// One agent: its current version's configuration and contracts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ApiAgent {
     pub id: String,
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// `openai`, `anthropic` or `openai_compatible`.
+    #[schema(value_type = String)]
     pub provider: &'static str,
     pub model: String,
     pub version: i64,
@@ -88,11 +93,19 @@ impl From<Agent> for ApiAgent {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AgentList {
     pub data: Vec<ApiAgentSummary>,
 }
 
+/// The workspace's agents.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses(
+        (status = 200, description = "The token's workspace's agents.", body = AgentList),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the read scope.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["read"])))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -105,6 +118,16 @@ pub async fn list(
     }))
 }
 
+/// One agent: its current version's configuration and contracts.
+#[utoipa::path(get, path = "/api/v1/agents/{agent}", tag = "agents",
+    params(("agent" = String, Path, description = "The agent's id or slug.")),
+    responses(
+        (status = 200, description = "The agent.", body = ApiAgent),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the read scope.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such agent in the token's workspace.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["read"])))]
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,

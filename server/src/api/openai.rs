@@ -47,6 +47,7 @@ use galaxy_core::runs::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::bearer;
 
@@ -315,51 +316,67 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, Ope
 
 /// A Chat Completions request: the fields Galaxy reads. Every other field is accepted and
 /// ignored (the agent's settings apply).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct ChatCompletionRequest {
+    /// `agent/<slug>` (or the slug, or the agent's id).
     model: String,
+    /// The conversation; the last message is the user's and is the run's input.
     messages: Vec<Message>,
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
+    /// `{"type": "json_object"}` or `{"type": "json_schema", "json_schema": {"schema": …}}`, for
+    /// an agent without an output schema of its own.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     response_format: Option<Value>,
     #[serde(default)]
     n: Option<u64>,
+    /// Refused unless empty: an agent's tools are part of its design.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     tools: Option<Vec<Value>>,
+    /// Refused unless empty.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     functions: Option<Vec<Value>>,
+    /// `["text"]` only.
     #[serde(default)]
     modalities: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct StreamOptions {
+    /// Send the run's usage in a last chunk with empty `choices`.
     #[serde(default)]
     include_usage: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct Message {
+    /// `system`, `developer`, `user` or `assistant`.
     role: String,
     #[serde(default)]
     content: Option<Content>,
+    /// Refused: the caller cannot make an agent's tool calls.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     tool_calls: Option<Vec<Value>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     function_call: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Text, or text parts (`{"type": "text", "text": …}`; other parts are refused).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct Part {
     #[serde(rename = "type")]
     kind: String,
@@ -803,6 +820,23 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
 // ---------------------------------------------------------------------------------------------
 // The handlers
 
+/// A chat completion by an agent, in OpenAI's wire format.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
+    params(("X-Galaxy-Mode" = Option<String>, Header, description = "`live` (the default) or `mock`.")),
+    request_body = ChatCompletionRequest,
+    responses(
+        (status = 200, description = "A chat.completion object, or with stream: true chat.completion.chunk events ending in data: [DONE] (usage in a last chunk with stream_options.include_usage). The run's id is in x-galaxy-run-id.",
+            content((Object = "application/json"), (String = "text/event-stream"))),
+        (status = 400, description = "invalid_request_error: a parameter Galaxy cannot honour, or input_invalid (the run is on record).", body = Object),
+        (status = 401, description = "authentication_error: no valid token.", body = Object),
+        (status = 403, description = "permission_error: the token lacks the run scope.", body = Object),
+        (status = 404, description = "model_not_found: no such agent in the token's workspace.", body = Object),
+        (status = 413, description = "The body is larger than 1 MiB.", body = Object),
+        (status = 429, description = "rate_limit_error (Retry-After) or insufficient_quota (the budget; x-should-retry: false).", body = Object),
+        (status = 502, description = "The run failed, or its output missed the schema (on record; x-should-retry: false).", body = Object),
+        (status = 503, description = "The server is busy (Retry-After).", body = Object),
+    ),
+    security(("bearer" = ["run"])))]
 pub async fn completions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -857,20 +891,32 @@ pub async fn completions(
     }
 }
 
-#[derive(Serialize)]
+/// An OpenAI model list.
+#[derive(Serialize, ToSchema)]
 pub struct ModelList {
+    #[schema(value_type = String)]
     object: &'static str,
     data: Vec<Model>,
 }
 
-#[derive(Serialize)]
+/// An agent as a model.
+#[derive(Serialize, ToSchema)]
 pub struct Model {
     id: String,
+    #[schema(value_type = String)]
     object: &'static str,
     created: i64,
+    #[schema(value_type = String)]
     owned_by: &'static str,
 }
 
+/// The workspace's agents, as models named `agent/<slug>`.
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses(
+        (status = 200, description = "An OpenAI model list.", body = ModelList),
+        (status = 401, description = "authentication_error: no valid token.", body = Object),
+    ),
+    security(("bearer" = ["read"]), ("bearer" = ["run"])))]
 pub async fn models(
     State(state): State<AppState>,
     headers: HeaderMap,

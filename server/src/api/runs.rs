@@ -29,23 +29,51 @@ use galaxy_core::runs::{
 use galaxy_core::workspaces::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, caller};
 
 /// The body of `POST …/runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRun {
+pub struct CreateRun {
     /// JSON matching the agent's input schema, or text for an agent without one (a JSON string
     /// is taken as that text).
+    #[schema(value_type = Object)]
     input: Value,
     /// `live` (the default) or `mock`.
     #[serde(default)]
     mode: Option<RunMode>,
+    /// Answer as server-sent events: `started` (`{run_id}`), `delta` (`{text}`) as the output
+    /// arrives, then `finished` (`{run}`), or `error` (`{error}`).
     #[serde(default)]
     stream: bool,
 }
 
+/// Runs an agent: answered whole (the finished run), or streamed as server-sent events.
+#[utoipa::path(post, path = "/api/v1/agents/{agent}/runs", tag = "runs",
+    params(
+        ("agent" = String, Path, description = "The agent's id or slug."),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 visible ASCII characters. A retry with the same key and body within 24 h answers the first run; another body with the key is a 422."),
+    ),
+    request_body = CreateRun,
+    responses(
+        (status = 200, description = "The run succeeded (or its output did not match the output schema: see status). With stream: true, text/event-stream events started, delta…, finished.",
+            content((RunView = "application/json"), (String = "text/event-stream"))),
+        (status = 400, description = "The body is not a run request, or a bad Idempotency-Key.", body = super::ErrorEnvelope),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 402, description = "The workspace's budget is spent (the run is on record).", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the run scope, or its creator cannot run agents.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such agent in the token's workspace.", body = super::ErrorEnvelope),
+        (status = 409, description = "A request with this Idempotency-Key is still starting its run.", body = super::ErrorEnvelope),
+        (status = 413, description = "The body is larger than 1 MiB.", body = super::ErrorEnvelope),
+        (status = 422, description = "input_invalid (per-field errors, the run on record), idempotency_mismatch, or an invalid field (too large an input, a live run without a key).", body = super::ErrorEnvelope),
+        (status = 429, description = "Rate limited; Retry-After says when to retry.", body = super::ErrorEnvelope),
+        (status = 502, description = "The run failed (the provider, a stop, an interruption); the run is on record.", body = super::ErrorEnvelope),
+        (status = 503, description = "The server is busy; Retry-After says when to retry.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["run"])))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -263,16 +291,22 @@ fn stream(mut started: StartedRun) -> Result<Response, ApiError> {
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this agent's runs (its id or slug).
     agent: Option<String>,
+    /// Only runs with this status (`succeeded`, `failed`, `input_invalid`, …).
     status: Option<String>,
+    /// Runs per page, 1 to 100 (20 by default).
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RunList {
     data: Vec<RunView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -282,6 +316,16 @@ pub struct RunList {
 /// The most runs a page holds.
 pub const MAX_PAGE: i64 = 100;
 
+/// The workspace's runs, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of runs (input and output cut to previews).", body = RunList),
+        (status = 400, description = "A bad query (limit, status or cursor).", body = super::ErrorEnvelope),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the read scope.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such agent in the token's workspace.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["read"])))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -342,13 +386,24 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 }
 
 /// A run with its provider calls.
-#[derive(Debug, Serialize)]
+/// One run, whole, with its provider calls.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RunDetail {
     #[serde(flatten)]
     run: RunView,
     provider_calls: Vec<AttemptView>,
 }
 
+/// One run with its provider calls (attempts).
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "The run.", body = RunDetail),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the read scope.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such run in the token's workspace.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["read"])))]
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -339,8 +339,11 @@ fn bad_tokens_scopes_tenants_and_bodies_get_the_documented_errors() {
             assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
             assert_eq!(error_type(&reply), "unauthenticated");
         }
-        // Every API route asks for a token.
-        for (method, path) in galaxy_server::api::PATHS {
+        // Every API route asks for a token (but the document that describes them).
+        for (method, path) in galaxy_server::api::PATHS
+            .iter()
+            .filter(|(_, p)| *p != "/api/v1/openapi.json")
+        {
             let path = path.replace("{agent}", &agent_id).replace("{id}", "x");
             let reply = api(r, method, &path, None, None, &[]).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");

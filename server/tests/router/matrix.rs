@@ -42,6 +42,7 @@ const WHO: [Who; 6] = [
 const MATRIX: &[(&str, [u16; 6])] = &[
     //  route                  anon  view  memb  admin owner outsider
     ("account_overview", [401, 200, 200, 200, 200, 200]),
+    ("api_base_url", [401, 200, 200, 200, 200, 200]),
     ("add_key", [401, 403, 403, 200, 200, 200]),
     ("cancel_run", [401, 403, 200, 200, 200, 200]),
     ("change_password", [401, 200, 200, 200, 200, 200]),
@@ -75,6 +76,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     // HTTP routes (GET).
     ("GET /healthz", [200, 200, 200, 200, 200, 200]),
     ("GET /readyz", [200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/openapi.json", [200, 200, 200, 200, 200, 200]),
     ("GET /metrics", [200, 200, 200, 200, 200, 200]),
     // Pages: a visitor is sent to log in (302); a page of another workspace's agent is a 404.
     ("GET /", [302, 200, 200, 200, 200, 200]),
@@ -350,7 +352,12 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
         let page_rows: BTreeSet<String> = MATRIX
             .iter()
             .filter_map(|(route, _)| route.strip_prefix("GET "))
-            .filter(|p| !matches!(*p, "/healthz" | "/readyz" | "/metrics"))
+            .filter(|p| {
+                !matches!(
+                    *p,
+                    "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json"
+                )
+            })
             .map(str::to_owned)
             .collect();
         assert_eq!(

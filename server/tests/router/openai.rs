@@ -473,3 +473,75 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
         openai_error(&reply);
     });
 }
+
+#[test]
+fn cors_is_off_by_default_and_on_only_for_the_allowed_origins() {
+    run(async {
+        let preflight = |origin: &str, path: &str| {
+            Request::builder()
+                .method("OPTIONS")
+                .uri(path)
+                .header(header::ORIGIN, origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let cross_site_post = |origin: &str, path: &str| {
+            Request::post(path)
+                .header(header::ORIGIN, origin)
+                .header("sec-fetch-site", "cross-site")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(chat("plain", "x").to_string()))
+                .unwrap()
+        };
+        let allowed = "https://app.example.com";
+
+        // Off by default: no CORS headers, and a cross-site POST is refused outright.
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let reply = send(r, preflight(allowed, "/v1/chat/completions")).await;
+        assert!(reply.headers.get("access-control-allow-origin").is_none());
+        let reply = send(r, cross_site_post(allowed, "/v1/chat/completions")).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+        // Allowed origins may call both APIs (with a token: without one, a 401 they can read);
+        // other origins, and the app's own server functions, stay closed.
+        let dir = TempDir::new().unwrap();
+        let mut with_cors = args(&dir, None);
+        with_cors.cors_origins = vec![allowed.to_owned()];
+        let app = build_app(&with_cors).await.unwrap();
+        let r = &app.router;
+        for path in ["/v1/chat/completions", "/api/v1/agents/x/runs"] {
+            let reply = send(r, preflight(allowed, path)).await;
+            assert!(reply.status.is_success(), "{path}: {}", reply.status);
+            assert_eq!(reply.headers["access-control-allow-origin"], allowed);
+            let methods = reply.headers["access-control-allow-methods"]
+                .to_str()
+                .unwrap();
+            assert!(methods.contains("POST"), "{methods}");
+            assert!(
+                reply
+                    .headers
+                    .get("access-control-allow-credentials")
+                    .is_none()
+            );
+            let reply = send(r, cross_site_post(allowed, path)).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(reply.headers["access-control-allow-origin"], allowed);
+            let reply = send(r, preflight("https://evil.example", path)).await;
+            assert!(reply.headers.get("access-control-allow-origin").is_none());
+            let reply = send(r, cross_site_post("https://evil.example", path)).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        }
+        let reply = send(r, cross_site_post(allowed, "/api/log_out")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "server fns stay same-site only"
+        );
+    });
+}
