@@ -51,6 +51,19 @@ ensure_chromium() {
   fi
 }
 
+# The official Python OpenAI SDK, pinned in end2end/requirements.txt, in a virtualenv outside the
+# clone (PyPI only); the e2e suite drives Galaxy's /v1 with it.
+PY_VENV="${GALAXY_PY_VENV:-$HOME/.cache/galaxy-py}"
+ensure_python_sdk() {
+  if ! "$PY_VENV/bin/python" -c 'import openai' 2>/dev/null \
+     || [ "$ROOT/end2end/requirements.txt" -nt "$PY_VENV/.installed" ]; then
+    log "installing the pinned Python OpenAI SDK"
+    python3 -m venv "$PY_VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$PY_VENV"; }
+    "$PY_VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/end2end/requirements.txt"
+    touch "$PY_VENV/.installed"
+  fi
+}
+
 ensure_postgres() {
   if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     log "starting PostgreSQL"

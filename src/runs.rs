@@ -172,6 +172,11 @@ pub struct RunView {
     /// word), when it said.
     #[serde(default)]
     pub finish_reason: Option<String>,
+    /// What a chat caller (the OpenAI-compatible endpoint) sent besides the input:
+    /// `{"system", "messages": [{"role", "content"}], "response_format"}`, each when given.
+    /// Only on a run read by id (never in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<serde_json::Value>,
 }
 
 /// One provider call of a run, as recorded.

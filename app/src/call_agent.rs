@@ -84,7 +84,7 @@ fn sample(schema: &Value, depth: usize) -> Value {
 pub fn examples(base: &str, slug: &str, input: &Value) -> Examples {
     let body = json!({ "input": input }).to_string().replace('\'', r"'\''");
     let curl = format!(
-        "curl {base}/api/v1/agents/{slug}/runs \\\n  \
+        "curl -sS {base}/api/v1/agents/{slug}/runs \\\n  \
          -H \"Authorization: Bearer $GALAXY_TOKEN\" \\\n  \
          -H \"Content-Type: application/json\" \\\n  \
          -d '{body}'"
@@ -221,7 +221,7 @@ mod tests {
         );
         assert!(
             ex.curl
-                .starts_with("curl https://galaxy.example.com/api/v1/agents/support-bot/runs")
+                .starts_with("curl -sS https://galaxy.example.com/api/v1/agents/support-bot/runs")
         );
         // The single quote survives the shell's single quotes.
         assert!(

@@ -1,5 +1,5 @@
 // The OpenAI-compatible endpoint from the outside, with the official Node SDK from npm (`openai`,
-// unmodified: only baseURL and apiKey set) and curl: a token made on Settings → API tokens runs a
+// unmodified: only baseURL and apiKey set), the official Python SDK (end2end/sdk_check.py) and curl: a token made on Settings → API tokens runs a
 // live agent (against the local fake provider) whole and streamed, the usage the SDK reports is
 // the usage recorded on the run, the SDK raises its own error types for Galaxy's errors, and the
 // runs show in the UI as `api · <token>`; the agent page's "Call this agent" examples run as shown.
@@ -94,6 +94,17 @@ test('the official OpenAI SDK and curl run an agent with a token made in the UI'
   const stranger = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'gx_not-a-token', maxRetries: 0 });
   await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
 
+  // The official Python SDK too (pinned in end2end/requirements.txt; .ci/test installs it).
+  const python = process.env.GALAXY_E2E_PYTHON;
+  expect(python, 'GALAXY_E2E_PYTHON: a Python with the openai package (.ci/test sets it)').toBeTruthy();
+  const fromPython = JSON.parse(execFileSync(python!, [path.join(__dirname, '../sdk_check.py'), `${baseURL}/v1`, 'agent/sdk-agent'],
+    { env: { ...process.env, GALAXY_TOKEN: token } }).toString());
+  expect(fromPython.whole).toMatchObject({ content: 'Hello from the fake provider.', finish_reason: 'stop', usage });
+  expect(fromPython.stream).toMatchObject({ content: 'Hello from the fake provider.', finish_reason: 'stop', usage });
+  expect(fromPython.stream.ids).toHaveLength(1);
+  expect(fromPython.missing).toBe('model_not_found');
+  const pythonIds = [fromPython.whole.id, fromPython.stream.ids[0]].map((id: string) => id.replace(/^chatcmpl-/, ''));
+
   // curl, through the REST API, whole and streamed.
   const curl = (...args: string[]) =>
     execFileSync('curl', ['-sS', '-H', `Authorization: Bearer ${token}`, '-H', 'Content-Type: application/json', ...args])
@@ -109,12 +120,9 @@ test('the official OpenAI SDK and curl run an agent with a token made in the UI'
   const rows = execFileSync('sqlite3', [
     path.join(dataDir, 'galaxy.db'),
     `SELECT id, mode, run_trigger, api_token_name, status, prompt_tokens, completion_tokens, total_tokens
-       FROM runs WHERE id IN ('${wholeId}', '${streamId}') ORDER BY created_at`,
+       FROM runs WHERE id IN ('${[wholeId, streamId, ...pythonIds].join("', '")}') ORDER BY created_at`,
   ]).toString().trim().split('\n');
-  expect(rows).toEqual([
-    `${wholeId}|live|api|sdk-e2e|succeeded|21|9|30`,
-    `${streamId}|live|api|sdk-e2e|succeeded|21|9|30`,
-  ]);
+  expect(rows).toEqual([wholeId, streamId, ...pythonIds].map((id) => `${id}|live|api|sdk-e2e|succeeded|21|9|30`));
 
   // The agent's page shows how to call it; its curl and JavaScript examples work as shown,
   // with the token exported as GALAXY_TOKEN.
@@ -126,9 +134,9 @@ test('the official OpenAI SDK and curl run an agent with a token made in the UI'
   const curlExample = await call.locator('[data-example="curl"]').innerText();
   expect(curlExample).toContain(`${baseURL}/api/v1/agents/sdk-agent/runs`);
   expect(curlExample).not.toContain(token);
-  const python = await call.locator('[data-example="python"]').innerText();
-  expect(python).toContain(`base_url="${baseURL}/v1"`);
-  expect(python).toContain('model="agent/sdk-agent"');
+  const pythonExample = await call.locator('[data-example="python"]').innerText();
+  expect(pythonExample).toContain(`base_url="${baseURL}/v1"`);
+  expect(pythonExample).toContain('model="agent/sdk-agent"');
   const env = { ...process.env, GALAXY_TOKEN: token };
   const fromCurl = JSON.parse(execFileSync('bash', ['-c', curlExample], { env }).toString());
   expect(fromCurl).toMatchObject({ status: 'succeeded', input: 'Hello!', api_token_name: 'sdk-e2e' });
@@ -136,11 +144,16 @@ test('the official OpenAI SDK and curl run an agent with a token made in the UI'
   fs.writeFileSync(script, await call.locator('[data-example="javascript"]').innerText());
   expect(execFileSync('node', [script], { env }).toString().trim()).toBe('Hello from the fake provider.');
 
-  // In the UI: six runs from the API, each with the token's name.
+  // The page's Python example runs as shown, with the same SDK.
+  const pyScript = path.join(dataDir, 'call-example.py');
+  fs.writeFileSync(pyScript, pythonExample);
+  expect(execFileSync(python!, [pyScript], { env }).toString().trim()).toBe('Hello from the fake provider.');
+
+  // In the UI: nine runs from the API, each with the token's name.
   await page.goto(agentUrl);
   await hydrated(page);
   const fromApi = page.locator('table.runs td[data-trigger="api"]');
-  await expect(fromApi).toHaveCount(6);
+  await expect(fromApi).toHaveCount(9);
   for (const cell of await fromApi.all()) await expect(cell).toHaveText('api · sdk-e2e');
   expect(crashes).toEqual([]);
 });

@@ -10,6 +10,9 @@
 //!   through Galaxy's streamed run (`run_agent_stream`: session → agent → key → executor →
 //!   upstream → run recorded → `finished`), at 1, 16 and 64 requests in flight.
 //!
+//! Then the API path — the production one: an API token and the OpenAI-compatible
+//! `/v1/chat/completions`, streamed and whole, against the upstream called directly the same way.
+//!
 //! Printed per backend: p50/p99 latency and TTFT of both paths, the throughput, what Galaxy adds,
 //! and the count check — runs acknowledged (`finished` with `succeeded`) against rows in the
 //! database, and every acknowledged run id found there. `BENCH_REQUESTS` sets the requests per
@@ -54,15 +57,32 @@ fn sse_body() -> String {
     body
 }
 
+/// The same answer, whole (a request without `"stream": true`).
+fn whole_body() -> String {
+    serde_json::json!({
+        "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the bench upstream."},
+            "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
+    })
+    .to_string()
+}
+
 async fn upstream() -> SocketAddr {
-    let body: Arc<str> = sse_body().into();
+    let (sse, whole): (Arc<str>, Arc<str>) = (sse_body().into(), whole_body().into());
     let app = Router::new().route(
         "/v1/chat/completions",
-        post(move || {
-            let body = body.clone();
+        post(move |request: axum::body::Bytes| {
+            let wanted: &[u8] = b"\"stream\":true";
+            let streamed = request.windows(wanted.len()).any(|w| w == wanted);
+            let (body, kind) = if streamed {
+                (sse.clone(), "text/event-stream")
+            } else {
+                (whole.clone(), "application/json")
+            };
             async move {
                 Response::builder()
-                    .header("content-type", "text/event-stream")
+                    .header("content-type", kind)
                     .body(Body::from(body.to_string()))
                     .unwrap()
             }
@@ -154,8 +174,9 @@ async fn call(
     resp
 }
 
-/// Signs up, stores the key, creates an agent; returns (cookie, agent id).
-async fn setup(client: &reqwest::Client, base: &str) -> (String, String) {
+/// Signs up, stores the key, creates an agent (slug `bench`) and an API token; returns (cookie,
+/// agent id, token).
+async fn setup(client: &reqwest::Client, base: &str) -> (String, String, String) {
     let resp = call(
         client,
         base,
@@ -210,18 +231,43 @@ async fn setup(client: &reqwest::Client, base: &str) -> (String, String) {
     .json()
     .await
     .unwrap();
-    (cookie, agent["id"].as_str().unwrap().to_owned())
+    let token: serde_json::Value = call(
+        client,
+        base,
+        "create_api_token",
+        &[
+            ("name", "bench"),
+            ("scopes[0]", "run"),
+            ("expires_in_days", "30"),
+        ],
+        Some(&cookie),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    (
+        cookie,
+        agent["id"].as_str().unwrap().to_owned(),
+        token["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[derive(Clone)]
 enum Target {
-    Direct {
-        url: String,
-    },
+    /// The upstream itself, streamed (`stream: true`) or whole.
+    Direct { url: String, stream: bool },
+    /// The test panel's streamed run (a session).
     Galaxy {
         url: String,
         cookie: String,
         agent: String,
+    },
+    /// Galaxy's OpenAI-compatible endpoint with an API token, streamed or whole.
+    Chat {
+        url: String,
+        token: String,
+        stream: bool,
     },
 }
 
@@ -235,19 +281,41 @@ struct Sample {
 /// One request: the whole response read, and when the first piece of output arrived.
 async fn one(client: &reqwest::Client, target: &Target) -> Sample {
     let start = Instant::now();
+    // The first piece of output: the first word of the answer.
     let (resp, marker): (_, &[u8]) = match target {
-        Target::Direct { url } => (
+        Target::Direct { url, stream } => {
+            let mut body = serde_json::json!({
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+            });
+            if *stream {
+                body["stream"] = true.into();
+                body["stream_options"] = serde_json::json!({"include_usage": true});
+            }
+            (
+                client
+                    .post(url)
+                    .bearer_auth(KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+                b"\"content\":\"Hello",
+            )
+        }
+        Target::Chat { url, token, stream } => (
             client
                 .post(url)
-                .bearer_auth(KEY)
+                .bearer_auth(token)
                 .json(&serde_json::json!({
-                    "model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
-                    "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+                    "model": "agent/bench", "stream": stream,
+                    "stream_options": {"include_usage": true},
+                    "messages": [{"role": "user", "content": "Hello"}]
                 }))
                 .send()
                 .await
                 .unwrap(),
-            b"content",
+            b"\"content\":\"Hello",
         ),
         Target::Galaxy { url, cookie, agent } => (
             client
@@ -266,6 +334,11 @@ async fn one(client: &reqwest::Client, target: &Target) -> Sample {
         ),
     };
     assert!(resp.status().is_success(), "{}", resp.status());
+    let header_run_id = resp
+        .headers()
+        .get("x-galaxy-run-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut first_token = None;
     let mut seen = Vec::new();
     let mut stream = resp.bytes_stream();
@@ -279,6 +352,24 @@ async fn one(client: &reqwest::Client, target: &Target) -> Sample {
     let total = start.elapsed();
     let run_id = match target {
         Target::Direct { .. } => None,
+        Target::Chat { stream, .. } => {
+            let text = String::from_utf8_lossy(&seen);
+            if *stream {
+                assert!(
+                    text.trim_end().ends_with("data: [DONE]"),
+                    "unfinished: {text}"
+                );
+                assert!(
+                    text.contains("\"usage\":{\"prompt_tokens\":12"),
+                    "no usage: {text}"
+                );
+            } else {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(v["galaxy"]["status"], "succeeded", "run failed: {text}");
+                assert_eq!(v["usage"]["total_tokens"], 18, "{text}");
+            }
+            Some(header_run_id.expect("x-galaxy-run-id"))
+        }
         Target::Galaxy { .. } => {
             let text = String::from_utf8_lossy(&seen);
             let last = text
@@ -479,9 +570,19 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
         .pool_max_idle_per_host(128)
         .build()
         .unwrap();
-    let (cookie, agent) = setup(&client, &galaxy.base).await;
+    let (cookie, agent, token) = setup(&client, &galaxy.base).await;
     let direct = Target::Direct {
         url: format!("http://{up}/v1/chat/completions"),
+        stream: true,
+    };
+    let direct_whole = Target::Direct {
+        url: format!("http://{up}/v1/chat/completions"),
+        stream: false,
+    };
+    let chat = |stream| Target::Chat {
+        url: format!("{}/v1/chat/completions", galaxy.base),
+        token: token.clone(),
+        stream,
     };
     let through = Target::Galaxy {
         url: format!("{}/api/run_agent_stream", galaxy.base),
@@ -564,6 +665,38 @@ async fn bench_backend(backend: &str, up: SocketAddr, requests: usize) {
             cell("batch")
         );
     }
+
+    // The production path: an API token and the OpenAI-compatible endpoint, streamed and whole,
+    // against the same upstream answering the same way.
+    println!(
+        "\n#### {backend}: the API path — OpenAI-compatible /v1/chat/completions with a token, vs direct\n"
+    );
+    println!(
+        "| in flight | answer | direct p50 ms | via Galaxy p50 ms | added p50 ms | direct p99 ms | via Galaxy p99 ms | added p99 ms | added TTFT p50 ms | Galaxy req/s |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for in_flight in levels() {
+        for (answer, direct, through) in [
+            ("streamed", &direct, chat(true)),
+            ("whole", &direct_whole, chat(false)),
+        ] {
+            let (d, _) = measure(&client, direct, in_flight, requests).await;
+            let (g, ids) = measure(&client, &through, in_flight, requests).await;
+            acknowledged.extend(ids);
+            println!(
+                "| {in_flight} | {answer} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
+                ms(d.p50),
+                ms(g.p50),
+                added(g.p50, d.p50),
+                ms(d.p99),
+                ms(g.p99),
+                added(g.p99, d.p99),
+                added(g.ttft_p50, d.ttft_p50),
+                g.throughput
+            );
+        }
+    }
+
     let (acked, rows, found) = count_check(&galaxy.database_url, &acknowledged).await;
     println!(
         "\nCount check ({backend}): {acked} runs acknowledged, {rows} succeeded rows in the database, \

@@ -175,6 +175,16 @@ impl From<CoreError> for ApiError {
     }
 }
 
+/// A body over the server's limit (the router answers it before any handler when
+/// `Content-Length` says so).
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "The request body is larger than 1 MiB.",
+    )
+}
+
 fn unauthenticated() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,

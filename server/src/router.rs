@@ -141,6 +141,9 @@ pub fn router(
             middleware::from_fn_with_state(Arc::<[String]>::from(hosts), known_hosts_only)
         })))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Outside the limit: a declared oversize body to the public API is refused in the
+        // API's own error shape (the limit's answer is plain text).
+        .layer(middleware::from_fn(api_bodies_within_limit))
         // Streamed runs (application/octet-stream) must reach the browser token by token.
         .layer(CompressionLayer::new().compress_when(
             DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
@@ -149,10 +152,31 @@ pub fn router(
         .with_state(state)
 }
 
+/// Refuses a request to the public API whose `Content-Length` is over [`MAX_BODY_BYTES`], in
+/// that API's error shape. (A body without a length is cut by the limit layer, and the handler
+/// answers the same error.)
+async fn api_bodies_within_limit(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let path = request.uri().path();
+        if path.starts_with("/v1/") {
+            return crate::api::openai::too_large().into_response();
+        }
+        if path.starts_with("/api/v1/") {
+            return crate::api::too_large().into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// CORS for the public API, for `origins` only (none: no CORS at all): bearer tokens, no
-/// cookies, the API's own request and response headers.
+/// cookies, the API's response headers exposed.
 fn api_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
     if origins.is_empty() {
         return None;
     }
@@ -164,15 +188,13 @@ fn api_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(allowed))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("idempotency-key"),
-                HeaderName::from_static("x-galaxy-mode"),
-            ])
+            // Whatever the client asks to send (the official SDKs add their own x-stainless-*
+            // headers): safe, as credentials are never allowed, so only a token authenticates.
+            .allow_headers(AllowHeaders::mirror_request())
             .expose_headers([
                 header::RETRY_AFTER,
                 HeaderName::from_static("x-galaxy-run-id"),
+                HeaderName::from_static("x-should-retry"),
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

@@ -51,6 +51,29 @@ pub struct Conversation {
     pub output_schema: Option<Value>,
 }
 
+impl Conversation {
+    /// As the run keeps it: `{"system", "messages": [{"role", "content"}], "response_format"}`,
+    /// each part only when given; `None` when nothing was.
+    pub fn record(&self) -> Option<String> {
+        let mut kept = serde_json::Map::new();
+        if !self.system.is_empty() {
+            kept.insert("system".into(), Value::String(self.system.clone()));
+        }
+        if !self.turns.is_empty() {
+            let messages = self
+                .turns
+                .iter()
+                .map(|t| serde_json::json!({ "role": t.speaker.role(), "content": t.text }))
+                .collect();
+            kept.insert("messages".into(), Value::Array(messages));
+        }
+        if let Some(schema) = &self.output_schema {
+            kept.insert("response_format".into(), schema.clone());
+        }
+        (!kept.is_empty()).then(|| Value::Object(kept).to_string())
+    }
+}
+
 /// An API token as a run keeps it: its id and its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiTokenRef {

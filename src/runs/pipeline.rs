@@ -59,6 +59,10 @@ pub enum RunEvent {
 #[derive(Debug)]
 pub struct StartedRun {
     pub run_id: String,
+    /// The run may make a repair attempt (an output schema and `repair_output`): its deltas can
+    /// then hold a first, invalid answer and a `[repair attempt]` marker before the final one,
+    /// which callers that cannot take streamed text back (the OpenAI-compatible stream) hold.
+    pub may_repair: bool,
     events: mpsc::Receiver<RunEvent>,
 }
 
@@ -199,6 +203,11 @@ async fn start(
             Plan::Refused(_) => None,
         },
         api_token: prepared.request.api_token.clone(),
+        conversation: prepared
+            .request
+            .conversation
+            .as_ref()
+            .and_then(|c| c.record()),
         created_at: now_ms(),
         started,
     };
@@ -215,6 +224,7 @@ async fn start(
             let _ = events.try_send(RunEvent::Finished(Box::new(run)));
             return Ok(StartedRun {
                 run_id: head.id,
+                may_repair: false,
                 events: rx,
             });
         }
@@ -278,6 +288,7 @@ async fn start(
         return Err(CoreError::Internal("a run lost its head".into()));
     };
     let run_id = head.id.clone();
+    let may_repair = agent.config.repair_output && call.output_schema.is_some();
     let job = Job {
         repair: agent.config.repair_output,
         stream: request.stream,
@@ -288,7 +299,11 @@ async fn start(
         registered,
     };
     tokio::spawn(drive(shared, job, events).instrument(tracing::Span::current()));
-    Ok(StartedRun { run_id, events: rx })
+    Ok(StartedRun {
+        run_id,
+        may_repair,
+        events: rx,
+    })
 }
 
 /// A run whose `running` row is (being) written but whose task has not started: if the start is

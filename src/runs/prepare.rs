@@ -200,6 +200,20 @@ pub(super) async fn prepare(
                  response_format out (or change the agent's output schema).",
             ));
         }
+        // Held to the rules of an agent's own schema, and an object: providers answer
+        // structured output as one.
+        crate::contract::parse_schema_text(&wanted.to_string()).map_err(|m| {
+            CoreError::field(
+                "response_format",
+                &format!("response_format's schema cannot be used: {m}."),
+            )
+        })?;
+        if crate::contract::declared_type(&wanted) != Some("object") {
+            return Err(CoreError::field(
+                "response_format",
+                "response_format's schema must describe an object ({\"type\": \"object\", …}).",
+            ));
+        }
         let schema = wanted.clone();
         let caller_schema = shared
             .config

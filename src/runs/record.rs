@@ -32,6 +32,8 @@ pub(super) struct RunHead {
     pub model: String,
     pub credential_id: Option<String>,
     pub api_token: Option<super::ApiTokenRef>,
+    /// A chat caller's extras, as recorded (JSON).
+    pub conversation: Option<String>,
     pub created_at: i64,
     pub started: Instant,
 }
@@ -69,6 +71,7 @@ impl RunHead {
             triggered_by: self.actor.user_id.clone(),
             credential_id: self.credential_id.clone(),
             api_token: self.api_token.clone(),
+            conversation: self.conversation.clone(),
             created_at: self.created_at,
             finished_at: None,
         }

@@ -47,6 +47,8 @@ pub(super) struct RunRow {
     pub credential_id: Option<String>,
     /// The API token the run was started with.
     pub api_token: Option<ApiTokenRef>,
+    /// A chat caller's system text, earlier turns and response format (JSON).
+    pub conversation: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -98,6 +100,10 @@ impl RunRow {
             field_errors: self.field_errors.clone(),
             api_token_name: self.api_token.as_ref().map(|t| t.name.clone()),
             finish_reason: self.finish_reason.clone(),
+            conversation: self
+                .conversation
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
         }
     }
 }
@@ -106,7 +112,7 @@ const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_
     run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
     prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
-    created_at, finished_at, api_token_id, api_token_name";
+    created_at, finished_at, api_token_id, api_token_name, conversation";
 
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
@@ -130,7 +136,7 @@ const UPDATED: &[&str] = &[
     "finished_at",
 ];
 
-/// Run rows per statement (32 values each: far under SQLite's 32,766 per statement).
+/// Run rows per statement (33 values each: far under SQLite's 32,766 per statement).
 const RUNS_PER_STATEMENT: usize = 500;
 
 /// Adds the statements that write `rows` (new, or replacing the same run's `running` row),
@@ -215,6 +221,8 @@ fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
                 .bind(r.api_token.as_ref().map(|t| t.id.clone()))
                 .sql(", ")
                 .bind(r.api_token.as_ref().map(|t| t.name.clone()))
+                .sql(", ")
+                .bind(r.conversation.clone())
                 .sql(")");
         }
         st.sql(" ON CONFLICT (id) DO UPDATE SET ");
@@ -277,20 +285,22 @@ pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
 const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
     input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
     completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
-    created_at, finished_at, field_errors, api_token_name, finish_reason";
+    created_at, finished_at, field_errors, api_token_name, finish_reason, conversation";
 
 /// The columns of a list: input and output cut to [`PREVIEW_CHARS`] (`substr` counts characters
 /// on both backends), so a list never re-reads megabytes of output.
 fn preview_columns() -> String {
     let n = PREVIEW_CHARS;
-    RUN_COLUMNS.replace(
-        "input, output,",
-        &format!(
-            "substr(input, 1, {n}) AS input, substr(output, 1, {n}) AS output, \
+    RUN_COLUMNS
+        .replace(", conversation", ", CAST(NULL AS TEXT) AS conversation")
+        .replace(
+            "input, output,",
+            &format!(
+                "substr(input, 1, {n}) AS input, substr(output, 1, {n}) AS output, \
                  CAST(CASE WHEN length(input) > {n} OR length(output) > {n} THEN 1 ELSE 0 END \
                  AS BIGINT) AS preview,"
-        ),
-    )
+            ),
+        )
 }
 
 fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
@@ -336,6 +346,9 @@ fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
         field_errors,
         api_token_name: row.try_get("api_token_name")?,
         finish_reason: row.try_get("finish_reason")?,
+        conversation: row
+            .try_get::<Option<String>, _>("conversation")?
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
 }
 

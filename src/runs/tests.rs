@@ -1053,6 +1053,7 @@ on_both_backends!(
             model: run.model.clone(),
             credential_id: None,
             api_token: None,
+            conversation: None,
             created_at: run.created_at,
             started: std::time::Instant::now(),
         };
@@ -1259,6 +1260,27 @@ on_both_backends!(
         );
         // The caller's response format went to the provider, and the answer was checked by it.
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+        // The run keeps what the caller sent besides the input (read by id, not in lists).
+        let kept = get_run(&w.db, &actor, &run.id).await.unwrap();
+        assert_eq!(
+            kept.conversation,
+            Some(json!({
+                "system": "Answer in JSON.",
+                "messages": [
+                    {"role": "user", "content": "Count to 2"},
+                    {"role": "assistant", "content": "1, 2"}
+                ],
+                "response_format": schema,
+            }))
+        );
+        let listed = list_runs(&w.db, &actor, Some(&agent.id), 10).await.unwrap();
+        assert_eq!(listed[0].conversation, None);
+        assert_eq!(
+            request(&agent.id, "x", RunMode::Mock)
+                .conversation
+                .and_then(|c| c.record()),
+            None
+        );
         let checked = w
             .runs
             .run(
@@ -1328,6 +1350,28 @@ on_both_backends!(
             .await
             .unwrap_err();
         assert_eq!(field_of(unusable), ["response_format"]);
+        // Held to an agent schema's rules, and an object (providers answer one).
+        for bad in [
+            json!(true),
+            json!({"type": "string"}),
+            json!({"type": "object", "description": "x".repeat(70 * 1024)}),
+        ] {
+            let e = w
+                .runs
+                .run(
+                    &actor,
+                    with(
+                        &free.id,
+                        Conversation {
+                            output_schema: Some(bad),
+                            ..Conversation::default()
+                        },
+                    ),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(field_of(e), ["response_format"]);
+        }
         let turn = |text: &str| crate::providers::Turn {
             speaker: crate::providers::Speaker::User,
             text: text.into(),

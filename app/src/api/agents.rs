@@ -79,8 +79,14 @@ pub async fn api_base_url() -> Result<String, AppError> {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("127.0.0.1:3000");
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    // The scheme a trusted proxy says it was reached by; http otherwise.
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(peer)| peer.ip());
+    let https = peer.is_some_and(|ip| state.access.trusted_proxies.trusts(ip))
+        && headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     Ok(format!("{}://{host}", if https { "https" } else { "http" }))
 }

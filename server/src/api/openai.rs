@@ -56,11 +56,38 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/chat/completions", post(completions))
         .route("/models", get(models))
+        .route("/models/{*id}", get(model))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A known path with the wrong method, in the same shape.
+async fn method_not_allowed() -> OpenAiError {
+    OpenAiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "Not allowed: /v1/chat/completions takes POST, /v1/models GET.",
+    )
+    .code("method_not_allowed")
+}
+
+/// A body over the server's limit, in OpenAI's shape (the router answers it before any handler
+/// when `Content-Length` says so).
+pub fn too_large() -> OpenAiError {
+    OpenAiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "The request body is larger than 1 MiB.",
+    )
+    .code("request_too_large")
 }
 
 /// Every path the OpenAI-compatible endpoint serves (for the route inventory tests).
-pub const PATHS: &[(&str, &str)] = &[("POST", "/v1/chat/completions"), ("GET", "/v1/models")];
+pub const PATHS: &[(&str, &str)] = &[
+    ("POST", "/v1/chat/completions"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/{model}"),
+];
 
 /// Any other path under `/v1`.
 pub async fn not_found() -> OpenAiError {
@@ -249,11 +276,14 @@ impl From<CoreError> for OpenAiError {
                     .code("insufficient_quota")
                     .final_answer()
             }
+            // Not retried by the SDKs: it may come after the provider was paid (a run that could
+            // not be recorded).
             CoreError::Internal(cause) => OpenAiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 galaxy_app::error::AppError::internal(&cause).to_string(),
-            ),
+            )
+            .final_answer(),
         }
     }
 }
@@ -515,6 +545,15 @@ fn read_request(req: ChatCompletionRequest) -> Result<Asked, OpenAiError> {
             Some(content) => content.text()?,
             None => String::new(),
         };
+        // An empty message says nothing (and some providers refuse empty turns).
+        if text.trim().is_empty()
+            && matches!(
+                message.role.as_str(),
+                "system" | "developer" | "user" | "assistant"
+            )
+        {
+            continue;
+        }
         match message.role.as_str() {
             "system" | "developer" => system.push(text),
             "user" => turns.push(Turn {
@@ -708,6 +747,9 @@ struct Streaming {
     created: i64,
     model: String,
     include_usage: bool,
+    /// Send the output in one piece when the run ends, not as it arrives: the run may repair
+    /// its answer, and a stream cannot take text back.
+    hold: bool,
 }
 
 impl Streaming {
@@ -739,6 +781,12 @@ impl Streaming {
                 .push_back(Event::default().data(error.body().to_string()));
             return;
         }
+        if self.hold
+            && let Some(output) = run.output.as_deref().filter(|o| !o.is_empty())
+        {
+            let whole = self.chunk(json!({ "content": output }), None);
+            self.queue.push_back(whole);
+        }
         let last = self.chunk(json!({}), Some(finish_reason(run)));
         self.queue.push_back(last);
         if self.include_usage {
@@ -768,6 +816,7 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
         return OpenAiError::from_run(run).into_response();
     }
     let run_id = started.run_id.clone();
+    let hold = started.may_repair;
     let mut state = Streaming {
         started: Some(started),
         first,
@@ -776,6 +825,7 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
         created: galaxy_core::db::now_ms() / 1000,
         model: model.to_owned(),
         include_usage,
+        hold,
     };
     let head = state.chunk(json!({ "role": "assistant", "content": "" }), None);
     state.queue.push_back(head);
@@ -784,12 +834,23 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
             if let Some(event) = state.queue.pop_front() {
                 return Some((Ok::<_, Infallible>(event), state));
             }
+            let started = state.started.as_mut()?;
             let next = match state.first.take() {
                 Some(event) => Some(event),
-                None => state.started.as_mut()?.next().await,
+                None => started.next().await,
             };
             match next {
-                None => return None,
+                // The run's events ended without its end: say so rather than stop silently.
+                None => {
+                    state.started = None;
+                    let error = OpenAiError::from(CoreError::Internal(
+                        "a run's events ended before it finished".into(),
+                    ));
+                    state
+                        .queue
+                        .push_back(Event::default().data(error.body().to_string()));
+                }
+                Some(RunEvent::Delta(_)) if state.hold => {}
                 Some(RunEvent::Delta(text)) => {
                     let chunk = state.chunk(json!({ "content": text }), None);
                     state.queue.push_back(chunk);
@@ -845,12 +906,7 @@ pub async fn completions(
     let caller = caller(&state, &headers).await?;
     let actor = caller.require(ApiScope::Run)?.clone();
     let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => OpenAiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "The request body is larger than 1 MiB.",
-        )
-        .code("request_too_large"),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         _ => OpenAiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
@@ -942,6 +998,34 @@ pub async fn models(
     Ok(Json(list))
 }
 
+/// One agent as a model (`GET /v1/models/agent/<slug>`, the SDKs' `models.retrieve`).
+#[utoipa::path(get, path = "/v1/models/{model}", tag = "openai",
+    params(("model" = String, Path, description = "agent/<slug> (or the slug, or the agent's id).")),
+    responses(
+        (status = 200, description = "The agent as an OpenAI model.", body = Model),
+        (status = 401, description = "authentication_error: no valid token.", body = Object),
+        (status = 404, description = "model_not_found: no such agent in the token's workspace.", body = Object),
+    ),
+    security(("bearer" = ["read"]), ("bearer" = ["run"])))]
+pub async fn model(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Model>, OpenAiError> {
+    let caller = caller(&state, &headers).await?;
+    let actor = caller
+        .require(ApiScope::Read)
+        .or_else(|_| caller.require(ApiScope::Run))?;
+    let wanted = id.strip_prefix("agent/").unwrap_or(&id);
+    let agent = galaxy_core::agents::get_agent(&state.db, actor, wanted).await?;
+    Ok(Json(Model {
+        id: format!("agent/{}", agent.config.slug),
+        object: "model",
+        created: agent.updated_at / 1000,
+        owned_by: "galaxy",
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -990,6 +1074,23 @@ mod tests {
         .unwrap();
         assert_eq!(bare.agent, "support-bot");
         assert!(!bare.stream && !bare.include_usage);
+    }
+
+    #[test]
+    fn empty_messages_say_nothing() {
+        let asked = request(json!({
+            "model": "a",
+            "messages": [
+                {"role": "system", "content": ""},
+                {"role": "system", "content": "Be kind."},
+                {"role": "assistant", "content": null},
+                {"role": "user", "content": "  "},
+                {"role": "user", "content": "x"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(asked.conversation.system, "Be kind.");
+        assert!(asked.conversation.turns.is_empty());
     }
 
     #[test]

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         document,
         super::openai::completions,
         super::openai::models,
+        super::openai::model,
     ),
     modifiers(&BearerToken),
     tags(

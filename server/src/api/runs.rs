@@ -83,11 +83,7 @@ pub async fn create(
     let caller = caller(&state, &headers).await?;
     let actor = caller.require(ApiScope::Run)?.clone();
     let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "The request body is larger than 1 MiB.",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => super::too_large(),
         _ => ApiError::bad_request("The request body could not be read."),
     })?;
     let request: CreateRun = serde_json::from_slice(&body)

@@ -169,7 +169,8 @@ fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
             .iter()
             .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
             .collect();
-        assert!(deltas.iter().all(|c| c["usage"].is_null()));
+        // With include_usage every chunk but the last says `"usage": null`, as OpenAI's do.
+        assert!(deltas.iter().all(|c| c.get("usage") == Some(&Value::Null)));
         assert_eq!(usage_chunk["choices"], json!([]));
         let recorded = api(
             r,
@@ -416,10 +417,32 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
             );
             assert_eq!(openai_error(&reply)["type"], "invalid_request_error");
         }
+        // Too large: streamed without a length, and declared by Content-Length as every SDK
+        // does (refused before the body is read) — the same error in the API's shape either way.
         let huge = chat("plain", &"x".repeat(2 * 1024 * 1024));
-        let reply = api(r, "POST", path, Some(&runner), Some(huge), MOCK).await;
+        let reply = api(r, "POST", path, Some(&runner), Some(huge.clone()), MOCK).await;
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(openai_error(&reply)["code"], "request_too_large");
+        for (p, kind) in [
+            (path, "request_too_large"),
+            ("/api/v1/agents/plain/runs", "too_large"),
+        ] {
+            let body = huge.to_string();
+            let req = Request::post(p)
+                .header(header::AUTHORIZATION, format!("Bearer {runner}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from(body))
+                .unwrap();
+            let reply = send(r, req).await;
+            assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+            let error = &reply.json()["error"];
+            assert!(
+                error["code"] == kind || error["type"] == kind,
+                "{p}: {}",
+                reply.body
+            );
+        }
         let big = chat("plain", &"x".repeat(200 * 1024));
         let reply = api(r, "POST", path, Some(&runner), Some(big), MOCK).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -471,6 +494,19 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
         .await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         openai_error(&reply);
+        // A wrong method: 405 in the same shape.
+        let reply = api(r, "GET", path, Some(&runner), None, &[]).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(openai_error(&reply)["code"], "method_not_allowed");
+
+        // One model, as the SDKs' models.retrieve asks for it.
+        let one = api(r, "GET", "/v1/models/agent/plain", Some(&runner), None, &[]).await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+        assert_eq!(one.json()["id"], "agent/plain");
+        assert_eq!(one.json()["object"], "model");
+        let none = api(r, "GET", "/v1/models/agent/nope", Some(&runner), None, &[]).await;
+        assert_eq!(none.status, StatusCode::NOT_FOUND);
+        assert_eq!(openai_error(&none)["code"], "model_not_found");
     });
 }
 
@@ -485,7 +521,7 @@ fn cors_is_off_by_default_and_on_only_for_the_allowed_origins() {
                 .header("access-control-request-method", "POST")
                 .header(
                     "access-control-request-headers",
-                    "authorization,content-type",
+                    "authorization,content-type,x-stainless-lang,x-stainless-retry-count",
                 )
                 .body(Body::empty())
                 .unwrap()
@@ -523,6 +559,11 @@ fn cors_is_off_by_default_and_on_only_for_the_allowed_origins() {
                 .to_str()
                 .unwrap();
             assert!(methods.contains("POST"), "{methods}");
+            // The official SDK's own headers may be sent.
+            let headers = reply.headers["access-control-allow-headers"]
+                .to_str()
+                .unwrap();
+            assert!(headers.contains("x-stainless-lang"), "{headers}");
             assert!(
                 reply
                     .headers
@@ -532,6 +573,13 @@ fn cors_is_off_by_default_and_on_only_for_the_allowed_origins() {
             let reply = send(r, cross_site_post(allowed, path)).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
             assert_eq!(reply.headers["access-control-allow-origin"], allowed);
+            // A browser client can read whether to retry, and the run's id.
+            let exposed = reply.headers["access-control-expose-headers"]
+                .to_str()
+                .unwrap();
+            for h in ["retry-after", "x-galaxy-run-id", "x-should-retry"] {
+                assert!(exposed.contains(h), "{exposed}");
+            }
             let reply = send(r, preflight("https://evil.example", path)).await;
             assert!(reply.headers.get("access-control-allow-origin").is_none());
             let reply = send(r, cross_site_post("https://evil.example", path)).await;
@@ -543,5 +591,115 @@ fn cors_is_off_by_default_and_on_only_for_the_allowed_origins() {
             StatusCode::FORBIDDEN,
             "server fns stay same-site only"
         );
+    });
+}
+
+/// An OpenAI chat-completions stream of `pieces`, then a stop and usage.
+fn upstream_stream(pieces: &[&str]) -> wiremock::ResponseTemplate {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut body: String = pieces
+        .iter()
+        .map(|p| chunk(json!({ "content": p }), Value::Null))
+        .collect();
+    body.push_str(&chunk(json!({}), json!("stop")));
+    body.push_str("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15}}\n\n");
+    body.push_str("data: [DONE]\n\n");
+    wiremock::ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
+#[test]
+fn a_repaired_answer_streams_only_its_final_text() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer};
+    run(async {
+        // A live provider whose first answer misses the output schema and whose second (the
+        // repair attempt) meets it.
+        let upstream = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(upstream_stream(&["not ", "json"]))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&upstream)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(upstream_stream(&["{\"a\": ", "\"x\"}"]))
+            .with_priority(2)
+            .mount(&upstream)
+            .await;
+        let dir = TempDir::new().unwrap();
+        let mut live = args(&dir, None);
+        live.openai_base_url = format!("{}/v1", upstream.uri());
+        let app = build_app(&live).await.unwrap();
+        let r = &app.router;
+        let owner = sign_up(r, "oai-repair@example.com").await;
+        add_openai_key(r, &owner, "live", "sk-repair-test-0123456789").await;
+        let mut draft = agent_draft("Typed");
+        draft.retain(|(k, _)| k != "draft[output_schema]");
+        draft.push((
+            "draft[output_schema]".into(),
+            r#"{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}"#.into(),
+        ));
+        draft.push(("draft[repair_output]".into(), "true".into()));
+        let pairs: Vec<(&str, &str)> = draft
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let saved = call(r, "save_agent", &pairs, Some(&owner)).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        assert_eq!(saved.json()["config"]["repair_output"], true);
+        let runner = token(r, &owner, "runner", &["run", "read"]).await;
+
+        let mut body = chat("agent/typed", "x");
+        body["stream"] = json!(true);
+        let streamed = api(
+            r,
+            "POST",
+            "/v1/chat/completions",
+            Some(&runner),
+            Some(body),
+            &[],
+        )
+        .await;
+        assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.body);
+        let payloads = data(&streamed.body);
+        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
+        let text: String = payloads[..payloads.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        // Only the repaired answer, whole: neither the first one nor the repair marker.
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"a": "x"})
+        );
+        assert!(
+            !text.contains("not json") && !text.contains("repair"),
+            "{text}"
+        );
+        let run_id = streamed.headers["x-galaxy-run-id"].to_str().unwrap();
+        let run = api(
+            r,
+            "GET",
+            &format!("/api/v1/runs/{run_id}"),
+            Some(&runner),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        assert_eq!(run["status"], "succeeded");
+        assert_eq!(run["output"], text.as_str());
+        assert_eq!(run["attempts"], 2);
     });
 }
