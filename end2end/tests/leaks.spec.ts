@@ -20,20 +20,23 @@ function assertClean(what: string, bytes: Buffer) {
   expect(bytes.toString('latin1').toLowerCase().includes(hex), `${what} contains the key in hex`).toBe(false);
 }
 
-test('the API token is in no database or log', () => {
-  // Written by api.spec.ts; its secret part must appear nowhere the server writes.
-  const token = fs.readFileSync(path.join(dataDir, 'e2e-api-token'), 'utf8').trim();
-  expect(token).toMatch(/^gx_/);
-  const secret = Buffer.from(token.slice(3));
+test('the API tokens are in no database or log', () => {
+  // Written by api.spec.ts (used with the REST API) and openai.spec.ts (used by both official
+  // SDKs and curl); their secret parts must appear nowhere the server writes.
   const db = path.join(dataDir, 'galaxy.db');
   const dump = execFileSync('sqlite3', [db, '.dump'], { maxBuffer: 1 << 30 });
-  expect(dump.toString('utf8').includes('e2e'), 'the dump holds the token row').toBe(true);
-  for (const [what, bytes] of [
-    ['the database dump', dump],
-    ['the server log', fs.readFileSync(log)],
-    ...[db, `${db}-wal`].filter((f) => fs.existsSync(f)).map((f) => [f, fs.readFileSync(f)] as const),
-  ] as const) {
-    expect(bytes.includes(secret), `${what} contains the API token`).toBe(false);
+  for (const [file, name] of [['e2e-api-token', 'e2e'], ['e2e-sdk-token', 'sdk-e2e']]) {
+    const token = fs.readFileSync(path.join(dataDir, file), 'utf8').trim();
+    expect(token).toMatch(/^gx_/);
+    const secret = Buffer.from(token.slice(3));
+    expect(dump.toString('utf8').includes(`'${name}'`), `the dump holds the ${name} token row`).toBe(true);
+    for (const [what, bytes] of [
+      ['the database dump', dump],
+      ['the server log', fs.readFileSync(log)],
+      ...[db, `${db}-wal`].filter((f) => fs.existsSync(f)).map((f) => [f, fs.readFileSync(f)] as const),
+    ] as const) {
+      expect(bytes.includes(secret), `${what} contains the ${name} API token`).toBe(false);
+    }
   }
 });
 

@@ -743,9 +743,8 @@ struct Streaming {
     first: Option<RunEvent>,
     /// Chunks ready to go, in order.
     queue: std::collections::VecDeque<Event>,
-    id: String,
-    created: i64,
-    model: String,
+    /// Every chunk's opening, up to `"choices":` (id, object, created, model), serialised once.
+    opening: String,
     include_usage: bool,
     /// Send the output in one piece when the run ends, not as it arrives: the run may repair
     /// its answer, and a stream cannot take text back.
@@ -753,24 +752,49 @@ struct Streaming {
 }
 
 impl Streaming {
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Event {
-        let mut chunk = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": null,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason,
-            }],
-        });
-        if self.include_usage {
-            chunk["usage"] = Value::Null;
+    fn opening(id: &str, created: i64, model: &str) -> String {
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        format!(
+            "{{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":{},\"system_fingerprint\":null,\"choices\":",
+            quoted(id),
+            quoted(model)
+        )
+    }
+
+    /// One chunk with `delta` (a JSON object's text). Written out by hand from a prepared
+    /// opening: this runs for every piece of every streamed answer.
+    fn chunk(&self, delta: &str, finish_reason: Option<&str>) -> Event {
+        Event::default().data(self.chunk_text(delta, finish_reason))
+    }
+
+    fn chunk_text(&self, delta: &str, finish_reason: Option<&str>) -> String {
+        let mut chunk = String::with_capacity(self.opening.len() + delta.len() + 80);
+        chunk.push_str(&self.opening);
+        chunk.push_str("[{\"index\":0,\"delta\":");
+        chunk.push_str(delta);
+        chunk.push_str(",\"logprobs\":null,\"finish_reason\":");
+        match finish_reason {
+            Some(reason) => {
+                chunk.push('"');
+                chunk.push_str(reason);
+                chunk.push('"');
+            }
+            None => chunk.push_str("null"),
         }
-        Event::default().data(chunk.to_string())
+        chunk.push_str("}]");
+        if self.include_usage {
+            chunk.push_str(",\"usage\":null");
+        }
+        chunk.push('}');
+        chunk
+    }
+
+    /// The delta that adds `text`.
+    fn content(text: &str) -> String {
+        format!(
+            "{{\"content\":{}}}",
+            serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+        )
     }
 
     /// The chunks that close a finished run.
@@ -784,23 +808,18 @@ impl Streaming {
         if self.hold
             && let Some(output) = run.output.as_deref().filter(|o| !o.is_empty())
         {
-            let whole = self.chunk(json!({ "content": output }), None);
+            let whole = self.chunk(&Self::content(output), None);
             self.queue.push_back(whole);
         }
-        let last = self.chunk(json!({}), Some(finish_reason(run)));
+        let last = self.chunk("{}", Some(finish_reason(run)));
         self.queue.push_back(last);
         if self.include_usage {
-            let usage = json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "system_fingerprint": null,
-                "choices": [],
-                "usage": usage(run),
-            });
-            self.queue
-                .push_back(Event::default().data(usage.to_string()));
+            let usage = format!(
+                "{}[],\"usage\":{}}}",
+                self.opening,
+                serde_json::to_string(&usage(run)).unwrap_or_else(|_| "null".into())
+            );
+            self.queue.push_back(Event::default().data(usage));
         }
         self.queue.push_back(Event::default().data("[DONE]"));
     }
@@ -821,13 +840,15 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
         started: Some(started),
         first,
         queue: std::collections::VecDeque::new(),
-        id: completion_id(&run_id),
-        created: galaxy_core::db::now_ms() / 1000,
-        model: model.to_owned(),
+        opening: Streaming::opening(
+            &completion_id(&run_id),
+            galaxy_core::db::now_ms() / 1000,
+            model,
+        ),
         include_usage,
         hold,
     };
-    let head = state.chunk(json!({ "role": "assistant", "content": "" }), None);
+    let head = state.chunk("{\"role\":\"assistant\",\"content\":\"\"}", None);
     state.queue.push_back(head);
     let events = futures_util::stream::unfold(state, |mut state| async move {
         loop {
@@ -852,7 +873,7 @@ fn stream(mut started: StartedRun, model: &str, include_usage: bool) -> Response
                 }
                 Some(RunEvent::Delta(_)) if state.hold => {}
                 Some(RunEvent::Delta(text)) => {
-                    let chunk = state.chunk(json!({ "content": text }), None);
+                    let chunk = state.chunk(&Streaming::content(&text), None);
                     state.queue.push_back(chunk);
                 }
                 Some(RunEvent::Finished(run)) => {
@@ -1074,6 +1095,33 @@ mod tests {
         .unwrap();
         assert_eq!(bare.agent, "support-bot");
         assert!(!bare.stream && !bare.include_usage);
+    }
+
+    #[test]
+    fn hand_written_chunks_are_the_json_they_stand_for() {
+        let model = "agent/\"odd\"\u{2028}é";
+        let state = Streaming {
+            started: None,
+            first: None,
+            queue: Default::default(),
+            opening: Streaming::opening("chatcmpl-1", 7, model),
+            include_usage: true,
+            hold: false,
+        };
+        let text = "line\n\"quoted\" \\ tab\t 🚀";
+        let chunk: Value =
+            serde_json::from_str(&state.chunk_text(&Streaming::content(text), None)).unwrap();
+        assert_eq!(
+            chunk,
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7,
+                "model": model, "system_fingerprint": null,
+                "choices": [{"index": 0, "delta": {"content": text}, "logprobs": null,
+                    "finish_reason": null}],
+                "usage": null})
+        );
+        let last: Value = serde_json::from_str(&state.chunk_text("{}", Some("length"))).unwrap();
+        assert_eq!(last["choices"][0]["finish_reason"], "length");
+        assert_eq!(last["choices"][0]["delta"], json!({}));
     }
 
     #[test]

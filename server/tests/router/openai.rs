@@ -482,6 +482,36 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
         );
         assert!(reply.headers.get("x-galaxy-run-id").is_none());
 
+        // A revoked token and an expired one stop working on /v1 with the next request.
+        let tokens = call(r, "list_api_tokens", &[], Some(&owner)).await.json();
+        let reader_id = tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "reader")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let revoked = call(r, "revoke_api_token", &[("id", &reader_id)], Some(&owner)).await;
+        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+        let other_runner = token(r, &owner, "expiring", &["run"]).await;
+        assert_eq!(
+            api(r, "GET", "/v1/models", Some(&other_runner), None, &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        sqlx::query("UPDATE api_tokens SET expires_at = 1 WHERE name = 'expiring'")
+            .execute(t.app.state.db.pool())
+            .await
+            .unwrap();
+        for t in [&reader, &other_runner] {
+            let reply = api(r, "GET", "/v1/models", Some(t), None, &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+            assert_eq!(openai_error(&reply)["code"], "invalid_api_key");
+        }
+
         // Other paths under /v1 answer 404 in the same shape.
         let reply = api(
             r,
