@@ -50,6 +50,8 @@ pub mod credentials;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod instances;
 pub mod pricing;
 pub mod providers;
 pub mod redacted;

@@ -137,6 +137,16 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(0..=86_400)
     )]
     pub reauth_window_secs: u64,
+    /// Several servers on one PostgreSQL: how long a server that stopped renewing its lease (it
+    /// was killed, its machine was lost) is still taken to be alive; then another server marks
+    /// its unfinished runs interrupted. Renewed every third of this.
+    #[arg(
+        long,
+        env = "GALAXY_INSTANCE_LEASE_SECS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=3_600)
+    )]
+    pub instance_lease_secs: u64,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]

@@ -167,6 +167,10 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
             "runs still in flight at the deadline were recorded interrupted"
         );
     }
+    // Its runs are all recorded (or marked interrupted): this instance leaves.
+    if let Err(e) = app.instance.retire(&app.state.db).await {
+        tracing::warn!(error = %e, "could not retire this instance");
+    }
     app.state.db.close().await;
     tracing::info!("Galaxy stopped");
     Ok(())

@@ -24,6 +24,19 @@ pub struct App {
     pub router: Router,
     pub state: AppState,
     pub sessions: Sessions,
+    /// This server among the instances sharing the database; retired on a clean stop.
+    pub instance: galaxy_core::instances::Instance,
+    /// Renews the instance's lease while the app lives.
+    _lease: Lease,
+}
+
+/// The lease-renewing task, stopped with the app.
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Why the server cannot start.
@@ -135,7 +148,13 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
     ensure_data_dir(&args.db.data_dir)?;
     let url = args.db.url();
     let db = Db::open(&url).await?;
-    let interrupted = galaxy_core::runs::mark_interrupted(&db)
+    // This server joins the instances; runs left unfinished by a stopped one are interrupted
+    // (on PostgreSQL only those of instances whose lease expired: others may be live).
+    let instance = galaxy_core::instances::register(&db)
+        .await
+        .map_err(|e| StartError::Recovery(e.to_string()))?;
+    let lease = std::time::Duration::from_secs(args.instance_lease_secs);
+    let interrupted = galaxy_core::instances::recover(&db, lease)
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
     if interrupted > 0 {
@@ -171,6 +190,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         http.clone(),
         RunsConfig {
             max_output_bytes: args.max_run_output_bytes,
+            instance_id: Some(instance.id.clone()),
             ..RunsConfig::default()
         },
     );
@@ -214,9 +234,16 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             }
         }
     });
+    let renewing = Lease(galaxy_core::instances::keep_alive(
+        state.db.clone(),
+        instance.clone(),
+        lease,
+    ));
     Ok(App {
         router,
         state,
         sessions,
+        instance,
+        _lease: renewing,
     })
 }

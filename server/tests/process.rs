@@ -1,6 +1,7 @@
 //! The real `galaxy` binary as a user runs it: first start creates everything, bad configuration
 //! is a one-line error naming the setting, SIGTERM stops it cleanly, data and sessions are still
-//! there after a restart, and a pathological contract cannot exhaust it.
+//! there after a restart, a pathological contract cannot exhaust it, and of two servers on one
+//! PostgreSQL a killed one's runs are interrupted while the other's keep going.
 //!
 //! Every server and command here runs on a temporary data directory and a free port (never the
 //! source tree, never port 3000), every wait has a deadline, and a server is killed when its
@@ -491,4 +492,198 @@ async fn metrics_can_live_on_a_separate_listener() {
     };
     assert!(text.starts_with("text/plain; version=0.0.4"), "{text}");
     assert!(server.stop().success());
+}
+
+/// A fake OpenAI upstream whose streamed answers send one chunk and then wait for `release`.
+async fn held_upstream(release: tokio::sync::watch::Receiver<bool>) -> String {
+    use axum::body::Body;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let mut release = release.clone();
+            async move {
+                let chunk = |delta: &str, finish: &str| {
+                    format!(
+                        "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]}}\n\n"
+                    )
+                };
+                let first = chunk("{\"content\":\"Hold\"}", "null");
+                let rest = format!(
+                    "{}{}data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}}}\n\ndata: [DONE]\n\n",
+                    chunk("{\"content\":\" on\"}", "null"),
+                    chunk("{}", "\"stop\"")
+                );
+                use futures_util::StreamExt as _;
+                let body = futures_util::stream::once(async move {
+                    Ok::<_, std::convert::Infallible>(first)
+                })
+                .chain(futures_util::stream::once(async move {
+                    let _ = release.wait_for(|go| *go).await;
+                    Ok(rest)
+                }));
+                axum::response::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(body))
+                    .unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+/// Two servers on one PostgreSQL: a second one starting leaves the first one's live run alone;
+/// `kill -9` of one leaves its run `interrupted` once its lease has expired, while the other's run
+/// keeps going and finishes.
+#[tokio::test]
+async fn a_killed_instance_s_runs_are_interrupted_and_the_other_s_keep_going() {
+    use futures_util::StreamExt as _;
+    let url = galaxy_core::db::testing::fresh_postgres_url()
+        .await
+        .unwrap();
+    let (release, held) = tokio::sync::watch::channel(false);
+    let upstream = held_upstream(held).await;
+    let (dir_a, dir_b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let shared = [
+        "--database-url",
+        url.as_str(),
+        "--openai-base-url",
+        upstream.as_str(),
+        "--instance-lease-secs",
+        "2",
+    ];
+    let a = Server::start_with(dir_a.path(), &shared).await;
+    let (_, cookie, _) = a
+        .call(
+            "sign_up",
+            &[
+                ("email", "two@example.com"),
+                ("display_name", "Two"),
+                ("password", "correct horse battery"),
+            ],
+            None,
+        )
+        .await;
+    let cookie = cookie.unwrap();
+    let (status, _, _) = a
+        .call(
+            "add_key",
+            &[
+                ("provider", "openai"),
+                ("label", "live"),
+                ("base_url", ""),
+                ("api_key", "sk-two-instances-0123456789"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, agent) = a
+        .call("save_agent", &agent_form("Held", ""), Some(&cookie))
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    let agent_id = agent["id"].as_str().unwrap().to_owned();
+    // Every instance opens the stored keys with the same keyring.
+    std::fs::copy(
+        dir_a.path().join("keyring.json"),
+        dir_b.path().join("keyring.json"),
+    )
+    .unwrap();
+    let mut b = Server::start_with(dir_b.path(), &shared).await;
+
+    let db = galaxy_core::db::Db::connect(&url).await.unwrap();
+    let running = |db: galaxy_core::db::Db| async move {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, instance_id FROM runs WHERE status = 'running' ORDER BY created_at",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        rows
+    };
+    let start_held_run = |base: String| {
+        let (agent_id, cookie) = (agent_id.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/api/run_agent_stream"))
+                .header("cookie", cookie)
+                .form(&[
+                    ("agent_id", agent_id.as_str()),
+                    ("input", "hold"),
+                    ("mode", "live"),
+                    ("trigger", "test_panel"),
+                ])
+                .send()
+                .await;
+            if let Ok(resp) = resp {
+                let mut body = resp.bytes_stream();
+                while let Some(Ok(_)) = body.next().await {}
+            }
+        })
+    };
+    let wait_for = |n: usize, db: galaxy_core::db::Db| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let rows = running(db.clone()).await;
+            if rows.len() == n {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} running runs, found {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // A run held at the provider on B, then one on A.
+    let _on_b = start_held_run(b.base.clone());
+    let on_b = wait_for(1, db.clone()).await.remove(0);
+    let _on_a = start_held_run(a.base.clone());
+    let both = wait_for(2, db.clone()).await;
+    let on_a = both.into_iter().find(|r| r.0 != on_b.0).unwrap();
+    assert_ne!(on_a.1, on_b.1, "each run carries its own instance");
+
+    // B dies without a word.
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    let status_of = |id: String, db: galaxy_core::db::Db| async move {
+        let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        s
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_of(on_b.0.clone(), db.clone()).await != "interrupted" {
+        assert!(Instant::now() < deadline, "B's run was never interrupted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A's run was left alone, and A still serves.
+    assert_eq!(status_of(on_a.0.clone(), db.clone()).await, "running");
+    let (status, _, mock) = a
+        .call(
+            "run_agent",
+            &[("agent_id", &agent_id), ("input", "x"), ("mode", "mock")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!((status, mock["status"].as_str()), (200, Some("succeeded")));
+    // The provider answers: A's run finishes.
+    release.send(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_of(on_a.0.clone(), db.clone()).await != "succeeded" {
+        assert!(Instant::now() < deadline, "A's run did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.stop().success());
+    // A stopped cleanly: it left the instances.
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM instances")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "A retired; B's expired lease was swept");
+    db.close().await;
 }

@@ -68,6 +68,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         trusted_proxies: None,
         signups_per_client_per_hour: 10,
         reauth_window_secs: 600,
+        instance_lease_secs: 15,
     }
 }
 
@@ -1066,6 +1067,76 @@ fn start_up_marks_unfinished_runs_interrupted_on_postgres() {
     run(async {
         let url = fresh_postgres_url().await.unwrap();
         restart_marks_only_unfinished_runs_interrupted(Some(url)).await
+    })
+}
+
+#[test]
+fn a_starting_instance_leaves_a_live_instances_runs_alone_on_postgres() {
+    run(async {
+        let url = fresh_postgres_url().await.unwrap();
+        let (dir_a, dir_b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let a = build_app(&args(&dir_a, Some(url.clone()))).await.unwrap();
+        let cookie = sign_up(&a.router, "instances@example.com").await;
+        let agent = create_agent(&a.router, &cookie, "Long").await;
+        let done = call(
+            &a.router,
+            "run_agent",
+            &[
+                ("agent_id", agent["id"].as_str().unwrap()),
+                ("input", "x"),
+                ("mode", "mock"),
+            ],
+            Some(&cookie),
+        )
+        .await
+        .json();
+        let (instance,): (Option<String>,) =
+            sqlx::query_as("SELECT instance_id FROM runs WHERE id = $1")
+                .bind(done["id"].as_str().unwrap())
+                .fetch_one(a.state.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(instance.as_deref(), Some(a.instance.id.as_str()));
+        // A run instance A is executing (a copy of the finished one, back to running).
+        sqlx::query(
+            "INSERT INTO runs (id, workspace_id, agent_id, agent_name, agent_version, mode, \
+             run_trigger, status, input, provider, model, triggered_by, created_at, instance_id) \
+             SELECT 'live-on-a', workspace_id, agent_id, agent_name, agent_version, mode, \
+             run_trigger, 'running', input, provider, model, triggered_by, created_at, \
+             instance_id FROM runs WHERE id = $1",
+        )
+        .bind(done["id"].as_str().unwrap())
+        .execute(a.state.db.pool())
+        .await
+        .unwrap();
+        let status = |db: galaxy_core::db::Db| async move {
+            let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = 'live-on-a'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            s
+        };
+        // Instance B starts beside A: A's run is left alone.
+        let b = build_app(&args(&dir_b, Some(url.clone()))).await.unwrap();
+        assert_eq!(status(b.state.db.clone()).await, "running");
+        // A dies (its lease stops being renewed): once the lease has expired, B's sweep
+        // interrupts A's run.
+        drop(a);
+        sqlx::query("UPDATE instances SET heartbeat_at = heartbeat_at - $1 WHERE id <> $2")
+            .bind(i64::try_from(galaxy_core::instances::DEFAULT_LEASE.as_millis()).unwrap() + 1)
+            .bind(&b.instance.id)
+            .execute(b.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            galaxy_core::instances::sweep(&b.state.db, galaxy_core::instances::DEFAULT_LEASE)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(status(b.state.db.clone()).await, "interrupted");
+        b.instance.retire(&b.state.db).await.unwrap();
+        b.state.db.close().await;
     })
 }
 

@@ -90,6 +90,8 @@ pub struct RunsConfig {
     pub cpu: CpuPool,
     /// Who admits runs (limits and budgets).
     pub gate: Arc<dyn Gate>,
+    /// The instance executing the runs (see `crate::instances`), kept on each run.
+    pub instance_id: Option<String>,
     /// Tests only: mock-mode runs follow this script instead of the mock.
     #[cfg(feature = "testing")]
     pub script: Option<crate::providers::scripted::Scripted>,
@@ -102,6 +104,7 @@ impl Default for RunsConfig {
             policy: RetryPolicy::default(),
             cpu: CpuPool::default(),
             gate: Arc::new(AdmitAll),
+            instance_id: None,
             #[cfg(feature = "testing")]
             script: None,
         }

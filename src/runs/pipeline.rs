@@ -208,6 +208,7 @@ async fn start(
             .conversation
             .as_ref()
             .and_then(|c| c.record()),
+        instance_id: shared.config.instance_id.clone(),
         created_at: now_ms(),
         started,
     };

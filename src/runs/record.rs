@@ -34,6 +34,8 @@ pub(super) struct RunHead {
     pub api_token: Option<super::ApiTokenRef>,
     /// A chat caller's extras, as recorded (JSON).
     pub conversation: Option<String>,
+    /// The instance executing the run.
+    pub instance_id: Option<String>,
     pub created_at: i64,
     pub started: Instant,
 }
@@ -72,6 +74,7 @@ impl RunHead {
             credential_id: self.credential_id.clone(),
             api_token: self.api_token.clone(),
             conversation: self.conversation.clone(),
+            instance_id: self.instance_id.clone(),
             created_at: self.created_at,
             finished_at: None,
         }

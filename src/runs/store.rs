@@ -49,6 +49,8 @@ pub(super) struct RunRow {
     pub api_token: Option<ApiTokenRef>,
     /// A chat caller's system text, earlier turns and response format (JSON).
     pub conversation: Option<String>,
+    /// The instance executing the run (`crate::instances`).
+    pub instance_id: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -112,7 +114,7 @@ const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_
     run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
     prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
-    created_at, finished_at, api_token_id, api_token_name, conversation";
+    created_at, finished_at, api_token_id, api_token_name, conversation, instance_id";
 
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
@@ -136,7 +138,7 @@ const UPDATED: &[&str] = &[
     "finished_at",
 ];
 
-/// Run rows per statement (33 values each: far under SQLite's 32,766 per statement).
+/// Run rows per statement (34 values each: far under SQLite's 32,766 per statement).
 const RUNS_PER_STATEMENT: usize = 500;
 
 /// Adds the statements that write `rows` (new, or replacing the same run's `running` row),
@@ -223,6 +225,8 @@ fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
                 .bind(r.api_token.as_ref().map(|t| t.name.clone()))
                 .sql(", ")
                 .bind(r.conversation.clone())
+                .sql(", ")
+                .bind(r.instance_id.clone())
                 .sql(")");
         }
         st.sql(" ON CONFLICT (id) DO UPDATE SET ");
@@ -508,7 +512,9 @@ pub async fn get_run(db: &Db, actor: &Actor, id: &str) -> Result<RunView, CoreEr
 }
 
 /// Marks runs left `queued`/`running` by a crash or kill as `interrupted`; returns how many.
-/// Called at start-up, before the server accepts a request.
+/// Called at start-up on SQLite, before the server accepts a request (on PostgreSQL, where other
+/// instances may be executing runs, `crate::instances::recover` interrupts only theirs whose lease
+/// expired).
 pub async fn mark_interrupted(db: &Db) -> Result<u64, CoreError> {
     mark_interrupted_where(db, "", &[]).await
 }

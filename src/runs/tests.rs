@@ -1054,6 +1054,7 @@ on_both_backends!(
             credential_id: None,
             api_token: None,
             conversation: None,
+            instance_id: None,
             created_at: run.created_at,
             started: std::time::Instant::now(),
         };
