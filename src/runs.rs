@@ -46,6 +46,8 @@ mod record;
 #[cfg(feature = "server")]
 mod recorder;
 #[cfg(feature = "server")]
+mod remote_stop;
+#[cfg(feature = "server")]
 mod stats;
 #[cfg(feature = "server")]
 mod store;
@@ -61,6 +63,8 @@ pub use context::{ApiTokenRef, Conversation, RunRequest, RunsConfig};
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]
 pub use pipeline::{RunEvent, Runs, StartedRun};
+#[cfg(feature = "server")]
+pub use remote_stop::listen_for_stops;
 #[cfg(feature = "server")]
 pub use stats::dashboard;
 #[cfg(feature = "server")]

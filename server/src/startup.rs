@@ -26,16 +26,19 @@ pub struct App {
     pub sessions: Sessions,
     /// This server among the instances sharing the database; retired on a clean stop.
     pub instance: galaxy_core::instances::Instance,
-    /// Renews the instance's lease while the app lives.
-    _lease: Lease,
+    /// Renews the instance's lease (and, on PostgreSQL, listens for forwarded Stops) while the
+    /// app lives.
+    _background: Background,
 }
 
-/// The lease-renewing task, stopped with the app.
-struct Lease(tokio::task::JoinHandle<()>);
+/// Tasks that live as long as the app.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
 
-impl Drop for Lease {
+impl Drop for Background {
     fn drop(&mut self) {
-        self.0.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -234,16 +237,23 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             }
         }
     });
-    let renewing = Lease(galaxy_core::instances::keep_alive(
+    let mut background = Background(vec![galaxy_core::instances::keep_alive(
         state.db.clone(),
         instance.clone(),
         lease,
-    ));
+    )]);
+    if state.db.backend() == galaxy_core::db::Backend::Postgres {
+        // A Stop clicked on another instance for a run executing here.
+        background.0.push(galaxy_core::runs::listen_for_stops(
+            url.clone(),
+            state.runs.in_flight().clone(),
+        ));
+    }
     Ok(App {
         router,
         state,
         sessions,
         instance,
-        _lease: renewing,
+        _background: background,
     })
 }

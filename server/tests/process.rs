@@ -534,11 +534,11 @@ async fn held_upstream(release: tokio::sync::watch::Receiver<bool>) -> String {
     format!("http://{addr}/v1")
 }
 
-/// Two servers on one PostgreSQL: a second one starting leaves the first one's live run alone;
-/// `kill -9` of one leaves its run `interrupted` once its lease has expired, while the other's run
-/// keeps going and finishes.
+/// Two servers on one PostgreSQL: a second one starting leaves the first one's live run alone; a
+/// Stop clicked on one stops a run executing on the other; `kill -9` of one leaves its run
+/// `interrupted` once its lease has expired, while the other's run keeps going and finishes.
 #[tokio::test]
-async fn a_killed_instance_s_runs_are_interrupted_and_the_other_s_keep_going() {
+async fn two_servers_stop_each_others_runs_and_a_killed_one_s_runs_are_interrupted() {
     use futures_util::StreamExt as _;
     let url = galaxy_core::db::testing::fresh_postgres_url()
         .await
@@ -645,9 +645,18 @@ async fn a_killed_instance_s_runs_are_interrupted_and_the_other_s_keep_going() {
     let on_a = both.into_iter().find(|r| r.0 != on_b.0).unwrap();
     assert_ne!(on_a.1, on_b.1, "each run carries its own instance");
 
-    // B dies without a word.
-    b.child.kill().unwrap();
-    b.child.wait().unwrap();
+    // Stop, clicked on A, for another run held on B: forwarded to B, which cancels it.
+    let _stop_me = start_held_run(b.base.clone());
+    let three = wait_for(3, db.clone()).await;
+    let stop_me = three
+        .into_iter()
+        .find(|r| r.0 != on_a.0 && r.0 != on_b.0)
+        .unwrap();
+    assert_eq!(stop_me.1, on_b.1, "held on B");
+    let (status, _, stopped) = a
+        .call("cancel_run", &[("run_id", &stop_me.0)], Some(&cookie))
+        .await;
+    assert_eq!((status, stopped), (200, Value::Bool(true)));
     let status_of = |id: String, db: galaxy_core::db::Db| async move {
         let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
             .bind(id)
@@ -656,6 +665,18 @@ async fn a_killed_instance_s_runs_are_interrupted_and_the_other_s_keep_going() {
             .unwrap();
         s
     };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_of(stop_me.0.clone(), db.clone()).await != "cancelled" {
+        assert!(
+            Instant::now() < deadline,
+            "the Stop made on A never stopped B's run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // B dies without a word.
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while status_of(on_b.0.clone(), db.clone()).await != "interrupted" {
         assert!(Instant::now() < deadline, "B's run was never interrupted");

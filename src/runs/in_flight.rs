@@ -47,6 +47,21 @@ impl InFlight {
         })
     }
 
+    /// Stops run `run_id` if it is in flight here for `workspace_id` (a Stop forwarded by another
+    /// instance, which checked the caller).
+    pub(super) fn cancel_in(&self, workspace_id: &str, run_id: &str) -> bool {
+        let Ok(map) = self.0.lock() else {
+            return false;
+        };
+        match map.get(run_id) {
+            Some((ws, token)) if ws == workspace_id => {
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The ids of the runs in flight.
     pub(super) fn ids(&self) -> Vec<String> {
         self.0

@@ -133,10 +133,14 @@ impl Runs {
         &self.0.in_flight
     }
 
-    /// Stops a running run of the caller's workspace; false when there is none; viewers are
+    /// Stops a running run of the caller's workspace — executing here, or on another instance
+    /// sharing the database (the Stop is forwarded to it); false when there is none; viewers are
     /// refused.
-    pub fn cancel(&self, actor: &Actor, run_id: &str) -> Result<bool, CoreError> {
-        self.0.in_flight.cancel(actor, run_id)
+    pub async fn cancel(&self, actor: &Actor, run_id: &str) -> Result<bool, CoreError> {
+        if self.0.in_flight.cancel(actor, run_id)? {
+            return Ok(true);
+        }
+        super::remote_stop::forward(&self.0.db, actor, run_id).await
     }
 
     /// Starts a run: prepares and admits it, commits its `running` row and executes it on its own

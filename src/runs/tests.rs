@@ -468,10 +468,10 @@ on_both_backends!(
         // Stop right after the id is known: the run is already registered.
         let run_id = started.run_id.clone();
         assert!(
-            !w.runs.cancel(&b, &run_id).unwrap(),
+            !w.runs.cancel(&b, &run_id).await.unwrap(),
             "another workspace cannot stop it"
         );
-        assert!(w.runs.cancel(&a, &run_id).unwrap());
+        assert!(w.runs.cancel(&a, &run_id).await.unwrap());
         let (_, run) = drain(started).await;
         let run = run.unwrap();
         assert_eq!(run.status, RunStatus::Cancelled);
@@ -976,12 +976,12 @@ on_both_backends!(
             .unwrap();
         assert!(
             matches!(
-                w.runs.cancel(&viewer, &started.run_id),
+                w.runs.cancel(&viewer, &started.run_id).await,
                 Err(CoreError::Forbidden)
             ),
             "viewers only read"
         );
-        assert!(w.runs.cancel(&a, &started.run_id).unwrap());
+        assert!(w.runs.cancel(&a, &started.run_id).await.unwrap());
         let (_, run) = drain(started).await;
         assert_eq!(run.unwrap().status, RunStatus::Cancelled);
         // The template renders on the CPU pool; a pool that is full is "busy", a 503.
@@ -1416,3 +1416,57 @@ on_both_backends!(
         assert_eq!(count, 1);
     }
 );
+
+/// Two instances on one PostgreSQL: a Stop made on the one that does not execute the run is
+/// forwarded to the one that does, which cancels it; another workspace's Stop is refused.
+#[tokio::test]
+async fn a_stop_reaches_a_run_executing_on_another_instance() {
+    let url = crate::db::testing::fresh_postgres_url().await.unwrap();
+    let db = crate::db::Db::open(&url).await.unwrap();
+    let w = World::on(db, None, RunsConfig::default()).await;
+    let a = w.workspace("a@example.com").await;
+    let b = w.workspace("b@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(openai_stream(&["late"]).set_delay(Duration::from_secs(30)))
+        .mount(&w.upstream)
+        .await;
+    w.key(&a, "openai").await;
+    let agent = w.agent(&a, &draft("Held", "openai", "")).await;
+    // The run executes on "instance B", which listens for forwarded Stops.
+    let on_b = Runs::new(
+        w.db.clone(),
+        w.vault.clone(),
+        w.http.clone(),
+        RunsConfig {
+            instance_id: Some("instance-b".into()),
+            ..RunsConfig::default()
+        },
+    );
+    let listening = listen_for_stops(url.clone(), on_b.in_flight().clone());
+    let actor = w.fresh(&a).await;
+    let started = on_b
+        .start(&actor, request(&agent.id, "x", RunMode::Live))
+        .await
+        .unwrap();
+    let run_id = started.run_id.clone();
+    // Another workspace cannot stop it from anywhere; the run's own workspace can, from the
+    // instance that does not execute it (until the listener has subscribed, a Stop may find no
+    // one listening: it is repeated, as a person would click again).
+    assert!(!w.runs.cancel(&w.fresh(&b).await, &run_id).await.unwrap());
+    let ended = tokio::spawn(drain(started));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ended.is_finished() {
+        assert!(w.runs.cancel(&actor, &run_id).await.unwrap());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Stop never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, run) = ended.await.unwrap();
+    assert_eq!(run.unwrap().status, RunStatus::Cancelled);
+    // Ended: nothing left to stop.
+    assert!(!w.runs.cancel(&actor, &run_id).await.unwrap());
+    listening.abort();
+    w.db.close().await;
+}

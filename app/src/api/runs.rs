@@ -156,7 +156,7 @@ pub async fn run_agent_stream(
 #[server(endpoint = "cancel_run")]
 pub async fn cancel_run(run_id: String) -> Result<bool, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
-    Ok(state.runs.cancel(&actor, &run_id)?)
+    Ok(state.runs.cancel(&actor, &run_id).await?)
 }
 
 /// The latest runs of one agent.
