@@ -39,6 +39,16 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}", get(runs::get))
         .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A known path with the wrong method, in the same shape.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This route does not take that method (docs/API.md lists each route's).",
+    )
 }
 
 /// Every path the API serves (for the route inventory tests).

@@ -509,6 +509,11 @@ fn bad_tokens_scopes_tenants_and_bodies_get_the_documented_errors() {
             .json();
         assert_eq!(listed["data"].as_array().unwrap().len(), 0);
 
+        // A known route with the wrong method: 405 in the API's shape.
+        let reply = api(r, "DELETE", "/api/v1/agents", Some(&read), None, &[]).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(error_type(&reply), "method_not_allowed");
+
         // Revoked and expired tokens stop working with the next request.
         let tokens = call(r, "list_api_tokens", &[], Some(&owner)).await.json();
         let reader_id = tokens
