@@ -52,6 +52,8 @@ pub mod db;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod instances;
+#[cfg(feature = "server")]
+pub mod limiter;
 pub mod pricing;
 pub mod providers;
 pub mod redacted;

@@ -147,6 +147,11 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=3_600)
     )]
     pub instance_lease_secs: u64,
+    /// Redis (`redis://host:6379`) shared by several servers: the log-in and sign-up throttles
+    /// count there, one count for all of them. Unset: each server counts alone. When Redis does
+    /// not answer (within 250 ms) each server's own count decides until it is back.
+    #[arg(long, env = "REDIS_URL", value_parser = parse_redis_url)]
+    pub redis_url: Option<galaxy_core::redacted::Redacted>,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]
@@ -230,6 +235,15 @@ impl ServeArgs {
 pub struct PublicUrl {
     pub https: bool,
     pub host: String,
+}
+
+/// A Redis URL, checked (never printed: it may hold a password).
+fn parse_redis_url(text: &str) -> Result<galaxy_core::redacted::Redacted, String> {
+    if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
+        return Err("expected a Redis URL such as redis://127.0.0.1:6379".to_owned());
+    }
+    galaxy_core::limiter::SharedLimiter::new(text, "galaxy")?;
+    Ok(text.to_owned().into())
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, lower case, the default port left out.
@@ -389,6 +403,30 @@ mod tests {
         let err =
             Cli::try_parse_from(["galaxy", "serve", "--secure-cookies", "maybe"]).unwrap_err();
         assert!(err.to_string().contains("--secure-cookies"), "{err}");
+        // Redis: a URL of the right scheme; its text (a password, maybe) never printed.
+        let err = Cli::try_parse_from(["galaxy", "serve", "--redis-url", "http://x:secret@h"])
+            .unwrap_err();
+        assert!(err.to_string().contains("--redis-url"), "{err}");
+        let cli = Cli::try_parse_from([
+            "galaxy",
+            "serve",
+            "--redis-url",
+            "redis://:hunter2@127.0.0.1:6379",
+            "--cors-origins",
+            "https://App.Example.com:443,http://localhost:5173",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert!(!format!("{args:?}").contains("hunter2"));
+        assert_eq!(
+            args.cors_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        let err = Cli::try_parse_from(["galaxy", "serve", "--cors-origins", "https://a.com/path"])
+            .unwrap_err();
+        assert!(err.to_string().contains("--cors-origins"), "{err}");
         for bad in ["10", "1e9", "lots", "999999999999"] {
             let err = Cli::try_parse_from(["galaxy", "serve", "--max-run-output-bytes", bad])
                 .unwrap_err();

@@ -53,6 +53,8 @@ pub enum StartError {
     SiteRoot(PathBuf),
     #[error("database: {0}")]
     Recovery(String),
+    #[error("REDIS_URL / --redis-url: {0}")]
+    Redis(String),
     #[error("GALAXY_KEYRING / <data-dir>/keyring.json: {0}")]
     Keyring(#[from] galaxy_core::vault::VaultError),
     #[error("GALAXY_KEYRING / <data-dir>/keyring.json: {0}")]
@@ -197,11 +199,18 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             ..RunsConfig::default()
         },
     );
+    let mut accounts = Accounts::new(AccountLimits {
+        signups_per_client_per_hour: args.signups_per_client_per_hour,
+        ..AccountLimits::default()
+    });
+    if let Some(url) = &args.redis_url {
+        // Checked when the settings were read; connected on first use.
+        let limiter = galaxy_core::limiter::SharedLimiter::new(url.expose(), "galaxy")
+            .map_err(StartError::Redis)?;
+        accounts = accounts.shared_through(Arc::new(limiter));
+    }
     let access = Access {
-        accounts: Arc::new(Accounts::new(AccountLimits {
-            signups_per_client_per_hour: args.signups_per_client_per_hour,
-            ..AccountLimits::default()
-        })),
+        accounts: Arc::new(accounts),
         trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
         reauth_window_ms: i64::try_from(args.reauth_window_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX),

@@ -69,6 +69,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         signups_per_client_per_hour: 10,
         reauth_window_secs: 600,
         instance_lease_secs: 15,
+        redis_url: None,
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Accounts {
     pub passwords: Passwords,
     login: LoginThrottle,
     signup: SignupThrottle,
+    /// Where the throttles count when several instances share them (`--redis-url`).
+    shared: Option<std::sync::Arc<crate::limiter::SharedLimiter>>,
 }
 
 impl Accounts {
@@ -84,7 +86,50 @@ impl Accounts {
             passwords,
             login,
             signup,
+            shared: None,
         }
+    }
+
+    /// The same accounts with their throttles counted in `limiter`, shared by every instance.
+    pub fn shared_through(
+        mut self,
+        limiter: std::sync::Arc<crate::limiter::SharedLimiter>,
+    ) -> Accounts {
+        self.shared = Some(limiter);
+        self
+    }
+
+    /// Counts a log-in attempt: in the shared limiter when there is one and it answers, else
+    /// in this instance's.
+    async fn check_login(&self, email: &str, client: Option<IpAddr>) -> Result<(), CoreError> {
+        if let Some(shared) = &self.shared {
+            match self.login.check_shared(shared, email, client).await {
+                Ok(verdict) => return verdict,
+                Err(e) => tracing::warn!(error = %e, "log-in throttled by this instance alone"),
+            }
+        }
+        self.login.check(email, client)
+    }
+
+    async fn login_succeeded(&self, email: &str, client: Option<IpAddr>) {
+        match &self.shared {
+            Some(shared) => {
+                if let Err(e) = self.login.succeeded_shared(shared, email, client).await {
+                    tracing::warn!(error = %e, "a known client is remembered by this instance alone");
+                }
+            }
+            None => self.login.succeeded(email, client),
+        }
+    }
+
+    async fn check_signup(&self, client: Option<IpAddr>) -> Result<(), CoreError> {
+        if let Some(shared) = &self.shared {
+            match self.signup.check_shared(shared, client).await {
+                Ok(verdict) => return verdict,
+                Err(e) => tracing::warn!(error = %e, "sign-up throttled by this instance alone"),
+            }
+        }
+        self.signup.check(client)
     }
 
     /// Creates a user, a personal workspace and an owner membership, in one transaction, with
@@ -100,7 +145,7 @@ impl Accounts {
         if !errors.is_empty() {
             return Err(CoreError::Validation(errors));
         }
-        self.signup.check(client)?;
+        self.check_signup(client).await?;
         let email = normalize_email(form.email);
         let display_name = form.display_name.trim().to_owned();
         let hash = self.passwords.hash_new_account(form.password).await?;
@@ -176,7 +221,7 @@ impl Accounts {
         {
             return Err(CoreError::InvalidCredentials);
         }
-        self.login.check(&email, client)?;
+        self.check_login(&email, client).await?;
         let user: Option<(String, String)> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                 .bind(&email)
@@ -210,7 +255,7 @@ impl Accounts {
         .fetch_optional(db.pool())
         .await?;
         let (workspace_id,) = ws.ok_or(CoreError::InvalidCredentials)?;
-        self.login.succeeded(&email, client);
+        self.login_succeeded(&email, client).await;
         let subject = AccountSubject {
             user_id: Some(&user_id),
             email: &email,
@@ -238,7 +283,7 @@ impl Accounts {
         if password.expose_secret().chars().count() > MAX_PASSWORD_CHARS {
             return Err(wrong_password("password"));
         }
-        self.login.check(&email, client)?;
+        self.check_login(&email, client).await?;
         if self.passwords.verify(password, hash).await? {
             Ok(())
         } else {
@@ -261,7 +306,7 @@ impl Accounts {
         if change.current.expose_secret().chars().count() > MAX_PASSWORD_CHARS {
             return Err(wrong_password("current_password"));
         }
-        self.login.check(&email, change.client)?;
+        self.check_login(&email, change.client).await?;
         if !self.passwords.verify(change.current, hash).await? {
             return Err(wrong_password("current_password"));
         }

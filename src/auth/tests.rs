@@ -388,6 +388,117 @@ mod accounts {
     );
 }
 
+/// Two instances (two `Accounts`) whose throttles count in one Redis: a guesser cannot spread
+/// attempts over them; sign-ups share the count too. When Redis does not answer, each instance's
+/// own throttle still holds.
+mod shared {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::auth::throttle::{LoginThrottle, SignupThrottle};
+    use crate::error::CoreError;
+    use crate::limiter::SharedLimiter;
+    use crate::testing::World;
+
+    fn quota(burst: u32) -> governor::Quota {
+        governor::Quota::with_period(std::time::Duration::from_secs(3600))
+            .unwrap()
+            .allow_burst(std::num::NonZeroU32::new(burst).unwrap())
+    }
+
+    fn instance(limiter: &Arc<SharedLimiter>) -> Accounts {
+        Accounts::with_throttles(
+            Passwords::new(2),
+            LoginThrottle::new(quota(3), quota(100), quota(100)),
+            SignupThrottle::per_hour(2, 100),
+        )
+        .shared_through(limiter.clone())
+    }
+
+    fn redis(prefix: &str) -> Arc<SharedLimiter> {
+        let url = std::env::var("GALAXY_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        Arc::new(SharedLimiter::new(&url, prefix).unwrap())
+    }
+
+    async fn attempt(accounts: &Accounts, w: &World) -> Result<(), CoreError> {
+        accounts
+            .log_in(
+                &w.db,
+                "grace@example.com",
+                SecretString::from("wrong password".to_owned()),
+                "203.0.113.9".parse().ok(),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    on_both_backends!(
+        a_guesser_cannot_spread_attempts_over_instances,
+        |w: World| async move {
+            w.workspace("grace@example.com").await;
+            let limiter = redis(&format!("galaxy-test:{}", crate::db::new_id()));
+            let (a, b) = (instance(&limiter), instance(&limiter));
+            // Three attempts for one (account, client), over both instances; the fourth is
+            // refused wherever it lands.
+            for accounts in [&a, &b, &a] {
+                assert!(matches!(
+                    attempt(accounts, &w).await,
+                    Err(CoreError::InvalidCredentials)
+                ));
+            }
+            for accounts in [&a, &b] {
+                assert!(matches!(
+                    attempt(accounts, &w).await,
+                    Err(CoreError::RateLimited { retry_after_secs }) if retry_after_secs > 1
+                ));
+            }
+            // Sign-ups: two an hour per client, across both.
+            for (n, accounts) in [(1, &a), (2, &b)] {
+                let form = NewAccount {
+                    email: &format!("new{n}@example.com"),
+                    display_name: "New",
+                    password: SecretString::from("correct horse battery".to_owned()),
+                };
+                accounts
+                    .sign_up(&w.db, form, "203.0.113.9".parse().ok())
+                    .await
+                    .unwrap();
+            }
+            let form = NewAccount {
+                email: "new3@example.com",
+                display_name: "New",
+                password: SecretString::from("correct horse battery".to_owned()),
+            };
+            assert!(matches!(
+                a.sign_up(&w.db, form, "203.0.113.9".parse().ok()).await,
+                Err(CoreError::RateLimited { .. })
+            ));
+        }
+    );
+
+    on_both_backends!(
+        without_redis_each_instance_still_throttles,
+        |w: World| async move {
+            w.workspace("grace@example.com").await;
+            let gone = Arc::new(SharedLimiter::new("redis://127.0.0.1:9", "galaxy-test").unwrap());
+            let a = instance(&gone);
+            for _ in 0..3 {
+                assert!(matches!(
+                    attempt(&a, &w).await,
+                    Err(CoreError::InvalidCredentials)
+                ));
+            }
+            assert!(matches!(
+                attempt(&a, &w).await,
+                Err(CoreError::RateLimited { .. })
+            ));
+        }
+    );
+}
+
 #[test]
 fn sign_up_rules() {
     assert!(validate_sign_up("Ada@Example.com", "Ada", "correct horse").is_empty());

@@ -1,5 +1,7 @@
 //! Throttles for the two doors anyone can knock on: log-in and sign-up. Checked before any
-//! password hashing, in memory (per instance: issue 11 shares limits across instances).
+//! password hashing — in memory, per instance, or, with `--redis-url`, shared by every instance
+//! through Redis ([`crate::limiter`]: the same limits, one count). When Redis cannot answer, the
+//! in-memory limiters decide (an outage neither hangs log-in nor lifts the limits).
 //!
 //! **Log-in** must not become a way to lock a victim out, so nothing is counted per account
 //! alone at a rate an attacker can reach cheaply:
@@ -31,6 +33,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use super::client::throttle_key;
 use crate::db::now_ms;
 use crate::error::CoreError;
+use crate::limiter::{SharedLimiter, Unavailable};
 
 /// Keys a limiter holds before it refuses attempts under new keys.
 pub const MAX_KEYS: usize = 100_000;
@@ -107,6 +110,8 @@ pub struct LoginThrottle {
     per_pair: Keyed,
     per_client: Keyed,
     per_account: Keyed,
+    /// The same limits, for the shared counts.
+    quotas: [Quota; 3],
     /// (account, client) pairs that logged in successfully, with when.
     known: Mutex<HashMap<String, i64>>,
 }
@@ -139,6 +144,7 @@ impl LoginThrottle {
             per_pair: Keyed::new(per_pair),
             per_client: Keyed::new(per_client),
             per_account: Keyed::new(per_account),
+            quotas: [per_pair, per_client, per_account],
             known: Mutex::new(HashMap::new()),
         }
     }
@@ -176,6 +182,50 @@ impl LoginThrottle {
         known.insert(pair_key(email, client), now);
     }
 
+    /// [`LoginThrottle::check`] counted in Redis, shared by every instance.
+    pub async fn check_shared(
+        &self,
+        shared: &SharedLimiter,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Result<(), CoreError>, Unavailable> {
+        let [per_pair, per_client, per_account] = self.quotas;
+        let pair = pair_key(email, client);
+        if let Some(client) = client {
+            let key = format!("login:client:{}", throttle_key(client));
+            if let Err(wait) = count(shared, &key, per_client).await? {
+                return Ok(Err(limited(wait)));
+            }
+        }
+        if let Err(wait) = count(shared, &format!("login:pair:{pair}"), per_pair).await? {
+            return Ok(Err(limited(wait)));
+        }
+        let known = self.is_known(&pair) || shared.has_flag(&format!("login:known:{pair}")).await?;
+        if !known
+            && let Err(wait) = count(shared, &format!("login:account:{email}"), per_account).await?
+        {
+            return Ok(Err(limited(wait)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// [`LoginThrottle::succeeded`], remembered in Redis too.
+    pub async fn succeeded_shared(
+        &self,
+        shared: &SharedLimiter,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), Unavailable> {
+        self.succeeded(email, client);
+        let known_for = Duration::from_millis(u64::try_from(KNOWN_FOR_MS).unwrap_or(u64::MAX));
+        shared
+            .set_flag(
+                &format!("login:known:{}", pair_key(email, client)),
+                known_for,
+            )
+            .await
+    }
+
     fn is_known(&self, pair: &str) -> bool {
         self.known
             .lock()
@@ -189,6 +239,8 @@ impl LoginThrottle {
 pub struct SignupThrottle {
     per_client: Keyed,
     global: DefaultDirectRateLimiter,
+    /// The same limits, for the shared counts: per client, for everyone.
+    quotas: [Quota; 2],
 }
 
 impl std::fmt::Debug for SignupThrottle {
@@ -207,9 +259,14 @@ impl SignupThrottle {
     /// `per_client` sign-ups an hour from one client (all at once if it likes), `global` an
     /// hour for the instance.
     pub fn per_hour(per_client: u32, global: u32) -> SignupThrottle {
+        let (per_client, global) = (
+            Quota::per_hour(nonzero(per_client)),
+            Quota::per_hour(nonzero(global)),
+        );
         SignupThrottle {
-            per_client: Keyed::new(Quota::per_hour(nonzero(per_client))),
-            global: DefaultDirectRateLimiter::direct(Quota::per_hour(nonzero(global))),
+            per_client: Keyed::new(per_client),
+            global: DefaultDirectRateLimiter::direct(global),
+            quotas: [per_client, global],
         }
     }
 
@@ -226,6 +283,43 @@ impl SignupThrottle {
                     .as_secs()
                     .max(1),
             })
+    }
+}
+
+impl SignupThrottle {
+    /// [`SignupThrottle::check`] counted in Redis, shared by every instance (the global limit
+    /// then holds for all of them together).
+    pub async fn check_shared(
+        &self,
+        shared: &SharedLimiter,
+        client: Option<IpAddr>,
+    ) -> Result<Result<(), CoreError>, Unavailable> {
+        let [per_client, global] = self.quotas;
+        if let Some(client) = client {
+            let key = format!("signup:client:{}", throttle_key(client));
+            if let Err(wait) = count(shared, &key, per_client).await? {
+                return Ok(Err(limited(wait)));
+            }
+        }
+        Ok(count(shared, "signup:all", global).await?.map_err(limited))
+    }
+}
+
+/// One attempt against `quota` under `key`, in Redis.
+async fn count(
+    shared: &SharedLimiter,
+    key: &str,
+    quota: Quota,
+) -> Result<Result<(), Duration>, Unavailable> {
+    shared
+        .check(key, quota.replenish_interval(), quota.burst_size().get(), 1)
+        .await
+}
+
+/// A shared refusal: try again after `wait` (whole seconds, at least one).
+fn limited(wait: Duration) -> CoreError {
+    CoreError::RateLimited {
+        retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
     }
 }
 

@@ -1,0 +1,144 @@
+//! Rate limiting shared by every instance through Redis (`--redis-url`): GCRA in one atomic Lua
+//! script per decision — the theoretical arrival time of a key, kept with a TTL, read and
+//! advanced on the Redis server's clock — so N servers behind one load balancer enforce one
+//! limit. Each call is bounded by a short timeout; when Redis cannot answer, the caller decides
+//! (the log-in and sign-up throttles fall back to their in-process limiters, so an outage
+//! neither hangs nor opens the doors). The connection is made on first use and re-made after a
+//! loss.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// How long one decision may take before Redis counts as unavailable.
+pub const TIMEOUT: Duration = Duration::from_millis(250);
+
+/// GCRA over `KEYS[1]`: `ARGV[1]` ms per unit, `ARGV[2]` units allowed at once, `ARGV[3]` units
+/// asked for. Answers 0 (allowed, counted) or the ms until the units would be allowed.
+const GCRA: &str = r"
+local every = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + every * cost
+local allow_at = new_tat - every * burst
+if allow_at > now then
+  return allow_at - now
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+return 0
+";
+
+/// Redis could not answer in time (down, unreachable, or failing).
+#[derive(Debug, thiserror::Error)]
+#[error("the shared limiter (Redis) is unavailable: {0}")]
+pub struct Unavailable(String);
+
+/// A limiter whose state lives in Redis, under keys starting with its prefix.
+pub struct SharedLimiter {
+    client: redis::Client,
+    conn: tokio::sync::OnceCell<ConnectionManager>,
+    prefix: String,
+    script: redis::Script,
+}
+
+impl std::fmt::Debug for SharedLimiter {
+    // The URL may hold a password: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLimiter")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedLimiter {
+    /// A limiter on the Redis at `url` (checked, not yet connected); keys start with `prefix`.
+    pub fn new(url: &str, prefix: &str) -> Result<SharedLimiter, String> {
+        let client = redis::Client::open(url)
+            .map_err(|_| "expected a Redis URL such as redis://127.0.0.1:6379".to_owned())?;
+        Ok(SharedLimiter {
+            client,
+            conn: tokio::sync::OnceCell::new(),
+            prefix: prefix.to_owned(),
+            script: redis::Script::new(GCRA),
+        })
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, Unavailable> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT))
+                    .set_number_of_retries(1);
+                tokio::time::timeout(
+                    TIMEOUT * 2,
+                    self.client.get_connection_manager_with_config(config),
+                )
+                .await
+                .map_err(|_| Unavailable("connecting timed out".into()))?
+                .map_err(|e| Unavailable(e.category().to_owned()))
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
+    /// Counts `cost` units against `key`'s budget — `burst` at once, one more every `every` —
+    /// or answers how long until they would fit.
+    pub async fn check(
+        &self,
+        key: &str,
+        every: Duration,
+        burst: u32,
+        cost: u32,
+    ) -> Result<Result<(), Duration>, Unavailable> {
+        let mut conn = self.conn().await?;
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut call = self.script.key(format!("{}:{key}", self.prefix));
+        call.arg(every_ms).arg(burst.max(1)).arg(cost);
+        let wait: i64 = tokio::time::timeout(TIMEOUT, call.invoke_async(&mut conn))
+            .await
+            .map_err(|_| Unavailable("timed out".into()))?
+            .map_err(|e| Unavailable(e.category().to_owned()))?;
+        Ok(match u64::try_from(wait) {
+            Ok(0) | Err(_) => Ok(()),
+            Ok(ms) => Err(Duration::from_millis(ms)),
+        })
+    }
+
+    /// Sets flag `key` for `ttl`.
+    pub async fn set_flag(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
+        let mut conn = self.conn().await?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set = redis::cmd("SET")
+            .arg(format!("{}:{key}", self.prefix))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .to_owned();
+        tokio::time::timeout(TIMEOUT, set.query_async::<()>(&mut conn))
+            .await
+            .map_err(|_| Unavailable("timed out".into()))?
+            .map_err(|e| Unavailable(e.category().to_owned()))
+    }
+
+    /// Whether flag `key` is set.
+    pub async fn has_flag(&self, key: &str) -> Result<bool, Unavailable> {
+        let mut conn = self.conn().await?;
+        let exists = redis::cmd("EXISTS")
+            .arg(format!("{}:{key}", self.prefix))
+            .to_owned();
+        tokio::time::timeout(TIMEOUT, exists.query_async::<i64>(&mut conn))
+            .await
+            .map_err(|_| Unavailable("timed out".into()))?
+            .map(|n| n > 0)
+            .map_err(|e| Unavailable(e.category().to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
