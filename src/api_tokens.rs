@@ -233,7 +233,22 @@ mod server {
         pub scopes: Vec<ApiScope>,
     }
 
+    /// An API token as a run keeps it: its id and its name.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct ApiTokenRef {
+        pub id: String,
+        pub name: String,
+    }
+
     impl TokenActor {
+        /// The token, as the runs it starts keep it.
+        pub fn token_ref(&self) -> ApiTokenRef {
+            ApiTokenRef {
+                id: self.token_id.clone(),
+                name: self.token_name.clone(),
+            }
+        }
+
         /// Refuses (`Forbidden`) unless the token has `scope` and its creator's role allows
         /// what the scope is for: `run` needs a builder, `admin` an admin, `read` any member.
         pub fn require(&self, scope: ApiScope) -> Result<&Actor, CoreError> {

@@ -56,9 +56,11 @@ mod store;
 mod tests;
 
 #[cfg(feature = "server")]
+pub use crate::api_tokens::ApiTokenRef;
+#[cfg(feature = "server")]
 pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
 #[cfg(feature = "server")]
-pub use context::{ApiTokenRef, Conversation, RunRequest, RunsConfig};
+pub use context::{Conversation, RunRequest, RunsConfig};
 #[cfg(feature = "server")]
 pub use in_flight::InFlight;
 #[cfg(feature = "server")]

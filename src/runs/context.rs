@@ -11,6 +11,7 @@ use super::catalog::Catalog;
 use super::in_flight::InFlight;
 use super::recorder::Recorder;
 use super::{DEFAULT_MAX_OUTPUT_BYTES, RunMode, RunTrigger};
+use crate::api_tokens::ApiTokenRef;
 use crate::contract::SchemaCache;
 use crate::cpu::CpuPool;
 use crate::db::Db;
@@ -72,13 +73,6 @@ impl Conversation {
         }
         (!kept.is_empty()).then(|| Value::Object(kept).to_string())
     }
-}
-
-/// An API token as a run keeps it: its id and its name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiTokenRef {
-    pub id: String,
-    pub name: String,
 }
 
 /// Settings of the pipeline.

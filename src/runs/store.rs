@@ -6,8 +6,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::context::ApiTokenRef;
 use super::{PREVIEW_CHARS, RunMode, RunStatus, RunTrigger, RunView};
+use crate::api_tokens::ApiTokenRef;
 use crate::db::{Db, Writes, now_ms};
 use crate::error::CoreError;
 use crate::pricing::CostSource;

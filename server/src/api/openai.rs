@@ -42,8 +42,7 @@ use galaxy_core::agents::list_agents;
 use galaxy_core::api_tokens::{ApiScope, TokenActor, authenticate};
 use galaxy_core::providers::{Speaker, Turn};
 use galaxy_core::runs::{
-    ApiTokenRef, Conversation, RunEvent, RunMode, RunRequest, RunStatus, RunTrigger, RunView,
-    StartedRun,
+    Conversation, RunEvent, RunMode, RunRequest, RunStatus, RunTrigger, RunView, StartedRun,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -950,10 +949,7 @@ pub async fn completions(
         mode,
         trigger: RunTrigger::Api,
         stream: asked.stream,
-        api_token: Some(ApiTokenRef {
-            id: caller.token_id.clone(),
-            name: caller.token_name.clone(),
-        }),
+        api_token: Some(caller.token_ref()),
         conversation: Some(asked.conversation),
     };
     let started = state.runs.start(&actor, run).await?;

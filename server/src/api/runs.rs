@@ -20,11 +20,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use galaxy_app::state::AppState;
-use galaxy_core::api_tokens::{ApiScope, TokenActor};
+use galaxy_core::api_tokens::ApiScope;
 use galaxy_core::runs::idempotency::{self, Claim};
 use galaxy_core::runs::{
-    ApiTokenRef, AttemptView, RunEvent, RunMode, RunQuery, RunRequest, RunStatus, RunTrigger,
-    RunView, StartedRun, get_run, list_attempts, query_runs,
+    AttemptView, RunEvent, RunMode, RunQuery, RunRequest, RunStatus, RunTrigger, RunView,
+    StartedRun, get_run, list_attempts, query_runs,
 };
 use galaxy_core::workspaces::Actor;
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,7 @@ pub async fn create(
         mode: request.mode.unwrap_or(RunMode::Live),
         trigger: RunTrigger::Api,
         stream: request.stream,
-        api_token: Some(token_ref(&caller)),
+        api_token: Some(caller.token_ref()),
         conversation: None,
     };
 
@@ -155,13 +155,6 @@ pub async fn create(
         stream(started)
     } else {
         answer_recorded(started.finished().await?, false)
-    }
-}
-
-fn token_ref(caller: &TokenActor) -> ApiTokenRef {
-    ApiTokenRef {
-        id: caller.token_id.clone(),
-        name: caller.token_name.clone(),
     }
 }
 
