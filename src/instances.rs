@@ -20,23 +20,35 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The database's clock, in Unix milliseconds, as SQL for `backend`.
+fn db_now(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
+}
+
 /// This server, as the other instances see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub id: String,
+    /// How long its lease lasts past each renewal.
+    pub lease: Duration,
 }
 
-/// Registers a new instance with a fresh lease.
-pub async fn register(db: &Db) -> Result<Instance, CoreError> {
+/// Registers a new instance with a fresh lease of `lease`.
+pub async fn register(db: &Db, lease: Duration) -> Result<Instance, CoreError> {
     let id = new_id();
-    let now = now_ms();
-    sqlx::query("INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $3)")
-        .bind(&id)
-        .bind(now)
-        .bind(now)
-        .execute(db.pool())
-        .await?;
-    Ok(Instance { id })
+    let now = db_now(db.backend());
+    sqlx::query(&format!(
+        "INSERT INTO instances (id, started_at, heartbeat_at, expires_at) \
+         VALUES ($1, {now}, {now}, {now} + $2)"
+    ))
+    .bind(&id)
+    .bind(millis(lease))
+    .execute(db.pool())
+    .await?;
+    Ok(Instance { id, lease })
 }
 
 impl Instance {
@@ -44,21 +56,24 @@ impl Instance {
     /// again under the same id: its runs that were marked interrupted meanwhile still write their
     /// final rows when they end.
     pub async fn heartbeat(&self, db: &Db) -> Result<(), CoreError> {
-        let now = now_ms();
-        let renewed = sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&self.id)
-            .execute(db.pool())
-            .await?;
+        let now = db_now(db.backend());
+        let renewed = sqlx::query(&format!(
+            "UPDATE instances SET heartbeat_at = {now}, expires_at = {now} + $1 WHERE id = $2"
+        ))
+        .bind(millis(self.lease))
+        .bind(&self.id)
+        .execute(db.pool())
+        .await?;
         if renewed.rows_affected() == 0 {
             tracing::warn!(instance = %self.id, "this instance's lease had expired; registering again");
-            sqlx::query(
-                "INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-            )
+            sqlx::query(&format!(
+                "INSERT INTO instances (id, started_at, heartbeat_at, expires_at) \
+                 VALUES ($1, {now}, {now}, {now} + $2) \
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+                 expires_at = excluded.expires_at"
+            ))
             .bind(&self.id)
-            .bind(now)
-            .bind(now)
+            .bind(millis(self.lease))
             .execute(db.pool())
             .await?;
         }
@@ -77,23 +92,20 @@ impl Instance {
 
 /// Marks the unfinished runs of instances whose lease expired (and of no instance: runs from
 /// before instances were recorded) as `interrupted`, and forgets those instances. Returns how
-/// many runs were marked.
-pub async fn sweep(db: &Db, lease: Duration) -> Result<u64, CoreError> {
-    let now = now_ms();
-    let cutoff = now.saturating_sub(millis(lease));
-    let marked = sqlx::query(
+/// many runs were marked. Leases are compared on the database's clock.
+pub async fn sweep(db: &Db) -> Result<u64, CoreError> {
+    let now = db_now(db.backend());
+    let marked = sqlx::query(&format!(
         "UPDATE runs SET status = 'interrupted', error_kind = 'interrupted', \
          error_message = 'The server stopped before this run finished.', finished_at = $1 \
          WHERE status IN ('queued', 'running') AND (instance_id IS NULL OR NOT EXISTS \
-         (SELECT 1 FROM instances i WHERE i.id = runs.instance_id AND i.heartbeat_at >= $2))",
-    )
-    .bind(now)
-    .bind(cutoff)
+         (SELECT 1 FROM instances i WHERE i.id = runs.instance_id AND i.expires_at >= {now}))"
+    ))
+    .bind(now_ms())
     .execute(db.pool())
     .await?
     .rows_affected();
-    sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
-        .bind(cutoff)
+    sqlx::query(&format!("DELETE FROM instances WHERE expires_at < {now}"))
         .execute(db.pool())
         .await?;
     Ok(marked)
@@ -101,18 +113,18 @@ pub async fn sweep(db: &Db, lease: Duration) -> Result<u64, CoreError> {
 
 /// What start-up does about runs left unfinished: on SQLite every one is interrupted (nothing else
 /// can be executing it); on PostgreSQL only those of instances whose lease expired.
-pub async fn recover(db: &Db, lease: Duration) -> Result<u64, CoreError> {
+pub async fn recover(db: &Db) -> Result<u64, CoreError> {
     match db.backend() {
         Backend::Sqlite => crate::runs::mark_interrupted(db).await,
-        Backend::Postgres => sweep(db, lease).await,
+        Backend::Postgres => sweep(db).await,
     }
 }
 
-/// Renews `instance`'s lease and sweeps for expired ones every third of `lease`, until the task
-/// is aborted.
-pub fn keep_alive(db: Db, instance: Instance, lease: Duration) -> tokio::task::JoinHandle<()> {
+/// Renews `instance`'s lease and sweeps for expired ones every third of its lease, until the
+/// task is aborted.
+pub fn keep_alive(db: Db, instance: Instance) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+        let mut every = tokio::time::interval((instance.lease / 3).max(Duration::from_millis(100)));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         every.tick().await;
         loop {
@@ -121,7 +133,7 @@ pub fn keep_alive(db: Db, instance: Instance, lease: Duration) -> tokio::task::J
                 tracing::warn!(error = %e, "could not renew this instance's lease");
                 continue;
             }
-            match sweep(&db, lease).await {
+            match sweep(&db).await {
                 Ok(0) => {}
                 Ok(marked) => tracing::warn!(
                     marked,

@@ -12,6 +12,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// How long one decision may take before Redis counts as unavailable.
 pub const TIMEOUT: Duration = Duration::from_millis(250);
+/// How long Redis is left alone after it failed to answer.
+pub const DOWN_FOR: Duration = Duration::from_secs(5);
 
 /// GCRA over `KEYS[1]`: `ARGV[1]` ms per unit, `ARGV[2]` units allowed at once, `ARGV[3]` units
 /// asked for. Answers 0 (allowed, counted) or the ms until the units would be allowed.
@@ -43,6 +45,8 @@ pub struct SharedLimiter {
     conn: tokio::sync::OnceCell<ConnectionManager>,
     prefix: String,
     script: redis::Script,
+    /// Until when (Unix ms) Redis is not tried again after a failure.
+    down_until_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for SharedLimiter {
@@ -57,14 +61,52 @@ impl std::fmt::Debug for SharedLimiter {
 impl SharedLimiter {
     /// A limiter on the Redis at `url` (checked, not yet connected); keys start with `prefix`.
     pub fn new(url: &str, prefix: &str) -> Result<SharedLimiter, String> {
-        let client = redis::Client::open(url)
-            .map_err(|_| "expected a Redis URL such as redis://127.0.0.1:6379".to_owned())?;
+        let expected = || "expected a Redis URL such as redis://127.0.0.1:6379".to_owned();
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(expected());
+        }
+        let client = redis::Client::open(url).map_err(|_| expected())?;
         Ok(SharedLimiter {
             client,
             conn: tokio::sync::OnceCell::new(),
             prefix: prefix.to_owned(),
             script: redis::Script::new(GCRA),
+            down_until_ms: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// Where `key`'s state lives: its SHA-256 (the keys name emails and addresses: Redis never
+    /// holds them in plain text), under the prefix.
+    fn redis_key(&self, key: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!("{}:{hex}", self.prefix)
+    }
+
+    /// Refuses at once while Redis is known to be down (for [`DOWN_FOR`] after a failure), so an
+    /// outage costs callers nothing but their fallback.
+    fn refuse_while_down(&self) -> Result<(), Unavailable> {
+        let until = self
+            .down_until_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if crate::db::now_ms() < until {
+            return Err(Unavailable("down a moment ago; not tried again yet".into()));
+        }
+        Ok(())
+    }
+
+    /// Notes a failure: Redis is left alone for [`DOWN_FOR`].
+    fn failed(&self, e: Unavailable) -> Unavailable {
+        let until = crate::db::now_ms()
+            .saturating_add(i64::try_from(DOWN_FOR.as_millis()).unwrap_or(i64::MAX));
+        let before = self
+            .down_until_ms
+            .swap(until, std::sync::atomic::Ordering::Relaxed);
+        if before < crate::db::now_ms() {
+            tracing::warn!(error = %e, "Redis is unavailable: limits count per instance for now");
+        }
+        e
     }
 
     async fn conn(&self) -> Result<ConnectionManager, Unavailable> {
@@ -96,9 +138,22 @@ impl SharedLimiter {
         burst: u32,
         cost: u32,
     ) -> Result<Result<(), Duration>, Unavailable> {
+        self.refuse_while_down()?;
+        self.check_in_redis(key, every, burst, cost)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    async fn check_in_redis(
+        &self,
+        key: &str,
+        every: Duration,
+        burst: u32,
+        cost: u32,
+    ) -> Result<Result<(), Duration>, Unavailable> {
         let mut conn = self.conn().await?;
         let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
-        let mut call = self.script.key(format!("{}:{key}", self.prefix));
+        let mut call = self.script.key(self.redis_key(key));
         call.arg(every_ms).arg(burst.max(1)).arg(cost);
         let wait: i64 = tokio::time::timeout(TIMEOUT, call.invoke_async(&mut conn))
             .await
@@ -112,10 +167,17 @@ impl SharedLimiter {
 
     /// Sets flag `key` for `ttl`.
     pub async fn set_flag(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
+        self.refuse_while_down()?;
+        self.set_flag_in_redis(key, ttl)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    async fn set_flag_in_redis(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
         let mut conn = self.conn().await?;
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set = redis::cmd("SET")
-            .arg(format!("{}:{key}", self.prefix))
+            .arg(self.redis_key(key))
             .arg(1)
             .arg("PX")
             .arg(ttl_ms)
@@ -128,10 +190,15 @@ impl SharedLimiter {
 
     /// Whether flag `key` is set.
     pub async fn has_flag(&self, key: &str) -> Result<bool, Unavailable> {
+        self.refuse_while_down()?;
+        self.has_flag_in_redis(key)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    async fn has_flag_in_redis(&self, key: &str) -> Result<bool, Unavailable> {
         let mut conn = self.conn().await?;
-        let exists = redis::cmd("EXISTS")
-            .arg(format!("{}:{key}", self.prefix))
-            .to_owned();
+        let exists = redis::cmd("EXISTS").arg(self.redis_key(key)).to_owned();
         tokio::time::timeout(TIMEOUT, exists.query_async::<i64>(&mut conn))
             .await
             .map_err(|_| Unavailable("timed out".into()))?

@@ -98,7 +98,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
-    let app = galaxy_server::build_app(&args)
+    let mut app = galaxy_server::build_app(&args)
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -133,6 +133,7 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
     let serve = axum::serve(
         listener,
         app.router
+            .clone()
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
@@ -168,9 +169,7 @@ async fn serve(args: galaxy_server::config::ServeArgs) -> Result<(), String> {
         );
     }
     // Its runs are all recorded (or marked interrupted): this instance leaves.
-    if let Err(e) = app.instance.retire(&app.state.db).await {
-        tracing::warn!(error = %e, "could not retire this instance");
-    }
+    app.leave().await;
     app.state.db.close().await;
     tracing::info!("Galaxy stopped");
     Ok(())

@@ -31,6 +31,19 @@ pub struct App {
     _background: Background,
 }
 
+impl App {
+    /// Leaves the instances (a clean stop, after the runs were drained): the lease stops being
+    /// renewed first, so no heartbeat can bring the instance back.
+    pub async fn leave(&mut self) {
+        for task in &self._background.0 {
+            task.abort();
+        }
+        if let Err(e) = self.instance.retire(&self.state.db).await {
+            tracing::warn!(error = %e, "could not retire this instance");
+        }
+    }
+}
+
 /// Tasks that live as long as the app.
 struct Background(Vec<tokio::task::JoinHandle<()>>);
 
@@ -155,11 +168,11 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
     let db = Db::open(&url).await?;
     // This server joins the instances; runs left unfinished by a stopped one are interrupted
     // (on PostgreSQL only those of instances whose lease expired: others may be live).
-    let instance = galaxy_core::instances::register(&db)
+    let lease = std::time::Duration::from_secs(args.instance_lease_secs);
+    let instance = galaxy_core::instances::register(&db, lease)
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
-    let lease = std::time::Duration::from_secs(args.instance_lease_secs);
-    let interrupted = galaxy_core::instances::recover(&db, lease)
+    let interrupted = galaxy_core::instances::recover(&db)
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
     if interrupted > 0 {
@@ -249,7 +262,6 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
     let mut background = Background(vec![galaxy_core::instances::keep_alive(
         state.db.clone(),
         instance.clone(),
-        lease,
     )]);
     if state.db.backend() == galaxy_core::db::Backend::Postgres {
         // A Stop clicked on another instance for a run executing here.

@@ -105,7 +105,7 @@ impl Accounts {
         if let Some(shared) = &self.shared {
             match self.login.check_shared(shared, email, client).await {
                 Ok(verdict) => return verdict,
-                Err(e) => tracing::warn!(error = %e, "log-in throttled by this instance alone"),
+                Err(e) => tracing::debug!(error = %e, "log-in throttled by this instance alone"),
             }
         }
         self.login.check(email, client)
@@ -115,7 +115,7 @@ impl Accounts {
         match &self.shared {
             Some(shared) => {
                 if let Err(e) = self.login.succeeded_shared(shared, email, client).await {
-                    tracing::warn!(error = %e, "a known client is remembered by this instance alone");
+                    tracing::debug!(error = %e, "a known client is remembered by this instance alone");
                 }
             }
             None => self.login.succeeded(email, client),
@@ -126,7 +126,7 @@ impl Accounts {
         if let Some(shared) = &self.shared {
             match self.signup.check_shared(shared, client).await {
                 Ok(verdict) => return verdict,
-                Err(e) => tracing::warn!(error = %e, "sign-up throttled by this instance alone"),
+                Err(e) => tracing::debug!(error = %e, "sign-up throttled by this instance alone"),
             }
         }
         self.signup.check(client)

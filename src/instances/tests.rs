@@ -45,8 +45,8 @@ on_both_backends!(
         let a = w.workspace("a@example.com").await;
         let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
         let done = w.run(&a, &agent.id, "x", RunMode::Mock).await;
-        let alive = register(&w.db).await.unwrap();
-        let dead = register(&w.db).await.unwrap();
+        let alive = register(&w.db, DEFAULT_LEASE).await.unwrap();
+        let dead = register(&w.db, DEFAULT_LEASE).await.unwrap();
         copy_run(&w, &done.id, "copy-alive", "running", Some(&alive.id)).await;
         copy_run(&w, &done.id, "copy-dead", "running", Some(&dead.id)).await;
         copy_run(&w, &done.id, "copy-dead-queued", "queued", Some(&dead.id)).await;
@@ -54,16 +54,16 @@ on_both_backends!(
         copy_run(&w, &done.id, "copy-nobody", "running", None).await;
 
         // Both leases fresh: nothing but the run of no instance is touched.
-        assert_eq!(sweep(&w.db, DEFAULT_LEASE).await.unwrap(), 1);
+        assert_eq!(sweep(&w.db).await.unwrap(), 1);
         // The dead one stops renewing; its lease runs out.
-        sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
-            .bind(now_ms() - millis(DEFAULT_LEASE) - 1)
+        sqlx::query("UPDATE instances SET expires_at = $1 WHERE id = $2")
+            .bind(now_ms() - 1_000)
             .bind(&dead.id)
             .execute(w.db.pool())
             .await
             .unwrap();
         alive.heartbeat(&w.db).await.unwrap();
-        assert_eq!(sweep(&w.db, DEFAULT_LEASE).await.unwrap(), 2);
+        assert_eq!(sweep(&w.db).await.unwrap(), 2);
         assert_eq!(
             statuses(&w).await,
             [
@@ -92,10 +92,10 @@ on_both_backends!(
         let a = w.workspace("a@example.com").await;
         let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
         let done = w.run(&a, &agent.id, "x", RunMode::Mock).await;
-        let alive = register(&w.db).await.unwrap();
+        let alive = register(&w.db, DEFAULT_LEASE).await.unwrap();
         copy_run(&w, &done.id, "copy-alive", "running", Some(&alive.id)).await;
         copy_run(&w, &done.id, "copy-nobody", "running", None).await;
-        let marked = recover(&w.db, DEFAULT_LEASE).await.unwrap();
+        let marked = recover(&w.db).await.unwrap();
         let alive_status = match w.db.backend() {
             // One server owns a SQLite file: whatever was running was this server's, before.
             Backend::Sqlite => "interrupted",
@@ -118,7 +118,7 @@ on_both_backends!(
     |w: World| async move {
         let a = w.workspace("a@example.com").await;
         let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
-        let instance = register(&w.db).await.unwrap();
+        let instance = register(&w.db, DEFAULT_LEASE).await.unwrap();
         let runs = crate::runs::Runs::new(
             w.db.clone(),
             w.vault.clone(),

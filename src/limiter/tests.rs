@@ -35,6 +35,20 @@ async fn two_instances_share_one_budget() {
     assert!(!a.has_flag("seen").await.unwrap());
     b.set_flag("seen", minute).await.unwrap();
     assert!(a.has_flag("seen").await.unwrap());
+    // Keys are hashed: Redis never holds what they name (emails, addresses) in plain text.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "k, other and seen: {keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains("seen") && !k.ends_with(":k")),
+        "{keys:?}"
+    );
 }
 
 #[tokio::test]
@@ -67,6 +81,20 @@ async fn a_redis_that_does_not_answer_is_unavailable_not_a_hang() {
         "{:?}",
         started.elapsed()
     );
+    // Known to be down: the next calls do not wait for it again.
+    let again = std::time::Instant::now();
+    assert!(limiter.has_flag("k").await.is_err());
+    assert!(
+        limiter
+            .check("k", Duration::from_secs(1), 1, 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        again.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        again.elapsed()
+    );
     // Nothing listening at all: the same.
     let closed = SharedLimiter::new("redis://127.0.0.1:9", &prefix()).unwrap();
     assert!(
@@ -76,4 +104,5 @@ async fn a_redis_that_does_not_answer_is_unavailable_not_a_hang() {
             .is_err()
     );
     assert!(SharedLimiter::new("not a url", "x").is_err());
+    assert!(SharedLimiter::new("http://127.0.0.1:6379", "x").is_err());
 }

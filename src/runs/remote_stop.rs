@@ -15,14 +15,16 @@ use crate::workspaces::Actor;
 const CHANNEL: &str = "galaxy_stop";
 
 /// Forwards a Stop for `run_id` to the instance executing it; whether the caller's workspace has
-/// such an unfinished run.
+/// such an unfinished run (the Stop is then sent: it reaches an instance that is listening — a
+/// dead one's run is interrupted when its lease expires).
 pub(super) async fn forward(db: &Db, actor: &Actor, run_id: &str) -> Result<bool, CoreError> {
     if db.backend() != Backend::Postgres {
         return Ok(false);
     }
+    // `interrupted` too: a run marked so while its instance only stalled may still be executing.
     let unfinished: Option<(String,)> = sqlx::query_as(
         "SELECT id FROM runs WHERE id = $1 AND workspace_id = $2 \
-         AND status IN ('queued', 'running')",
+         AND status IN ('queued', 'running', 'interrupted')",
     )
     .bind(run_id)
     .bind(&actor.workspace_id)
