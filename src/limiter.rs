@@ -129,6 +129,23 @@ impl SharedLimiter {
         Ok(conn.clone())
     }
 
+    /// One question to Redis: refused at once while Redis is known to be down, bounded by
+    /// [`TIMEOUT`], and a failure noted.
+    async fn ask<T, Fut>(&self, op: impl FnOnce(ConnectionManager) -> Fut) -> Result<T, Unavailable>
+    where
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        self.refuse_while_down()?;
+        let answer = async {
+            let conn = self.conn().await?;
+            tokio::time::timeout(TIMEOUT, op(conn))
+                .await
+                .map_err(|_| Unavailable("timed out".into()))?
+                .map_err(|e| Unavailable(e.category().to_owned()))
+        };
+        answer.await.map_err(|e| self.failed(e))
+    }
+
     /// Counts `cost` units against `key`'s budget — `burst` at once, one more every `every` —
     /// or answers how long until they would fit.
     pub async fn check(
@@ -138,27 +155,12 @@ impl SharedLimiter {
         burst: u32,
         cost: u32,
     ) -> Result<Result<(), Duration>, Unavailable> {
-        self.refuse_while_down()?;
-        self.check_in_redis(key, every, burst, cost)
-            .await
-            .map_err(|e| self.failed(e))
-    }
-
-    async fn check_in_redis(
-        &self,
-        key: &str,
-        every: Duration,
-        burst: u32,
-        cost: u32,
-    ) -> Result<Result<(), Duration>, Unavailable> {
-        let mut conn = self.conn().await?;
         let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
         let mut call = self.script.key(self.redis_key(key));
         call.arg(every_ms).arg(burst.max(1)).arg(cost);
-        let wait: i64 = tokio::time::timeout(TIMEOUT, call.invoke_async(&mut conn))
-            .await
-            .map_err(|_| Unavailable("timed out".into()))?
-            .map_err(|e| Unavailable(e.category().to_owned()))?;
+        let wait: i64 = self
+            .ask(|mut conn| async move { call.invoke_async(&mut conn).await })
+            .await?;
         Ok(match u64::try_from(wait) {
             Ok(0) | Err(_) => Ok(()),
             Ok(ms) => Err(Duration::from_millis(ms)),
@@ -167,14 +169,6 @@ impl SharedLimiter {
 
     /// Sets flag `key` for `ttl`.
     pub async fn set_flag(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
-        self.refuse_while_down()?;
-        self.set_flag_in_redis(key, ttl)
-            .await
-            .map_err(|e| self.failed(e))
-    }
-
-    async fn set_flag_in_redis(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
-        let mut conn = self.conn().await?;
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set = redis::cmd("SET")
             .arg(self.redis_key(key))
@@ -182,28 +176,17 @@ impl SharedLimiter {
             .arg("PX")
             .arg(ttl_ms)
             .to_owned();
-        tokio::time::timeout(TIMEOUT, set.query_async::<()>(&mut conn))
+        self.ask(|mut conn| async move { set.query_async::<()>(&mut conn).await })
             .await
-            .map_err(|_| Unavailable("timed out".into()))?
-            .map_err(|e| Unavailable(e.category().to_owned()))
     }
 
     /// Whether flag `key` is set.
     pub async fn has_flag(&self, key: &str) -> Result<bool, Unavailable> {
-        self.refuse_while_down()?;
-        self.has_flag_in_redis(key)
-            .await
-            .map_err(|e| self.failed(e))
-    }
-
-    async fn has_flag_in_redis(&self, key: &str) -> Result<bool, Unavailable> {
-        let mut conn = self.conn().await?;
         let exists = redis::cmd("EXISTS").arg(self.redis_key(key)).to_owned();
-        tokio::time::timeout(TIMEOUT, exists.query_async::<i64>(&mut conn))
-            .await
-            .map_err(|_| Unavailable("timed out".into()))?
-            .map(|n| n > 0)
-            .map_err(|e| Unavailable(e.category().to_owned()))
+        let found: i64 = self
+            .ask(|mut conn| async move { exists.query_async(&mut conn).await })
+            .await?;
+        Ok(found > 0)
     }
 }
 

@@ -180,7 +180,7 @@ pub struct RunView {
     pub finish_reason: Option<String>,
     /// What a chat caller (the OpenAI-compatible endpoint) sent besides the input:
     /// `{"system", "messages": [{"role", "content"}], "response_format"}`, each when given.
-    /// Only on a run read by id (never in lists).
+    /// Only on a run read by id (not in lists, nor in the view a finishing run answers with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<serde_json::Value>,
 }

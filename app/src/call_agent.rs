@@ -125,10 +125,8 @@ pub fn examples(base: &str, slug: &str, input: &Value) -> Examples {
     }
 }
 
-fn pretty(schema: &Option<Value>) -> Option<String> {
-    schema
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+fn pretty(schema: Option<&Value>) -> Option<String> {
+    schema.map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
 }
 
 #[component]
@@ -136,8 +134,8 @@ pub fn CallThisAgent(agent: Agent) -> impl IntoView {
     let base = Resource::new(|| (), |_| api_base_url());
     let slug = agent.config.slug.clone();
     let input = sample_input(agent.config.input_schema.as_ref());
-    let input_schema = pretty(&agent.config.input_schema);
-    let output_schema = pretty(&agent.config.output_schema);
+    let input_schema = pretty(agent.config.input_schema.as_ref());
+    let output_schema = pretty(agent.config.output_schema.as_ref());
     let shown_slug = slug.clone();
     view! {
         <section class="panel call-agent" aria-labelledby="call-agent-title">

@@ -224,13 +224,14 @@ impl IntoResponse for ApiError {
 }
 
 /// The caller of a request: the bearer token, verified.
-pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, ApiError> {
-    let token = bearer(headers).ok_or_else(unauthenticated)?;
-    Ok(authenticate(&state.db, token).await?)
+/// Both APIs answer its error in their own shape (no token or a bad one is their 401).
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, CoreError> {
+    let token = bearer(headers).ok_or(CoreError::Unauthenticated)?;
+    authenticate(&state.db, token).await
 }
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -126,6 +126,23 @@ impl Server {
         }
     }
 
+    /// Signs up `email` (password `correct horse battery`); the session cookie.
+    async fn sign_up(&self, email: &str) -> String {
+        let (status, cookie, body) = self
+            .call(
+                "sign_up",
+                &[
+                    ("email", email),
+                    ("display_name", "Tester"),
+                    ("password", "correct horse battery"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        cookie.unwrap()
+    }
+
     async fn call(
         &self,
         name: &str,
@@ -245,19 +262,7 @@ async fn first_start_creates_everything_and_data_survives_a_restart() {
         let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "data directory is private");
     }
-    let (status, cookie, _) = server
-        .call(
-            "sign_up",
-            &[
-                ("email", "p@example.com"),
-                ("display_name", "P"),
-                ("password", "correct horse battery"),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let cookie = cookie.unwrap();
+    let cookie = server.sign_up("p@example.com").await;
     let (status, _, agent) = server
         .call(
             "save_agent",
@@ -396,19 +401,7 @@ async fn a_contract_with_a_huge_smallest_reply_cannot_exhaust_the_server() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data).await;
-    let (status, cookie, _) = server
-        .call(
-            "sign_up",
-            &[
-                ("email", "big@example.com"),
-                ("display_name", "Big"),
-                ("password", "correct horse battery"),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let cookie = cookie.unwrap();
+    let cookie = server.sign_up("big@example.com").await;
     let (status, _, refused) = server
         .call("save_agent", &agent_form("Huge", HUGE), Some(&cookie))
         .await;
@@ -555,18 +548,7 @@ async fn two_servers_stop_each_others_runs_and_a_killed_one_s_runs_are_interrupt
         "2",
     ];
     let a = Server::start_with(dir_a.path(), &shared).await;
-    let (_, cookie, _) = a
-        .call(
-            "sign_up",
-            &[
-                ("email", "two@example.com"),
-                ("display_name", "Two"),
-                ("password", "correct horse battery"),
-            ],
-            None,
-        )
-        .await;
-    let cookie = cookie.unwrap();
+    let cookie = a.sign_up("two@example.com").await;
     let (status, _, _) = a
         .call(
             "add_key",

@@ -22,15 +22,22 @@ pub fn parse_schema_text(text: &str) -> Result<Option<Value>, String> {
         ));
     }
     let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    check_schema_shape(&value)?;
+    Ok(Some(value))
+}
+
+/// The shape rules of a schema already parsed (an object, nested at most [`MAX_SCHEMA_DEPTH`]
+/// levels); its size is the caller's to check against [`MAX_SCHEMA_BYTES`].
+pub fn check_schema_shape(value: &Value) -> Result<(), String> {
     if !value.is_object() {
         return Err("a schema must be a JSON object, like {\"type\": \"object\"}".to_owned());
     }
-    if depth(&value) > MAX_SCHEMA_DEPTH {
+    if depth(value) > MAX_SCHEMA_DEPTH {
         return Err(format!(
             "schema is nested too deeply (the limit is {MAX_SCHEMA_DEPTH} levels)"
         ));
     }
-    Ok(Some(value))
+    Ok(())
 }
 
 /// Nesting depth of arrays and objects (a scalar is 0, `{}` is 1).

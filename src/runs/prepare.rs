@@ -69,6 +69,59 @@ fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
     }
 }
 
+/// `schema` compiled on the CPU pool; `unusable` words a compile error.
+async fn compile_on_pool(
+    shared: &Shared,
+    schema: Value,
+    unusable: impl FnOnce(String) -> CoreError,
+) -> Result<Arc<CompiledSchema>, CoreError> {
+    let compiled = shared
+        .config
+        .cpu
+        .run(move || compile(&schema))
+        .await
+        .map_err(cpu_error)?
+        .map_err(unusable)?;
+    Ok(Arc::new(compiled))
+}
+
+/// The schema a chat caller's `response_format` asks for, held to an agent schema's rules and
+/// compiled (uncached: it is the request's own) — refused when the agent has an output schema.
+async fn caller_output_schema(
+    shared: &Shared,
+    agent: &Agent,
+    wanted: &Value,
+) -> Result<Arc<CompiledSchema>, CoreError> {
+    let refuse = |m: &str| CoreError::field("response_format", m);
+    if agent.config.output_schema.is_some() {
+        return Err(refuse(
+            "This agent has an output schema of its own, and its answers follow it; leave \
+             response_format out (or change the agent's output schema).",
+        ));
+    }
+    let bytes = wanted.to_string().len();
+    if bytes > crate::contract::MAX_SCHEMA_BYTES {
+        return Err(refuse(&format!(
+            "response_format's schema is too large (the limit is {} KiB).",
+            crate::contract::MAX_SCHEMA_BYTES / 1024
+        )));
+    }
+    crate::contract::check_schema_shape(wanted)
+        .map_err(|m| refuse(&format!("response_format's schema cannot be used: {m}.")))?;
+    // Providers answer structured output as an object.
+    if crate::contract::declared_type(wanted) != Some("object") {
+        return Err(refuse(
+            "response_format's schema must describe an object ({\"type\": \"object\", …}).",
+        ));
+    }
+    compile_on_pool(shared, wanted.clone(), |m| {
+        refuse(&format!(
+            "response_format's schema is not a usable JSON Schema ({m})."
+        ))
+    })
+    .await
+}
+
 /// The compiled `which` schema of the agent's version, compiling it (on the pool) on first use.
 async fn compiled(
     shared: &Shared,
@@ -85,22 +138,13 @@ async fn compiled(
     if let Some(found) = shared.schemas.cached(&agent.id, agent.version, which) {
         return Ok(Some(found));
     }
-    let schema = schema.clone();
-    let compiled = shared
-        .config
-        .cpu
-        .run(move || compile(&schema))
-        .await
-        .map_err(cpu_error)?
-        .map_err(|m| {
-            CoreError::field(
-                field,
-                &format!(
-                    "This agent's {which} schema cannot be used ({m}). Edit and save the agent."
-                ),
-            )
-        })?;
-    let compiled = Arc::new(compiled);
+    let compiled = compile_on_pool(shared, schema.clone(), |m| {
+        CoreError::field(
+            field,
+            &format!("This agent's {which} schema cannot be used ({m}). Edit and save the agent."),
+        )
+    })
+    .await?;
     shared
         .schemas
         .insert(&agent.id, agent.version, which, compiled.clone());
@@ -186,50 +230,21 @@ pub(super) async fn prepare(
         .agent(&shared.db, actor, &request.agent_id)
         .await?;
     let input_schema = compiled(shared, &agent, "input").await?;
-    let mut output_schema = compiled(shared, &agent, "output").await?;
-    let mut output_schema_value = agent.config.output_schema.clone();
-    if let Some(wanted) = request
+    // The agent's output schema, or the one a chat caller asks for.
+    let wanted = request
         .conversation
         .as_ref()
-        .and_then(|c| c.output_schema.clone())
-    {
-        if agent.config.output_schema.is_some() {
-            return Err(CoreError::field(
-                "response_format",
-                "This agent has an output schema of its own, and its answers follow it; leave \
-                 response_format out (or change the agent's output schema).",
-            ));
-        }
-        // Held to the rules of an agent's own schema, and an object: providers answer
-        // structured output as one.
-        crate::contract::parse_schema_text(&wanted.to_string()).map_err(|m| {
-            CoreError::field(
-                "response_format",
-                &format!("response_format's schema cannot be used: {m}."),
-            )
-        })?;
-        if crate::contract::declared_type(&wanted) != Some("object") {
-            return Err(CoreError::field(
-                "response_format",
-                "response_format's schema must describe an object ({\"type\": \"object\", …}).",
-            ));
-        }
-        let schema = wanted.clone();
-        let caller_schema = shared
-            .config
-            .cpu
-            .run(move || compile(&schema))
-            .await
-            .map_err(cpu_error)?
-            .map_err(|m| {
-                CoreError::field(
-                    "response_format",
-                    &format!("response_format's schema is not a usable JSON Schema ({m})."),
-                )
-            })?;
-        output_schema = Some(Arc::new(caller_schema));
-        output_schema_value = Some(wanted);
-    }
+        .and_then(|c| c.output_schema.as_ref());
+    let (output_schema, output_schema_value) = match wanted {
+        Some(wanted) => (
+            Some(caller_output_schema(shared, &agent, wanted).await?),
+            Some(wanted.clone()),
+        ),
+        None => (
+            compiled(shared, &agent, "output").await?,
+            agent.config.output_schema.clone(),
+        ),
+    };
 
     // Validate the input before any spend.
     let (parsed, errors) = if request.input.len() >= POOL_INPUT_BYTES {

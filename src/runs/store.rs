@@ -71,7 +71,7 @@ pub(super) struct AttemptRow {
 }
 
 impl RunRow {
-    /// The run as the UI shows it: exactly what was written.
+    /// The run as the UI shows it: what was written (but the conversation, read by id only).
     pub fn view(&self) -> RunView {
         RunView {
             id: self.id.clone(),
@@ -102,10 +102,8 @@ impl RunRow {
             field_errors: self.field_errors.clone(),
             api_token_name: self.api_token.as_ref().map(|t| t.name.clone()),
             finish_reason: self.finish_reason.clone(),
-            conversation: self
-                .conversation
-                .as_deref()
-                .and_then(|c| serde_json::from_str(c).ok()),
+            // Read back only with the run by id: no run pays for parsing it as it finishes.
+            conversation: None,
         }
     }
 }

@@ -1321,57 +1321,28 @@ on_both_backends!(
             conversation: Some(conversation),
             ..request(agent, "x", RunMode::Mock)
         };
-        let refused = w
-            .runs
-            .run(
-                &actor,
-                with(
-                    &typed.id,
-                    Conversation {
-                        output_schema: Some(json!({"type": "object"})),
-                        ..Conversation::default()
-                    },
-                ),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(field_of(refused), ["response_format"]);
-        let unusable = w
-            .runs
-            .run(
-                &actor,
-                with(
-                    &free.id,
-                    Conversation {
-                        output_schema: Some(json!({"type": "no such type"})),
-                        ..Conversation::default()
-                    },
-                ),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(field_of(unusable), ["response_format"]);
-        // Held to an agent schema's rules, and an object (providers answer one).
-        for bad in [
-            json!(true),
-            json!({"type": "string"}),
-            json!({"type": "object", "description": "x".repeat(70 * 1024)}),
+        // The agent's own schema wins; the caller's is held to an agent schema's rules, must be
+        // usable and an object (providers answer one).
+        for (agent, bad) in [
+            (&typed.id, json!({"type": "object"})),
+            (&free.id, json!({"type": "no such type"})),
+            (&free.id, json!(true)),
+            (&free.id, json!({"type": "string"})),
+            (
+                &free.id,
+                json!({"type": "object", "description": "x".repeat(70 * 1024)}),
+            ),
         ] {
+            let conversation = Conversation {
+                output_schema: Some(bad.clone()),
+                ..Conversation::default()
+            };
             let e = w
                 .runs
-                .run(
-                    &actor,
-                    with(
-                        &free.id,
-                        Conversation {
-                            output_schema: Some(bad),
-                            ..Conversation::default()
-                        },
-                    ),
-                )
+                .run(&actor, with(agent, conversation))
                 .await
                 .unwrap_err();
-            assert_eq!(field_of(e), ["response_format"]);
+            assert_eq!(field_of(e), ["response_format"], "{bad}");
         }
         let turn = |text: &str| crate::providers::Turn {
             speaker: crate::providers::Speaker::User,

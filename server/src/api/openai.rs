@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 use galaxy_app::state::AppState;
 use galaxy_core::CoreError;
 use galaxy_core::agents::list_agents;
-use galaxy_core::api_tokens::{ApiScope, TokenActor, authenticate};
+use galaxy_core::api_tokens::ApiScope;
 use galaxy_core::providers::{Speaker, Turn};
 use galaxy_core::runs::{
     Conversation, RunEvent, RunMode, RunRequest, RunStatus, RunTrigger, RunView, StartedRun,
@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::bearer;
+use super::caller;
 
 /// The `/v1` routes (nested by the router).
 pub fn routes() -> Router<AppState> {
@@ -68,6 +68,11 @@ async fn method_not_allowed() -> OpenAiError {
         "Not allowed: /v1/chat/completions takes POST, /v1/models GET.",
     )
     .code("method_not_allowed")
+}
+
+/// The agent a model name stands for: `agent/<slug>` or the bare slug (or id).
+fn agent_named(model: &str) -> &str {
+    model.strip_prefix("agent/").unwrap_or(model).trim()
 }
 
 /// A body over the server's limit, in OpenAI's shape (the router answers it before any handler
@@ -335,11 +340,6 @@ impl IntoResponse for OpenAiError {
 const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 const RUN_ID: HeaderName = HeaderName::from_static("x-galaxy-run-id");
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<TokenActor, OpenAiError> {
-    let token = bearer(headers).ok_or_else(unauthenticated)?;
-    Ok(authenticate(&state.db, token).await?)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The request
 
@@ -467,12 +467,7 @@ struct Asked {
 
 /// Reads a request into the run it asks for: every refusal is a 400 naming its parameter.
 fn read_request(req: ChatCompletionRequest) -> Result<Asked, OpenAiError> {
-    let agent = req
-        .model
-        .strip_prefix("agent/")
-        .unwrap_or(&req.model)
-        .trim()
-        .to_owned();
+    let agent = agent_named(&req.model).to_owned();
     if agent.is_empty() {
         return Err(model_not_found());
     }
@@ -983,6 +978,18 @@ pub struct Model {
     owned_by: &'static str,
 }
 
+impl Model {
+    /// The agent with `slug`, last changed at `updated_at` (ms), as a model.
+    fn of(slug: &str, updated_at: i64) -> Model {
+        Model {
+            id: format!("agent/{slug}"),
+            object: "model",
+            created: updated_at / 1000,
+            owned_by: "galaxy",
+        }
+    }
+}
+
 /// The workspace's agents, as models named `agent/<slug>`.
 #[utoipa::path(get, path = "/v1/models", tag = "openai",
     responses(
@@ -1004,12 +1011,7 @@ pub async fn models(
         object: "list",
         data: agents
             .into_iter()
-            .map(|a| Model {
-                id: format!("agent/{}", a.slug),
-                object: "model",
-                created: a.updated_at / 1000,
-                owned_by: "galaxy",
-            })
+            .map(|a| Model::of(&a.slug, a.updated_at))
             .collect(),
     };
     Ok(Json(list))
@@ -1033,14 +1035,8 @@ pub async fn model(
     let actor = caller
         .require(ApiScope::Read)
         .or_else(|_| caller.require(ApiScope::Run))?;
-    let wanted = id.strip_prefix("agent/").unwrap_or(&id);
-    let agent = galaxy_core::agents::get_agent(&state.db, actor, wanted).await?;
-    Ok(Json(Model {
-        id: format!("agent/{}", agent.config.slug),
-        object: "model",
-        created: agent.updated_at / 1000,
-        owned_by: "galaxy",
-    }))
+    let agent = galaxy_core::agents::get_agent(&state.db, actor, agent_named(&id)).await?;
+    Ok(Json(Model::of(&agent.config.slug, agent.updated_at)))
 }
 
 #[cfg(test)]

@@ -25,6 +25,22 @@ pub(super) async fn token(r: &Router, cookie: &str, name: &str, scopes: &[&str])
     reply.json()["token"].as_str().unwrap().to_owned()
 }
 
+/// Revokes the token named `name` the way the settings page does.
+pub(super) async fn revoke(r: &Router, cookie: &str, name: &str) {
+    let tokens = call(r, "list_api_tokens", &[], Some(cookie)).await.json();
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = call(r, "revoke_api_token", &[("id", &id)], Some(cookie)).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+}
+
 pub(super) async fn api(
     r: &Router,
     method: &str,
@@ -515,24 +531,13 @@ fn bad_tokens_scopes_tenants_and_bodies_get_the_documented_errors() {
         assert_eq!(error_type(&reply), "method_not_allowed");
 
         // Revoked and expired tokens stop working with the next request.
-        let tokens = call(r, "list_api_tokens", &[], Some(&owner)).await.json();
-        let reader_id = tokens
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "reader")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         assert_eq!(
             api(r, "GET", "/api/v1/agents", Some(&read), None, &[])
                 .await
                 .status,
             StatusCode::OK
         );
-        let revoked = call(r, "revoke_api_token", &[("id", &reader_id)], Some(&owner)).await;
-        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+        revoke(r, &owner, "reader").await;
         assert_eq!(
             api(r, "GET", "/api/v1/agents", Some(&read), None, &[])
                 .await

@@ -6,20 +6,21 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::api::{api, token};
+use super::api::{api, revoke, token};
 use super::*;
 
 const MOCK: &[(&str, &str)] = &[("x-galaxy-mode", "mock")];
 
-/// The `data:` payloads of a stream, in order.
-fn data(body: &str) -> Vec<String> {
-    body.split("\n\n")
-        .flat_map(|block| {
-            block
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:").map(|d| d.trim_start().to_owned()))
-                .collect::<Vec<_>>()
-        })
+/// The chunks of a stream, in order, checked to end with `data: [DONE]`.
+fn chunks(body: &str) -> Vec<Value> {
+    let mut payloads: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:").map(str::trim_start))
+        .collect();
+    assert_eq!(payloads.pop(), Some("[DONE]"), "{body}");
+    payloads
+        .into_iter()
+        .map(|d| serde_json::from_str(d).unwrap())
         .collect()
 }
 
@@ -35,6 +36,21 @@ fn openai_error(reply: &Reply) -> Value {
     }
     assert!(!error["message"].as_str().unwrap_or_default().is_empty());
     error
+}
+
+/// A run as `GET /api/v1/runs/{id}` answers it.
+async fn recorded(r: &axum::Router, token: &str, run_id: &str) -> Value {
+    let reply = api(
+        r,
+        "GET",
+        &format!("/api/v1/runs/{run_id}"),
+        Some(token),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()
 }
 
 fn chat(model: &str, text: &str) -> Value {
@@ -101,17 +117,7 @@ fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
         assert!(choice["logprobs"].is_null());
         let content = choice["message"]["content"].as_str().unwrap().to_owned();
         assert!(!content.is_empty());
-        let recorded = api(
-            r,
-            "GET",
-            &format!("/api/v1/runs/{run_id}"),
-            Some(&both),
-            None,
-            &[],
-        )
-        .await
-        .json();
-        let run = &recorded;
+        let run = &recorded(r, &both, &run_id).await;
         assert_eq!(run["trigger"], "api");
         assert_eq!(run["api_token_name"], "sdk");
         assert_eq!(run["input"], "Where is my order?");
@@ -148,20 +154,15 @@ fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
             .to_str()
             .unwrap()
             .to_owned();
-        let payloads = data(&streamed.body);
-        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
-        let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
-        assert!(chunks.len() >= 4, "{chunks:?}");
-        for chunk in &chunks {
+        let got = chunks(&streamed.body);
+        assert!(got.len() >= 4, "{got:?}");
+        for chunk in &got {
             assert_eq!(chunk["object"], "chat.completion.chunk");
             assert_eq!(chunk["id"], format!("chatcmpl-{run_id}"));
             assert_eq!(chunk["model"], "support-bot");
         }
-        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        let (usage_chunk, rest) = chunks.split_last().unwrap();
+        assert_eq!(got[0]["choices"][0]["delta"]["role"], "assistant");
+        let (usage_chunk, rest) = got.split_last().unwrap();
         let (last, deltas) = rest.split_last().unwrap();
         assert_eq!(last["choices"][0]["finish_reason"], "stop");
         assert_eq!(last["choices"][0]["delta"], json!({}));
@@ -172,17 +173,7 @@ fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
         // With include_usage every chunk but the last says `"usage": null`, as OpenAI's do.
         assert!(deltas.iter().all(|c| c.get("usage") == Some(&Value::Null)));
         assert_eq!(usage_chunk["choices"], json!([]));
-        let recorded = api(
-            r,
-            "GET",
-            &format!("/api/v1/runs/{run_id}"),
-            Some(&both),
-            None,
-            &[],
-        )
-        .await
-        .json();
-        let run = &recorded;
+        let run = &recorded(r, &both, &run_id).await;
         assert_eq!(run["output"], text.as_str());
         for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
             assert_eq!(usage_chunk["usage"][k], run[k], "{k}");
@@ -200,10 +191,7 @@ fn the_official_wire_format_whole_and_streamed_with_the_recorded_usage() {
             MOCK,
         )
         .await;
-        let payloads = data(&plain.body);
-        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
-        for d in &payloads[..payloads.len() - 1] {
-            let chunk: Value = serde_json::from_str(d).unwrap();
+        for chunk in chunks(&plain.body) {
             assert!(chunk.get("usage").is_none(), "{chunk}");
             assert_eq!(chunk["choices"].as_array().unwrap().len(), 1);
         }
@@ -347,20 +335,9 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
         assert!(e["message"].as_str().unwrap().contains("/q"), "{e}");
         assert_eq!(invalid.headers["x-should-retry"], "false");
         let run_id = invalid.headers["x-galaxy-run-id"].to_str().unwrap();
-        let recorded = api(
-            r,
-            "GET",
-            &format!("/api/v1/runs/{run_id}"),
-            Some(&reader),
-            None,
-            &[],
-        )
-        .await;
         assert_eq!(
-            recorded.json()["status"],
-            "input_invalid",
-            "{}",
-            recorded.body
+            recorded(r, &reader, run_id).await["status"],
+            "input_invalid"
         );
         // Not JSON for a typed agent, and streamed: the same refusal, as an error answer.
         let mut streamed = chat("agent/typed", "not json");
@@ -483,18 +460,7 @@ fn errors_come_in_openais_shape_with_the_statuses_the_sdks_map() {
         assert!(reply.headers.get("x-galaxy-run-id").is_none());
 
         // A revoked token and an expired one stop working on /v1 with the next request.
-        let tokens = call(r, "list_api_tokens", &[], Some(&owner)).await.json();
-        let reader_id = tokens
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "reader")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let revoked = call(r, "revoke_api_token", &[("id", &reader_id)], Some(&owner)).await;
-        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+        revoke(r, &owner, "reader").await;
         let other_runner = token(r, &owner, "expiring", &["run"]).await;
         assert_eq!(
             api(r, "GET", "/v1/models", Some(&other_runner), None, &[])
@@ -697,11 +663,8 @@ fn a_repaired_answer_streams_only_its_final_text() {
         )
         .await;
         assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.body);
-        let payloads = data(&streamed.body);
-        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
-        let text: String = payloads[..payloads.len() - 1]
+        let text: String = chunks(&streamed.body)
             .iter()
-            .map(|d| serde_json::from_str::<Value>(d).unwrap())
             .filter_map(|c| {
                 c["choices"][0]["delta"]["content"]
                     .as_str()
@@ -718,16 +681,7 @@ fn a_repaired_answer_streams_only_its_final_text() {
             "{text}"
         );
         let run_id = streamed.headers["x-galaxy-run-id"].to_str().unwrap();
-        let run = api(
-            r,
-            "GET",
-            &format!("/api/v1/runs/{run_id}"),
-            Some(&runner),
-            None,
-            &[],
-        )
-        .await
-        .json();
+        let run = recorded(r, &runner, run_id).await;
         assert_eq!(run["status"], "succeeded");
         assert_eq!(run["output"], text.as_str());
         assert_eq!(run["attempts"], 2);
