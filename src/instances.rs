@@ -21,7 +21,7 @@ fn millis(d: Duration) -> i64 {
 }
 
 /// The database's clock, in Unix milliseconds, as SQL for `backend`.
-fn db_now(backend: Backend) -> &'static str {
+pub(crate) fn db_now(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
         Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
@@ -93,7 +93,7 @@ impl Instance {
 /// Marks the unfinished runs of instances whose lease expired (and of no instance: runs from
 /// before instances were recorded) as `interrupted`, and forgets those instances. Returns how
 /// many runs were marked. Leases are compared on the database's clock.
-pub async fn sweep(db: &Db) -> Result<u64, CoreError> {
+pub async fn sweep(db: &Db, current: Option<&str>) -> Result<u64, CoreError> {
     let now = db_now(db.backend());
     let marked = sqlx::query(&format!(
         "UPDATE runs SET status = 'interrupted', error_kind = 'interrupted', \
@@ -108,17 +108,28 @@ pub async fn sweep(db: &Db) -> Result<u64, CoreError> {
     sqlx::query(&format!("DELETE FROM instances WHERE expires_at < {now}"))
         .execute(db.pool())
         .await?;
+    // Their budget reservations (and any whose settlement was lost) go back, to what their runs
+    // recorded.
+    crate::limits::budget::release_orphans(db, current, ORPHAN_AGE_MS).await?;
     Ok(marked)
 }
 
 /// What start-up does about runs left unfinished: on SQLite every one is interrupted (nothing else
 /// can be executing it); on PostgreSQL only those of instances whose lease expired.
-pub async fn recover(db: &Db) -> Result<u64, CoreError> {
+pub async fn recover(db: &Db, current: &Instance) -> Result<u64, CoreError> {
     match db.backend() {
-        Backend::Sqlite => crate::runs::mark_interrupted(db).await,
-        Backend::Postgres => sweep(db).await,
+        Backend::Sqlite => {
+            let marked = crate::runs::mark_interrupted(db).await?;
+            crate::limits::budget::release_orphans(db, Some(&current.id), 0).await?;
+            Ok(marked)
+        }
+        Backend::Postgres => sweep(db, Some(&current.id)).await,
     }
 }
+
+/// How long after its run was recorded an unsettled reservation is settled by the sweep (its
+/// own settlement, right after the record, failed or was lost).
+const ORPHAN_AGE_MS: i64 = 30_000;
 
 /// Renews `instance`'s lease and sweeps for expired ones every third of its lease, until the
 /// task is aborted.
@@ -133,7 +144,7 @@ pub fn keep_alive(db: Db, instance: Instance) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "could not renew this instance's lease");
                 continue;
             }
-            match sweep(&db).await {
+            match sweep(&db, Some(&instance.id)).await {
                 Ok(0) => {}
                 Ok(marked) => tracing::warn!(
                     marked,

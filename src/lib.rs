@@ -54,6 +54,7 @@ pub mod error;
 pub mod instances;
 #[cfg(feature = "server")]
 pub mod limiter;
+pub mod limits;
 pub mod pricing;
 pub mod providers;
 pub mod redacted;

@@ -6,7 +6,9 @@
 //! neither hangs nor opens the doors). The connection is made on first use and re-made after a
 //! loss.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -34,6 +36,202 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
 return 0
 ";
 
+/// GCRA over several buckets at once, all or nothing: bucket `i` is `KEYS[i]` with
+/// `ARGV[3i-2]` µs per unit, `ARGV[3i-1]` units of capacity and `ARGV[3i]` units asked for.
+/// Answers `{wait_us, remaining_1, reset_us_1, remaining_2, reset_us_2, …}`: `wait_us` 0 when
+/// every bucket had room (all are charged), else the µs until they would (none is charged).
+/// The same arithmetic as [`Buckets::take`].
+const TAKE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #KEYS
+local tats, news = {}, {}
+local wait = 0
+for i = 1, n do
+  local every = tonumber(ARGV[3 * i - 2])
+  local cap = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  tats[i] = tat
+  news[i] = tat + every * cost
+  local allow_at = news[i] - every * cap
+  if allow_at - now > wait then wait = allow_at - now end
+end
+local out = {wait}
+for i = 1, n do
+  local every = tonumber(ARGV[3 * i - 2])
+  local cap = tonumber(ARGV[3 * i - 1])
+  local tat = tats[i]
+  if wait == 0 then
+    tat = news[i]
+    redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', math.max(1, math.ceil((tat - now) / 1000)))
+  end
+  local left = math.floor((now + every * cap - tat) / every)
+  if left < 0 then left = 0 end
+  out[#out + 1] = left
+  out[#out + 1] = tat - now
+end
+return out
+";
+
+/// Moves `KEYS[1]`'s arrival time by `ARGV[1]` µs per unit × `ARGV[2]` units (negative: gives
+/// units back), never before now. The same arithmetic as [`Buckets::adjust`].
+const ADJUST: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.max(1, math.ceil((tat - now) / 1000)))
+return 0
+";
+
+/// One GCRA bucket of a decision: `capacity` units at once, one more every `every_us` µs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub key: String,
+    pub every_us: i64,
+    pub capacity: i64,
+    pub cost: i64,
+}
+
+/// A bucket after a decision: units left, and µs until it is full again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BucketState {
+    pub remaining: i64,
+    pub reset_us: i64,
+}
+
+/// What [`Buckets::take`] (or [`SharedLimiter::take`]) decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// 0 when every bucket was charged; else µs until all would have room (none was charged).
+    pub wait_us: i64,
+    /// Each bucket afterwards, in the order asked.
+    pub states: Vec<BucketState>,
+}
+
+/// The arithmetic of one multi-bucket decision over arrival times `tats` (µs; 0 = never seen)
+/// at `now`: returns the decision and the arrival times to keep (unchanged when refused).
+fn decide(buckets: &[Bucket], tats: &[i64], now: i64) -> (Taken, Vec<i64>) {
+    let start: Vec<i64> = tats.iter().map(|t| (*t).max(now)).collect();
+    let charged: Vec<i64> = buckets
+        .iter()
+        .zip(&start)
+        .map(|(b, tat)| tat.saturating_add(b.every_us.saturating_mul(b.cost)))
+        .collect();
+    let wait_us = buckets
+        .iter()
+        .zip(&charged)
+        .map(|(b, new)| new.saturating_sub(b.every_us.saturating_mul(b.capacity)) - now)
+        .fold(0, i64::max);
+    let kept = if wait_us == 0 { charged } else { start };
+    let states = buckets
+        .iter()
+        .zip(&kept)
+        .map(|(b, tat)| BucketState {
+            remaining: ((now + b.every_us.saturating_mul(b.capacity) - tat) / b.every_us.max(1))
+                .max(0),
+            reset_us: tat - now,
+        })
+        .collect();
+    (Taken { wait_us, states }, kept)
+}
+
+/// Most keys [`Buckets`] holds before it forgets the full ones.
+const LOCAL_KEYS: usize = 100_000;
+
+/// GCRA buckets in this process (no Redis): the arithmetic of the Redis scripts, on a monotonic
+/// clock. Bounded: past [`LOCAL_KEYS`] keys, the buckets that are full again (an arrival time
+/// in the past means exactly that) are forgotten.
+#[derive(Debug)]
+pub struct Buckets {
+    origin: Instant,
+    tats: Mutex<HashMap<String, i64>>,
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            origin: Instant::now(),
+            tats: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Buckets {
+    fn now(&self) -> i64 {
+        // Starts at one second: 0 stays "never seen".
+        i64::try_from(self.origin.elapsed().as_micros()).unwrap_or(i64::MAX) + 1_000_000
+    }
+
+    /// Charges every bucket `cost` units, or none (see [`Taken`]).
+    pub fn take(&self, buckets: &[Bucket]) -> Taken {
+        let now = self.now();
+        let Ok(mut tats) = self.tats.lock() else {
+            return Taken {
+                wait_us: 0,
+                states: vec![BucketState::default(); buckets.len()],
+            };
+        };
+        if tats.len() >= LOCAL_KEYS {
+            tats.retain(|_, tat| *tat > now);
+        }
+        let known: Vec<i64> = buckets
+            .iter()
+            .map(|b| tats.get(&b.key).copied().unwrap_or(0))
+            .collect();
+        let (taken, kept) = decide(buckets, &known, now);
+        if taken.wait_us == 0 {
+            for (b, tat) in buckets.iter().zip(kept) {
+                tats.insert(b.key.clone(), tat);
+            }
+        }
+        taken
+    }
+
+    /// Charges (`units` > 0) or gives back (`units` < 0) units of `key`, never beyond full.
+    pub fn adjust(&self, key: &str, every_us: i64, units: i64) {
+        let now = self.now();
+        if let Ok(mut tats) = self.tats.lock() {
+            let tat = tats.get(key).copied().unwrap_or(0).max(now);
+            let moved = tat.saturating_add(every_us.saturating_mul(units));
+            if moved <= now {
+                tats.remove(key);
+            } else {
+                tats.insert(key.to_owned(), moved);
+            }
+        }
+    }
+
+    /// The buckets' state without charging them.
+    pub fn peek(&self, buckets: &[Bucket]) -> Vec<BucketState> {
+        let now = self.now();
+        let known: Vec<i64> = self.tats.lock().map_or_else(
+            |_| vec![0; buckets.len()],
+            |tats| {
+                buckets
+                    .iter()
+                    .map(|b| tats.get(&b.key).copied().unwrap_or(0))
+                    .collect()
+            },
+        );
+        let free: Vec<Bucket> = buckets
+            .iter()
+            .map(|b| Bucket {
+                cost: 0,
+                ..b.clone()
+            })
+            .collect();
+        decide(&free, &known, now).0.states
+    }
+}
+
 /// Redis could not answer in time (down, unreachable, or failing).
 #[derive(Debug, thiserror::Error)]
 #[error("the shared limiter (Redis) is unavailable: {0}")]
@@ -45,6 +243,8 @@ pub struct SharedLimiter {
     conn: tokio::sync::OnceCell<ConnectionManager>,
     prefix: String,
     script: redis::Script,
+    take: redis::Script,
+    adjust: redis::Script,
     /// Until when (Unix ms) Redis is not tried again after a failure.
     down_until_ms: std::sync::atomic::AtomicI64,
 }
@@ -71,6 +271,8 @@ impl SharedLimiter {
             conn: tokio::sync::OnceCell::new(),
             prefix: prefix.to_owned(),
             script: redis::Script::new(GCRA),
+            take: redis::Script::new(TAKE),
+            adjust: redis::Script::new(ADJUST),
             down_until_ms: std::sync::atomic::AtomicI64::new(0),
         })
     }
@@ -165,6 +367,52 @@ impl SharedLimiter {
             Ok(0) | Err(_) => Ok(()),
             Ok(ms) => Err(Duration::from_millis(ms)),
         })
+    }
+
+    /// Charges every bucket, or none, in one atomic script on Redis's clock (see [`Taken`]).
+    pub async fn take(&self, buckets: &[Bucket]) -> Result<Taken, Unavailable> {
+        let mut call = self.take.prepare_invoke();
+        for b in buckets {
+            call.key(self.redis_key(&b.key));
+            call.arg(b.every_us.max(1)).arg(b.capacity).arg(b.cost);
+        }
+        let out: Vec<i64> = self
+            .ask(|mut conn| async move { call.invoke_async(&mut conn).await })
+            .await?;
+        let Some((wait_us, rest)) = out.split_first() else {
+            return Err(self.failed(Unavailable("an empty answer".into())));
+        };
+        Ok(Taken {
+            wait_us: *wait_us,
+            states: rest
+                .chunks(2)
+                .map(|p| BucketState {
+                    remaining: p.first().copied().unwrap_or(0),
+                    reset_us: p.get(1).copied().unwrap_or(0),
+                })
+                .collect(),
+        })
+    }
+
+    /// Charges (`units` > 0) or gives back (`units` < 0) units of `key` (see [`Buckets::adjust`]).
+    pub async fn adjust(&self, key: &str, every_us: i64, units: i64) -> Result<(), Unavailable> {
+        let mut call = self.adjust.key(self.redis_key(key));
+        call.arg(every_us.max(1)).arg(units);
+        self.ask(|mut conn| async move { call.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// The buckets' state without charging them.
+    pub async fn peek(&self, buckets: &[Bucket]) -> Result<Vec<BucketState>, Unavailable> {
+        let free: Vec<Bucket> = buckets
+            .iter()
+            .map(|b| Bucket {
+                cost: 0,
+                ..b.clone()
+            })
+            .collect();
+        Ok(self.take(&free).await?.states)
     }
 
     /// Sets flag `key` for `ttl`.

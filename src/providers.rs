@@ -28,6 +28,8 @@ pub mod retry;
 pub mod scripted;
 #[cfg(feature = "server")]
 pub mod sse;
+#[cfg(feature = "server")]
+pub mod tokens;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@
 //!
 //! 1. [`prepare`] — authorise, load the agent version (cached, see [`catalog`]), size checks,
 //!    validate the input against the compiled input schema, render the template, open the key;
-//! 2. [`admit`] — the hook where rate limits and budgets will refuse or reserve;
+//! 2. [`admit`] — the workspace's rate limits and budget refuse the run, or count it and
+//!    reserve its most possible cost (`crate::limits`), settled once the run is recorded;
 //! 3. [`execute`] — one provider call path for mock and live alike (the retry loop in
 //!    `providers::retry`), then output validation and the optional repair attempt;
 //! 4. [`record`] — price, scrub, and commit the run with its attempts through the
@@ -58,7 +59,9 @@ mod tests;
 #[cfg(feature = "server")]
 pub use crate::api_tokens::ApiTokenRef;
 #[cfg(feature = "server")]
-pub use admit::{Admission, AdmitAll, AdmitRequest, Gate, Refusal, RefusalKind, Verdict};
+pub use admit::{
+    Admission, AdmitAll, AdmitRequest, Gate, RateHeaders, Refusal, RefusalKind, Used, Verdict,
+};
 #[cfg(feature = "server")]
 pub use context::{Conversation, RunRequest, RunsConfig};
 #[cfg(feature = "server")]

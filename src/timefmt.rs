@@ -15,6 +15,34 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// The UTC calendar month of `ms` (`"2026-12"`) and when the next one starts (ms).
+pub fn month_of(ms: i64) -> (String, i64) {
+    let days = ms.div_euclid(1000).div_euclid(86_400);
+    let (y, m, _) = civil_from_days(days);
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (
+        format!("{y:04}-{m:02}"),
+        days_from_civil(ny, nm, 1) * 86_400_000,
+    )
+}
+
+/// When the UTC month of `ms` started (ms).
+pub fn month_start(ms: i64) -> i64 {
+    let (y, m, _) = civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
+    days_from_civil(y, m, 1) * 86_400_000
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
 /// `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -33,6 +61,31 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_and_their_ends() {
+        // 2026-12-03T10:51:46Z
+        assert_eq!(
+            month_of(1_796_295_106_000),
+            ("2026-12".into(), 1_798_761_600_000)
+        );
+        assert_eq!(format_utc(1_798_761_600_000), "2027-01-01 00:00 UTC");
+        assert_eq!(
+            format_utc(month_start(1_796_295_106_000)),
+            "2026-12-01 00:00 UTC"
+        );
+        // February of a leap year, and the last millisecond of a month.
+        let (feb, next) = month_of(1_709_251_199_999); // 2024-02-29T23:59:59.999Z
+        assert_eq!(
+            (feb.as_str(), format_utc(next).as_str()),
+            ("2024-02", "2024-03-01 00:00 UTC")
+        );
+        assert_eq!(month_of(next).0, "2024-03");
+        for days in [-800_000, -1, 0, 59, 365, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
 
     #[test]
     fn formats_known_instants() {

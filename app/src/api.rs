@@ -6,6 +6,7 @@ pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod keys;
+pub mod limits;
 pub mod prices;
 pub mod runs;
 pub mod tokens;

@@ -15,6 +15,11 @@ use crate::error::AppError;
 #[component]
 pub fn Nav() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    // Admins see the workspace's budget alert on every page until the month or the budget changes.
+    let alert = Resource::new(
+        move || (auth.log_in.version().get(), auth.log_out.version().get()),
+        |_| crate::api::limits::get_budget_alert(),
+    );
     view! {
         <header class="topbar">
             <a class="brand" href="/">"✦ Galaxy"</a>
@@ -28,6 +33,7 @@ pub fn Nav() -> impl IntoView {
                                 <a href="/settings/keys">"Provider keys"</a>
                                 <a href="/settings/prices">"Prices"</a>
                                 <a href="/settings/tokens">"API tokens"</a>
+                                <a href="/settings/limits">"Limits & budget"</a>
                             </nav>
                             <div class="who">
                                 <a class="muted" href="/account" title=user.email.clone()>
@@ -50,6 +56,15 @@ pub fn Nav() -> impl IntoView {
                 })}
             </Transition>
         </header>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                alert.await.ok().flatten().map(|a| view! {
+                    <div class="banner warning" role="status" data-banner="budget">
+                        {a.message()} " " <a href="/settings/limits">"Limits & budget"</a>
+                    </div>
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -66,6 +66,16 @@ impl RunInput {
         }
     }
 
+    /// The input as it would be sent now (tracked: a view or resource using it follows edits).
+    pub fn current_text(&self) -> String {
+        if !self.has_schema || self.raw_mode.get() || self.model.get_value().is_none() {
+            self.raw.get()
+        } else {
+            self.value
+                .with(|v| serde_json::to_string_pretty(v).unwrap_or_default())
+        }
+    }
+
     /// The input to send, or `None` when the browser found it invalid (the errors are then
     /// shown inline and nothing is sent).
     pub fn submit(self) -> Option<String> {

@@ -34,6 +34,7 @@ use crate::pages::agents::AgentsPage;
 use crate::pages::auth::{LoginPage, SignupPage};
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::keys::KeysPage;
+use crate::pages::limits::LimitsPage;
 use crate::pages::prices::PricesPage;
 use crate::pages::tokens::TokensPage;
 use galaxy_core::workspaces::CurrentUser;
@@ -137,6 +138,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/limits") view=LimitsPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>

@@ -7,5 +7,6 @@ pub mod agents;
 pub mod auth;
 pub mod dashboard;
 pub mod keys;
+pub mod limits;
 pub mod prices;
 pub mod tokens;

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use galaxy_core::auth::Accounts;
 use galaxy_core::auth::client::TrustedProxies;
 use galaxy_core::db::Db;
+use galaxy_core::limits::gate::LimitsGate;
 use galaxy_core::providers::http::ProviderHttp;
 use galaxy_core::runs::Runs;
 use galaxy_core::vault::Vault;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub access: Access,
     /// The run pipeline (shares the database, vault and HTTP client above).
     pub runs: Runs,
+    /// The workspace limits gate the pipeline admits runs through (its rate windows are shown).
+    pub limits: LimitsGate,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
         http: ProviderHttp,
         runs: Runs,
         access: Access,
+        limits: LimitsGate,
     ) -> AppState {
         AppState {
             leptos_options,
@@ -56,6 +60,7 @@ impl AppState {
             http,
             access,
             runs,
+            limits,
         }
     }
 }

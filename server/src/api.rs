@@ -7,6 +7,8 @@
 //! - `POST /agents/{agent}/runs` — `{ "input", "mode"?, "stream"? }`, optional
 //!   `Idempotency-Key` (`run` scope); streamed answers are server-sent events;
 //! - `GET /runs?agent=&status=&limit=&cursor=`, `GET /runs/{id}` (`read` scope);
+//! - `GET /workspace/limits`, `GET /workspace/usage` (`read`), `PUT /workspace/limits`
+//!   (`admin`) — rate limits and the monthly budget;
 //! - `GET /openapi.json` — the OpenAPI 3.1 document of all of it, generated from these types.
 //!
 //! Runs go through the same pipeline as the test panel (validation, limits, recording) with
@@ -14,6 +16,7 @@
 //! call the API (and the cross-site check refuses their state-changing requests).
 
 mod agents;
+mod limits;
 pub mod openai;
 pub mod openapi;
 mod runs;
@@ -37,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{agent}/runs", post(runs::create))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::get))
+        .route("/workspace/limits", get(limits::get).put(limits::put))
+        .route("/workspace/usage", get(limits::usage))
         .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -58,6 +63,9 @@ pub const PATHS: &[(&str, &str)] = &[
     ("POST", "/api/v1/agents/{agent}/runs"),
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{id}"),
+    ("GET", "/api/v1/workspace/limits"),
+    ("PUT", "/api/v1/workspace/limits"),
+    ("GET", "/api/v1/workspace/usage"),
     ("GET", "/api/v1/openapi.json"),
 ];
 
@@ -77,6 +85,8 @@ pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
     retry_after: Option<u64>,
+    /// The rate windows, for a refused run the pipeline counted (the run's headers).
+    rate: Option<Box<galaxy_core::runs::RateHeaders>>,
 }
 
 /// Every error answer of the REST API.
@@ -100,7 +110,8 @@ pub struct ErrorBody {
     fields: Vec<FieldError>,
     /// The run that was recorded, when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
-    run_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    run_id: Option<Box<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     run: Option<Box<galaxy_core::runs::RunView>>,
 }
@@ -117,6 +128,7 @@ impl ApiError {
                 run: None,
             },
             retry_after: None,
+            rate: None,
         }
     }
 
@@ -126,7 +138,7 @@ impl ApiError {
     }
 
     fn with_run(mut self, run: galaxy_core::runs::RunView) -> ApiError {
-        self.body.run_id = Some(run.id.clone());
+        self.body.run_id = Some(run.id.clone().into());
         self.body.run = Some(Box::new(run));
         self
     }
@@ -169,7 +181,10 @@ impl From<CoreError> for ApiError {
                 ..ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "busy",
-                    format!("The server is busy; try again in {retry_after_secs} s."),
+                    format!(
+                        "The server is busy, or cannot reach its rate limiter; try again in \
+                         {retry_after_secs} s."
+                    ),
                 )
             },
             CoreError::BudgetExceeded { message } => {
@@ -209,6 +224,7 @@ impl IntoResponse for ApiError {
         let unauthenticated = self.status == StatusCode::UNAUTHORIZED;
         let mut response =
             (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response();
+        add_rate_headers(response.headers_mut(), self.rate.map(|r| *r));
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -220,6 +236,36 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// The workspace's rate windows after a run was counted, in the names OpenAI's API uses (its SDKs
+/// and most clients read them): `x-ratelimit-limit-requests` (per minute),
+/// `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` (until the window is full
+/// again, e.g. `29.7s`), and the same with `-tokens`. Nothing when the workspace has no limit.
+pub fn add_rate_headers(headers: &mut HeaderMap, rate: Option<galaxy_core::runs::RateHeaders>) {
+    let Some(rate) = rate else { return };
+    for (unit, window) in [("requests", rate.requests), ("tokens", rate.tokens)] {
+        let Some(w) = window else { continue };
+        let reset = format!("{}s", w.full_in_ms as f64 / 1000.0);
+        for (name, value) in [
+            (
+                format!("x-ratelimit-limit-{unit}"),
+                w.per_minute.to_string(),
+            ),
+            (
+                format!("x-ratelimit-remaining-{unit}"),
+                w.remaining.to_string(),
+            ),
+            (format!("x-ratelimit-reset-{unit}"), reset.clone()),
+        ] {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::try_from(name),
+                HeaderValue::try_from(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
     }
 }
 

@@ -49,6 +49,22 @@ pub enum KeysAction {
     Retire { id: u32 },
 }
 
+/// `--limits-redis-down`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedisDownArg {
+    Closed,
+    Local,
+}
+
+impl From<RedisDownArg> for galaxy_core::limits::gate::RedisDown {
+    fn from(v: RedisDownArg) -> Self {
+        match v {
+            RedisDownArg::Closed => galaxy_core::limits::gate::RedisDown::Closed,
+            RedisDownArg::Local => galaxy_core::limits::gate::RedisDown::Local,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -147,13 +163,19 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=3_600)
     )]
     pub instance_lease_secs: u64,
-    /// Redis (`redis://host:6379`) shared by several servers: the log-in and sign-up throttles
-    /// count there, one count for all of them. Unset: each server counts alone. When Redis does
-    /// not answer (within 250 ms) each server's own count decides until it is back.
+    /// Redis (`redis://host:6379`) shared by several servers: workspace rate limits and the
+    /// log-in and sign-up throttles count there, one count for all of them. Unset: each server
+    /// counts alone. When Redis does not answer (within 250 ms), see `--limits-redis-down`; the
+    /// throttles fall back to each server's own count until it is back.
     // Taken as it is and checked at start-up: a value parser's error would print the value,
     // and the URL may hold a password.
     #[arg(long, env = "REDIS_URL", value_parser = |s: &str| Ok::<_, String>(galaxy_core::redacted::Redacted::from(s.to_owned())))]
     pub redis_url: Option<galaxy_core::redacted::Redacted>,
+    /// What workspace rate limits do while Redis does not answer: `closed` refuses API runs
+    /// (503 with Retry-After; the test panel's runs count on this server), `local` counts every
+    /// run on this server (each instance then enforces the limit on its own).
+    #[arg(long, env = "GALAXY_LIMITS_REDIS_DOWN", value_enum, default_value_t = RedisDownArg::Closed)]
+    pub limits_redis_down: RedisDownArg,
     /// Serve `/metrics` on this address only (e.g. a private interface); unset, it is served on
     /// the main address.
     #[arg(long, env = "GALAXY_METRICS_ADDR")]

@@ -11,6 +11,7 @@ use axum::Router;
 use galaxy_app::state::{Access, AppState};
 use galaxy_core::auth::{AccountLimits, Accounts};
 use galaxy_core::db::Db;
+use galaxy_core::limits::gate::LimitsGate;
 use galaxy_core::providers::http::{ProviderHttp, ProviderUrls};
 use galaxy_core::runs::{Runs, RunsConfig};
 use galaxy_core::vault::{KeySource, Vault};
@@ -172,7 +173,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
     let instance = galaxy_core::instances::register(&db, lease)
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
-    let interrupted = galaxy_core::instances::recover(&db)
+    let interrupted = galaxy_core::instances::recover(&db, &instance)
         .await
         .map_err(|e| StartError::Recovery(e.to_string()))?;
     if interrupted > 0 {
@@ -202,6 +203,21 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             .with_own_addresses(std::iter::once(args.addr).chain(args.metrics_addr)),
     )
     .map_err(|e| StartError::Http(e.to_string()))?;
+    // One Redis client for the workspace rate limits and the log-in throttles (checked when
+    // the settings were read; connected on first use).
+    let shared = match &args.redis_url {
+        Some(url) => Some(Arc::new(
+            galaxy_core::limiter::SharedLimiter::new(url.expose(), "galaxy")
+                .map_err(StartError::Redis)?,
+        )),
+        None => None,
+    };
+    let gate = LimitsGate::new(
+        db.clone(),
+        shared.clone(),
+        args.limits_redis_down.into(),
+        Some(instance.id.clone()),
+    );
     let runs = Runs::new(
         db.clone(),
         vault.clone(),
@@ -209,6 +225,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         RunsConfig {
             max_output_bytes: args.max_run_output_bytes,
             instance_id: Some(instance.id.clone()),
+            gate: Arc::new(gate.clone()),
             ..RunsConfig::default()
         },
     );
@@ -216,11 +233,8 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         signups_per_client_per_hour: args.signups_per_client_per_hour,
         ..AccountLimits::default()
     });
-    if let Some(url) = &args.redis_url {
-        // Checked when the settings were read; connected on first use.
-        let limiter = galaxy_core::limiter::SharedLimiter::new(url.expose(), "galaxy")
-            .map_err(StartError::Redis)?;
-        accounts = accounts.shared_through(Arc::new(limiter));
+    if let Some(limiter) = shared {
+        accounts = accounts.shared_through(limiter);
     }
     let access = Access {
         accounts: Arc::new(accounts),
@@ -232,7 +246,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             .as_ref()
             .map(|u| format!("{}://{}", if u.https { "https" } else { "http" }, u.host)),
     };
-    let state = AppState::new(leptos_options, db, vault, http, runs, access);
+    let state = AppState::new(leptos_options, db, vault, http, runs, access, gate);
     let router = crate::router(
         state.clone(),
         sessions.clone(),

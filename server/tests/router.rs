@@ -21,6 +21,8 @@ use tower::ServiceExt;
 
 #[path = "router/api.rs"]
 mod api;
+#[path = "router/limits.rs"]
+mod limits;
 #[path = "router/matrix.rs"]
 mod matrix;
 #[path = "router/openai.rs"]
@@ -70,6 +72,7 @@ fn args(dir: &TempDir, database_url: Option<String>) -> ServeArgs {
         reauth_window_secs: 600,
         instance_lease_secs: 15,
         redis_url: None,
+        limits_redis_down: galaxy_server::config::RedisDownArg::Closed,
     }
 }
 
@@ -1149,7 +1152,12 @@ fn a_starting_instance_leaves_a_live_instances_runs_alone_on_postgres() {
             .await
             .unwrap();
         // (B's own sweep may have got there first.)
-        assert!(galaxy_core::instances::sweep(&b.state.db).await.unwrap() <= 1);
+        assert!(
+            galaxy_core::instances::sweep(&b.state.db, None)
+                .await
+                .unwrap()
+                <= 1
+        );
         assert_eq!(status(b.state.db.clone()).await, "interrupted");
         let mut b = b;
         b.leave().await;

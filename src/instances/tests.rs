@@ -54,7 +54,7 @@ on_both_backends!(
         copy_run(&w, &done.id, "copy-nobody", "running", None).await;
 
         // Both leases fresh: nothing but the run of no instance is touched.
-        assert_eq!(sweep(&w.db).await.unwrap(), 1);
+        assert_eq!(sweep(&w.db, None).await.unwrap(), 1);
         // The dead one stops renewing; its lease runs out.
         sqlx::query("UPDATE instances SET expires_at = $1 WHERE id = $2")
             .bind(now_ms() - 1_000)
@@ -63,7 +63,7 @@ on_both_backends!(
             .await
             .unwrap();
         alive.heartbeat(&w.db).await.unwrap();
-        assert_eq!(sweep(&w.db).await.unwrap(), 2);
+        assert_eq!(sweep(&w.db, None).await.unwrap(), 2);
         assert_eq!(
             statuses(&w).await,
             [
@@ -95,7 +95,8 @@ on_both_backends!(
         let alive = register(&w.db, DEFAULT_LEASE).await.unwrap();
         copy_run(&w, &done.id, "copy-alive", "running", Some(&alive.id)).await;
         copy_run(&w, &done.id, "copy-nobody", "running", None).await;
-        let marked = recover(&w.db).await.unwrap();
+        let me = register(&w.db, DEFAULT_LEASE).await.unwrap();
+        let marked = recover(&w.db, &me).await.unwrap();
         let alive_status = match w.db.backend() {
             // One server owns a SQLite file: whatever was running was this server's, before.
             Backend::Sqlite => "interrupted",

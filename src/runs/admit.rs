@@ -1,21 +1,34 @@
 //! The admit stage: the one place a prepared run can be refused for the workspace's limits before
 //! any spend — and where a budget reservation is taken, to be settled by the record stage.
 //!
-//! The decision belongs to a [`Gate`]. Galaxy ships [`AdmitAll`] until the limits and budgets
-//! issue adds its gate (GCRA rate limits per workspace, a reservation of the run's maximum cost);
-//! the pipeline already does the rest: a [`Refusal`] is recorded as a run with its status (no
-//! provider call, no spend) and comes back as an error before anything is streamed.
+//! The decision belongs to a [`Gate`]: the server's is the workspace limits gate
+//! ([`LimitsGate`]: GCRA rate limits of requests and tokens, a reservation of a live run's most
+//! possible cost against the monthly budget); [`AdmitAll`] admits everything (no limits). A
+//! [`Refusal`] is recorded as a run with its status (no provider call, no spend) and comes back
+//! as an error before anything is streamed; an [`Admission`] is settled once the run is on
+//! record — its reservation to the run's actual cost, its token count to the tokens it used —
+//! or, if it is dropped unsettled (the run never started), to nothing.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{RunMode, RunStatus, RunTrigger};
 use crate::error::CoreError;
+use crate::limits::LimitSettings;
+pub use crate::limits::gate::RateHeaders;
+use crate::limits::gate::{BudgetAsk, BudgetVerdict, Charge, LimitsGate, RateVerdict, Reservation};
+use crate::pricing::{ModelPrice, cost_micros};
+use crate::providers::Usage;
+use crate::workspaces::Actor;
 
 /// What a gate knows about the run it judges.
 #[derive(Clone, Debug)]
 pub struct AdmitRequest {
+    pub run_id: String,
+    /// Who starts it (a budget alert it raises is audited as theirs).
+    pub actor: Actor,
     pub workspace_id: String,
     pub agent_id: String,
     pub mode: RunMode,
@@ -24,17 +37,107 @@ pub struct AdmitRequest {
     pub model: String,
     /// The most output tokens the run may use (the agent's `max_tokens`).
     pub max_tokens: i64,
-    /// Input tokens, estimated from the system prompt and the rendered user message.
+    /// Input tokens: counted by the model's tokenizer where there is one, else estimated (see
+    /// `providers::tokens`).
     pub input_tokens: i64,
+    /// A repair attempt may follow the first call (the worst case is two calls).
+    pub may_repair: bool,
+    /// The workspace's limits.
+    pub limits: Arc<LimitSettings>,
+    /// The model's price, if it has one.
+    pub price: Option<ModelPrice>,
 }
 
-/// An admitted run; carries what the record stage settles (a budget reservation).
+/// What a repair attempt adds to its call's input beyond the first answer (the instruction and
+/// the validation errors, bounded).
+const REPAIR_PROMPT_TOKENS: i64 = 1_024;
+
+impl AdmitRequest {
+    /// The most the run can cost at `price`: its input and `max_tokens` of output, twice over
+    /// with a repair attempt (whose input also holds the first answer).
+    pub fn most_micros(&self, price: &ModelPrice) -> i64 {
+        let (input, output) = if self.may_repair {
+            (
+                self.input_tokens
+                    .saturating_mul(2)
+                    .saturating_add(self.max_tokens)
+                    .saturating_add(REPAIR_PROMPT_TOKENS),
+                self.max_tokens.saturating_mul(2),
+            )
+        } else {
+            (self.input_tokens, self.max_tokens)
+        };
+        cost_micros(Usage::reported(input, output), price)
+    }
+}
+
+/// What a recorded run used, for its settlement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Used {
+    /// `None`: its model has no price.
+    pub cost_micros: Option<i64>,
+    pub total_tokens: i64,
+}
+
+/// What an admission settles.
+#[derive(Debug)]
+struct Pending {
+    gate: LimitsGate,
+    actor: Actor,
+    charge: Option<Charge>,
+    reservation: Option<Reservation>,
+}
+
+impl Pending {
+    async fn settle(self, used: Used) {
+        if let Some(charge) = &self.charge {
+            self.gate.correct_tokens(charge, used.total_tokens).await;
+        }
+        if let Some(r) = &self.reservation
+            && let Err(e) = self.gate.settle(r, used.cost_micros, &self.actor).await
+        {
+            // Held until the sweep settles it from the recorded run.
+            tracing::warn!(error = %e, run_id = r.run_id, "settling a run's reservation failed");
+        }
+    }
+}
+
+/// An admitted run: the rate windows after it was counted, and what is settled once it is on
+/// record.
 #[derive(Debug, Default)]
-pub struct Admission {}
+pub struct Admission {
+    /// The workspace's rate windows after this run was counted (the API's headers).
+    pub rate: Option<RateHeaders>,
+    pending: Option<Pending>,
+}
 
 impl Admission {
-    /// Settles what admission reserved, once the run is on record (nothing is reserved yet).
-    pub fn settle(self) {}
+    /// Settles what admission counted and reserved to what the recorded run used.
+    pub async fn settle(mut self, used: Used) {
+        if let Some(pending) = self.pending.take() {
+            pending.settle(used).await;
+        }
+    }
+
+    /// Leaves the reservation held (the run could not be recorded: the sweep settles it from the
+    /// run's row once that is final).
+    pub fn keep(mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for Admission {
+    // Dropped unsettled: the run never reached its provider (its start failed or was abandoned).
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(pending.settle(Used {
+                cost_micros: Some(0),
+                total_tokens: 0,
+            }));
+        }
+    }
 }
 
 /// What a refusal is about.
@@ -44,6 +147,8 @@ pub enum RefusalKind {
     RateLimited,
     /// The run would pass a spend cap (`402`).
     BudgetExceeded,
+    /// The limits could not be checked (Redis or the database did not answer): `503`, retry.
+    Unavailable,
 }
 
 impl RefusalKind {
@@ -52,6 +157,16 @@ impl RefusalKind {
         match self {
             RefusalKind::RateLimited => RunStatus::RateLimited,
             RefusalKind::BudgetExceeded => RunStatus::BudgetExceeded,
+            RefusalKind::Unavailable => RunStatus::Failed,
+        }
+    }
+
+    /// The recorded run's error kind.
+    pub fn error_kind(self) -> &'static str {
+        match self {
+            RefusalKind::RateLimited => "rate_limited",
+            RefusalKind::BudgetExceeded => "budget_exceeded",
+            RefusalKind::Unavailable => "limits_unavailable",
         }
     }
 }
@@ -79,6 +194,9 @@ impl Refusal {
             RefusalKind::BudgetExceeded => CoreError::BudgetExceeded {
                 message: self.message,
             },
+            RefusalKind::Unavailable => CoreError::Busy {
+                retry_after_secs: self.retry_after.map_or(5, |d| d.as_secs().max(1)),
+            },
         }
     }
 }
@@ -98,5 +216,84 @@ pub struct AdmitAll;
 impl Gate for AdmitAll {
     fn admit<'a>(&'a self, _run: &'a AdmitRequest) -> Verdict<'a> {
         Box::pin(std::future::ready(Ok(Admission::default())))
+    }
+}
+
+/// Why the limits could not be checked.
+fn unavailable(message: &str) -> Refusal {
+    Refusal {
+        kind: RefusalKind::Unavailable,
+        message: message.to_owned(),
+        retry_after: Some(crate::limiter::DOWN_FOR),
+    }
+}
+
+impl Gate for LimitsGate {
+    /// Rate first (in memory or one Redis call), then — for live runs — the budget (one
+    /// database write); a run the budget refuses gets its rate units back.
+    fn admit<'a>(&'a self, run: &'a AdmitRequest) -> Verdict<'a> {
+        Box::pin(async move {
+            let tokens = run.input_tokens.saturating_add(run.max_tokens);
+            let api = run.trigger == RunTrigger::Api;
+            let counted = match self.take(&run.workspace_id, &run.limits, tokens, api).await {
+                RateVerdict::Allowed(counted) => counted,
+                RateVerdict::Refused { wait, message } => {
+                    return Err(Refusal {
+                        kind: RefusalKind::RateLimited,
+                        message,
+                        retry_after: Some(wait),
+                    });
+                }
+                RateVerdict::Unavailable => {
+                    return Err(unavailable(
+                        "The rate limiter (Redis) did not answer, so API runs are refused for \
+                         now; try again in a few seconds.",
+                    ));
+                }
+            };
+            let (charge, rate) = counted.map_or((None, None), |(c, h)| (Some(c), Some(h)));
+            let reservation = if run.mode == RunMode::Live {
+                let ask = BudgetAsk {
+                    workspace_id: &run.workspace_id,
+                    run_id: &run.run_id,
+                    limits: &run.limits,
+                    model: &run.model,
+                    most_micros: run.price.as_ref().map(|p| run.most_micros(p)),
+                };
+                let refused = match self.reserve(&ask).await {
+                    Ok(BudgetVerdict::Reserved(r)) => Ok(r),
+                    Ok(BudgetVerdict::Refused(message)) => Err(Refusal {
+                        kind: RefusalKind::BudgetExceeded,
+                        message,
+                        retry_after: None,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the budget could not be checked");
+                        Err(unavailable(
+                            "The workspace's budget could not be checked (the database did not \
+                             answer); try again in a few seconds.",
+                        ))
+                    }
+                };
+                match refused {
+                    Ok(r) => r,
+                    Err(refusal) => {
+                        if let Some(charge) = &charge {
+                            self.give_back(charge).await;
+                        }
+                        return Err(refusal);
+                    }
+                }
+            } else {
+                None
+            };
+            let pending = (charge.is_some() || reservation.is_some()).then(|| Pending {
+                gate: self.clone(),
+                actor: run.actor.clone(),
+                charge,
+                reservation,
+            });
+            Ok(Admission { rate, pending })
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! What a run reads about its workspace — the agent, the key for the agent's provider, the
-//! workspace's price overrides — kept in memory per workspace and trusted only while the
+//! workspace's price overrides and limits — kept in memory per workspace and trusted only while the
 //! workspace's generation is the one the request's actor was loaded with.
 //!
 //! Every write to agents, keys or prices bumps the generation in its own transaction
@@ -20,6 +20,7 @@ use crate::agents::{Agent, get_agent};
 use crate::credentials::{StoredKey, key_for_run};
 use crate::db::Db;
 use crate::error::CoreError;
+use crate::limits::{LimitSettings, workspace_limits};
 use crate::pricing::{ModelPrice, workspace_prices};
 use crate::providers::ProviderKind;
 use crate::workspaces::Actor;
@@ -33,6 +34,7 @@ struct Entry {
     agents: HashMap<String, Arc<Agent>>,
     keys: HashMap<ProviderKind, Option<StoredKey>>,
     prices: Option<Arc<Vec<ModelPrice>>>,
+    limits: Option<Arc<LimitSettings>>,
 }
 
 #[derive(Default)]
@@ -109,5 +111,15 @@ impl Catalog {
         let prices = Arc::new(workspace_prices(db, &actor.workspace_id).await?);
         self.keep(actor, |e| e.prices = Some(prices.clone()));
         Ok(prices)
+    }
+
+    /// The workspace's limits.
+    pub async fn limits(&self, db: &Db, actor: &Actor) -> Result<Arc<LimitSettings>, CoreError> {
+        if let Some(limits) = self.cached(actor, |e| e.limits.clone()) {
+            return Ok(limits);
+        }
+        let limits = Arc::new(workspace_limits(db, &actor.workspace_id).await?);
+        self.keep(actor, |e| e.limits = Some(limits.clone()));
+        Ok(limits)
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::admit::{Admission, AdmitRequest};
+use super::admit::{Admission, AdmitRequest, RateHeaders, Used};
 use super::catalog::Catalog;
 use super::context::{RunRequest, RunsConfig, Shared};
 use super::in_flight::InFlight;
@@ -63,6 +63,8 @@ pub struct StartedRun {
     /// then hold a first, invalid answer and a `[repair attempt]` marker before the final one,
     /// which callers that cannot take streamed text back (the OpenAI-compatible stream) hold.
     pub may_repair: bool,
+    /// The workspace's rate windows after this run was counted (`None`: no rate limit).
+    pub rate: Option<RateHeaders>,
     events: mpsc::Receiver<RunEvent>,
 }
 
@@ -163,6 +165,104 @@ impl Runs {
         self.start(actor, request).await?.finished().await
     }
 
+    /// What a live run of `agent_id` on `input` would cost, before it is run (builders): its
+    /// input tokens counted as admission counts them, the cost from the input alone to input
+    /// plus `max_tokens`, what admission would reserve, and what is left of the budget.
+    pub async fn estimate(
+        &self,
+        actor: &Actor,
+        agent_id: &str,
+        input: &str,
+    ) -> Result<crate::limits::RunEstimate, CoreError> {
+        let shared = &self.0;
+        let request = RunRequest {
+            agent_id: agent_id.to_owned(),
+            input: input.to_owned(),
+            mode: super::RunMode::Mock,
+            trigger: super::RunTrigger::TestPanel,
+            stream: false,
+            api_token: None,
+            conversation: None,
+        };
+        let prepared = prepare(shared, actor, request).await?;
+        let config = &prepared.agent.config;
+        let (chat, may_repair) = match &prepared.plan {
+            Plan::Call(call) => (
+                call.chat.clone(),
+                config.repair_output && call.output_schema.is_some(),
+            ),
+            // Input the schema refuses: estimated as typed.
+            Plan::Refused(_) => (
+                crate::providers::ChatRequest {
+                    model: config.model.clone(),
+                    system: config.system_prompt.clone(),
+                    history: Vec::new(),
+                    user: input.to_owned(),
+                    temperature: 0.0,
+                    max_tokens: config.max_tokens,
+                    output_schema: None,
+                },
+                false,
+            ),
+        };
+        let input_tokens = input_tokens(shared, &chat, config.provider).await?;
+        let overrides = shared.catalog.prices(&shared.db, actor).await?;
+        let shipped = crate::pricing::shipped_prices();
+        let price = crate::pricing::find_price(
+            &overrides,
+            &shipped,
+            config.provider.as_str(),
+            &config.model,
+        );
+        let limits = shared.catalog.limits(&shared.db, actor).await?;
+        let ask = AdmitRequest {
+            run_id: String::new(),
+            actor: actor.clone(),
+            workspace_id: actor.workspace_id.clone(),
+            agent_id: prepared.agent.id.clone(),
+            mode: super::RunMode::Live,
+            trigger: super::RunTrigger::TestPanel,
+            provider: config.provider.as_str().to_owned(),
+            model: config.model.clone(),
+            max_tokens: chat.max_tokens,
+            input_tokens,
+            may_repair,
+            limits: limits.clone(),
+            price: price.cloned(),
+        };
+        let cost = |prompt: i64, completion: i64| {
+            price.map(|p| {
+                crate::pricing::cost_micros(
+                    crate::providers::Usage::reported(prompt, completion),
+                    p,
+                )
+            })
+        };
+        let remaining_micros = match limits.monthly_budget_micros {
+            None => None,
+            Some(budget) => {
+                let (month, _) = crate::timefmt::month_of(now_ms());
+                let ledger =
+                    crate::limits::budget::ledger(&shared.db, &actor.workspace_id, &month).await?;
+                Some(
+                    budget
+                        .saturating_sub(ledger.spent_micros)
+                        .saturating_sub(ledger.reserved_micros)
+                        .max(0),
+                )
+            }
+        };
+        Ok(crate::limits::RunEstimate {
+            input_tokens,
+            exact_tokens: crate::providers::tokens::exact_for(config.provider, &config.model),
+            max_tokens: chat.max_tokens,
+            low_micros: cost(input_tokens, 0),
+            high_micros: cost(input_tokens, chat.max_tokens),
+            reserve_micros: price.map(|p| ask.most_micros(p)),
+            remaining_micros,
+        })
+    }
+
     /// Waits up to `wait` for the runs in flight to end (they are recorded as they end), then
     /// records the ones still going as `interrupted` (the server is stopping) and returns how
     /// many those were.
@@ -230,12 +330,25 @@ async fn start(
             return Ok(StartedRun {
                 run_id: head.id,
                 may_repair: false,
+                rate: None,
                 events: rx,
             });
         }
         Plan::Call(call) => call,
     };
+    let admitting = Instant::now();
+    let limits = shared.catalog.limits(&shared.db, &head.actor).await?;
+    let overrides = shared.catalog.prices(&shared.db, &head.actor).await?;
+    let price = crate::pricing::find_price(
+        &overrides,
+        &crate::pricing::shipped_prices(),
+        &head.provider,
+        &head.model,
+    )
+    .cloned();
     let gate_request = AdmitRequest {
+        run_id: head.id.clone(),
+        actor: head.actor.clone(),
         workspace_id: head.actor.workspace_id.clone(),
         agent_id: head.agent_id.clone(),
         mode: head.mode,
@@ -243,16 +356,19 @@ async fn start(
         provider: head.provider.clone(),
         model: head.model.clone(),
         max_tokens: call.chat.max_tokens,
-        input_tokens: call.chat.estimated_input_tokens(),
+        input_tokens: input_tokens(&shared, &call.chat, agent.config.provider).await?,
+        may_repair: agent.config.repair_output && call.output_schema.is_some(),
+        limits,
+        price,
     };
-    let admitting = Instant::now();
     let verdict = shared.config.gate.admit(&gate_request).await;
     crate::telemetry::stage("admit", admitting.elapsed());
     let admission = match verdict {
         Ok(admission) => admission,
         Err(refusal) => {
             let status = refusal.kind.status();
-            let outcome = Outcome::refused(status, status.as_str(), refusal.message.clone());
+            let kind = refusal.kind.error_kind();
+            let outcome = Outcome::refused(status, kind, refusal.message.clone());
             finish(&shared, &head, outcome, None).await?;
             return Err(refusal.into_error());
         }
@@ -293,7 +409,8 @@ async fn start(
         return Err(CoreError::Internal("a run lost its head".into()));
     };
     let run_id = head.id.clone();
-    let may_repair = agent.config.repair_output && call.output_schema.is_some();
+    let may_repair = gate_request.may_repair;
+    let rate = admission.rate;
     let job = Job {
         repair: agent.config.repair_output,
         stream: request.stream,
@@ -307,8 +424,42 @@ async fn start(
     Ok(StartedRun {
         run_id,
         may_repair,
+        rate,
         events: rx,
     })
+}
+
+/// Texts at least this long are tokenized on the CPU pool.
+const POOL_TOKENIZE_BYTES: usize = 16 * 1024;
+
+/// The run's input tokens as admission counts them (`providers::tokens`), off the async workers
+/// for a long prompt.
+async fn input_tokens(
+    shared: &Shared,
+    chat: &crate::providers::ChatRequest,
+    provider: crate::providers::ProviderKind,
+) -> Result<i64, CoreError> {
+    let bytes = chat.system.len()
+        + chat.user.len()
+        + chat.history.iter().map(|t| t.text.len()).sum::<usize>();
+    let model = chat.model.clone();
+    if bytes < POOL_TOKENIZE_BYTES {
+        return Ok(crate::providers::tokens::input_tokens(
+            provider, &model, chat,
+        ));
+    }
+    let chat = chat.clone();
+    shared
+        .config
+        .cpu
+        .run(move || crate::providers::tokens::input_tokens(provider, &model, &chat))
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "CPU pool busy");
+            CoreError::Busy {
+                retry_after_secs: 2,
+            }
+        })
 }
 
 /// A run whose `running` row is (being) written but whose task has not started: if the start is
@@ -374,7 +525,7 @@ struct Job {
     stream: bool,
     repair: bool,
     cancel: CancellationToken,
-    /// Settled (today: nothing to settle) when the run is recorded.
+    /// Settled to what the run used once it is recorded.
     admission: Admission,
     registered: Registered,
 }
@@ -566,8 +717,18 @@ async fn drive(shared: Arc<Shared>, job: Job, events: mpsc::Sender<RunEvent>) {
     let recording = Instant::now();
     let last = record(&shared, &job.head, outcome, job.call.secret.as_ref()).await;
     crate::telemetry::stage("record", recording.elapsed());
+    match &last {
+        RunEvent::Finished(run) => {
+            job.admission
+                .settle(Used {
+                    cost_micros: run.cost_micros,
+                    total_tokens: run.total_tokens,
+                })
+                .await;
+        }
+        _ => job.admission.keep(),
+    }
     // Out of the registry once it is on record: draining at shutdown waits for the commit.
-    job.admission.settle();
     drop(job.registered);
     sink.close(last).await;
 }

@@ -313,6 +313,11 @@ fn TestPanel(agent: Agent) -> impl IntoView {
     );
     let providers = Resource::new(|| (), |_| live_providers());
     let provider = agent.config.provider;
+    let estimate_id = agent.id.clone();
+    let estimate = Resource::new(
+        move || (input.current_text(), live.version.get()),
+        move |(text, _)| crate::api::limits::estimate_run(estimate_id.clone(), text),
+    );
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         // Input the browser finds invalid is not sent: the errors show inline.
@@ -352,6 +357,11 @@ fn TestPanel(agent: Agent) -> impl IntoView {
                     </Transition>
                 </fieldset>
                 <RunInputView input/>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        estimate.await.ok().map(|e| view! { <EstimateLine estimate=e/> })
+                    })}
+                </Transition>
                 <RunButtons live/>
             </form>
             <LiveRunView live/>
@@ -365,5 +375,38 @@ fn TestPanel(agent: Agent) -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// What a live run would cost, shown before Run: a range from the input alone to input plus
+/// max tokens, and what is left of the budget.
+#[component]
+fn EstimateLine(estimate: galaxy_core::limits::RunEstimate) -> impl IntoView {
+    use galaxy_core::pricing::format_cost;
+    let tokens = format!(
+        "{} input tokens{}, up to {} output tokens",
+        estimate.input_tokens,
+        if estimate.exact_tokens {
+            ""
+        } else {
+            " (estimated)"
+        },
+        estimate.max_tokens
+    );
+    let cost = match (estimate.low_micros, estimate.high_micros) {
+        (Some(low), Some(high)) => format!(
+            "Estimated cost of a live run: {} – {}",
+            format_cost(Some(low)),
+            format_cost(Some(high))
+        ),
+        _ => "This model has no price: a live run's cost cannot be estimated".to_owned(),
+    };
+    let left = estimate
+        .remaining_micros
+        .map(|m| format!(" · Budget left this month: {}", format_cost(Some(m))));
+    view! {
+        <p class="small muted estimate" data-estimate="cost">
+            {cost} " (" {tokens} ")" {left}
+        </p>
     }
 }

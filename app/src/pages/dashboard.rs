@@ -6,6 +6,7 @@ use galaxy_core::agents::AgentSummary;
 use leptos::ev::SubmitEvent;
 
 use crate::api::agents::list_agents;
+use crate::api::limits::get_usage;
 use crate::api::runs::get_dashboard;
 use crate::components::{ErrorNotice, RunsTable};
 use crate::input_form::{RunInput, RunInputView};
@@ -16,6 +17,7 @@ pub fn DashboardPage() -> impl IntoView {
     let live = LiveRun::new();
     let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
     let agents = Resource::new(|| (), |_| list_agents());
+    let usage = Resource::new(move || live.version.get(), |_| get_usage());
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -55,6 +57,11 @@ pub fn DashboardPage() -> impl IntoView {
                         .into_any()
                     }
                 }
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                usage.await.ok().map(|u| view! { <Headroom usage=u/> })
             })}
         </Suspense>
         <Suspense fallback=|| ()>
@@ -124,6 +131,43 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
                 <RunButtons live/>
             </form>
             <LiveRunView live/>
+        </section>
+    }
+}
+
+/// Spend this month against the budget, and what is left of the rate windows.
+#[component]
+fn Headroom(usage: galaxy_core::limits::UsageView) -> impl IntoView {
+    let rate = |w: Option<galaxy_core::limits::RateWindow>, unit: &str| {
+        w.map_or_else(
+            || format!("{unit}: no limit"),
+            |w| {
+                format!(
+                    "{unit}: {} of {} available (limit {}/min)",
+                    w.remaining, w.capacity, w.per_minute
+                )
+            },
+        )
+    };
+    view! {
+        <section class="panel headroom">
+            <div class="panel-head">
+                <h2>"Spend and limits"</h2>
+                <a href="/settings/limits">"Limits & budget"</a>
+            </div>
+            {if usage.limits.monthly_budget_micros.is_some() {
+                view! { <crate::pages::limits::SpendBar usage=usage.clone()/> }.into_any()
+            } else {
+                view! {
+                    <p data-usage="bar">{format!(
+                        "{} spent this month (no budget set).",
+                        galaxy_core::pricing::format_cost(Some(usage.spent_micros))
+                    )}</p>
+                }.into_any()
+            }}
+            <p class="small muted" data-usage="headroom">
+                {rate(usage.requests, "Requests")} " · " {rate(usage.tokens_window, "Tokens")}
+            </p>
         </section>
     }
 }

@@ -271,7 +271,10 @@ impl From<CoreError> for OpenAiError {
                 ..OpenAiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_error",
-                    format!("The server is busy; try again in {retry_after_secs} s."),
+                    format!(
+                        "The server is busy, or cannot reach its rate limiter; try again in \
+                         {retry_after_secs} s."
+                    ),
                 )
                 .code("server_busy")
             },
@@ -948,15 +951,21 @@ pub async fn completions(
         conversation: Some(asked.conversation),
     };
     let started = state.runs.start(&actor, run).await?;
-    if asked.stream {
-        return Ok(stream(started, &model, asked.include_usage));
-    }
-    let run = started.finished().await?;
-    if run.status == RunStatus::Succeeded {
-        Ok(completion(&run, &model))
+    let rate = started.rate;
+    let mut answer = if asked.stream {
+        Ok(stream(started, &model, asked.include_usage))
     } else {
-        Err(OpenAiError::from_run(&run))
+        let run = started.finished().await?;
+        if run.status == RunStatus::Succeeded {
+            Ok(completion(&run, &model))
+        } else {
+            Err(OpenAiError::from_run(&run))
+        }
+    };
+    if let Ok(response) = &mut answer {
+        super::add_rate_headers(response.headers_mut(), rate);
     }
+    answer
 }
 
 /// An OpenAI model list.

@@ -25,6 +25,9 @@ use utoipa::{Modify, OpenApi};
         super::runs::create,
         super::runs::list,
         super::runs::get,
+        super::limits::get,
+        super::limits::put,
+        super::limits::usage,
         document,
         super::openai::completions,
         super::openai::models,
@@ -34,6 +37,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "agents", description = "The workspace's agents, their versions and contracts."),
         (name = "runs", description = "Running agents and reading the runs on record."),
+        (name = "workspace", description = "The workspace's rate limits, monthly budget and usage."),
         (name = "openai", description = "OpenAI-compatible: the official SDKs work with base_url <galaxy>/v1."),
         (name = "meta", description = "This document."),
     )

@@ -151,11 +151,17 @@ pub async fn create(
     if let Some(key) = &key {
         idempotency::attach(&state.db, &actor, key, &started.run_id).await?;
     }
-    if request.stream {
+    let rate = started.rate;
+    let mut answer = if request.stream {
         stream(started)
     } else {
         answer_recorded(started.finished().await?, false)
+    };
+    match &mut answer {
+        Ok(response) => super::add_rate_headers(response.headers_mut(), rate),
+        Err(e) => e.rate = rate.map(Box::new),
     }
+    answer
 }
 
 /// The answer for a run that is on record: the run, or the error its status stands for. As a

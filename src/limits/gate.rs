@@ -1,0 +1,424 @@
+//! The limits gate: what the run pipeline's admit stage asks before a run may spend — a rate
+//! limit decision (GCRA buckets of requests and tokens per workspace, in Redis when the server
+//! has one, else in this process) and a budget reservation (in the database, see [`budget`]).
+//! The pipeline owns the order and the settlement; this is the arithmetic and the storage.
+//!
+//! When Redis does not answer (each call is bounded by a short timeout, and a failed Redis is
+//! left alone for a few seconds), [`RedisDown`] decides: `closed` (the default) refuses API runs
+//! with a clear, retryable error and counts the test panel's runs here; `local` counts every run
+//! here (then each instance enforces the limit on its own until Redis is back).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::Db;
+use crate::error::CoreError;
+use crate::limiter::{Bucket, BucketState, Buckets, SharedLimiter};
+
+use super::budget::{self, AlertAt, Hold, Spent};
+use super::{LimitSettings, RateWindow, UnpricedPolicy};
+
+crate::string_enum! {
+    /// What the gate does while Redis does not answer.
+    pub enum RedisDown("when Redis is down") {
+        /// Refuse API runs (503, retry later); count the test panel's runs in this process.
+        Closed = "closed",
+        /// Count every run in this process (each instance then has its own limit).
+        Local = "local",
+    }
+}
+
+/// The rate windows after a decision (the API's `x-ratelimit-*` headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub requests: Option<RateWindow>,
+    pub tokens: Option<RateWindow>,
+}
+
+/// Where a run's rate units were counted, to correct them there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    Shared,
+    Local,
+}
+
+/// Units a run was charged, for [`LimitsGate::give_back`] and [`LimitsGate::correct_tokens`].
+#[derive(Clone, Debug)]
+pub struct Charge {
+    pub workspace_id: String,
+    pub counted: Counted,
+    /// µs per request unit, when a request limit counted it.
+    pub request_every_us: Option<i64>,
+    /// µs per token and the tokens charged, when a token limit counted them.
+    pub tokens: Option<(i64, i64)>,
+}
+
+/// What the rate limit decided.
+#[derive(Debug)]
+pub enum RateVerdict {
+    /// Counted (or no limit: `None`).
+    Allowed(Option<(Charge, RateHeaders)>),
+    Refused {
+        wait: Duration,
+        message: String,
+    },
+    /// Redis did not answer and the policy refuses.
+    Unavailable,
+}
+
+/// Why a budget reservation was refused.
+#[derive(Debug)]
+pub enum BudgetVerdict {
+    /// Reserved (`Some`: settle it), or nothing to reserve.
+    Reserved(Option<Reservation>),
+    Refused(String),
+}
+
+/// A live run's reservation, settled once when the run ends.
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    pub workspace_id: String,
+    pub run_id: String,
+    pub alert: Option<AlertAt>,
+}
+
+struct Inner {
+    db: Db,
+    shared: Option<Arc<SharedLimiter>>,
+    local: Buckets,
+    redis_down: RedisDown,
+    instance_id: Option<String>,
+}
+
+/// The gate. Cheap to clone.
+#[derive(Clone)]
+pub struct LimitsGate(Arc<Inner>);
+
+impl std::fmt::Debug for LimitsGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimitsGate")
+            .field("shared", &self.0.shared.is_some())
+            .field("redis_down", &self.0.redis_down)
+            .finish_non_exhaustive()
+    }
+}
+
+const MINUTE_US: i64 = 60_000_000;
+
+/// µs per unit for `per_minute` units a minute (rounded up: never faster than the limit).
+fn every_us(per_minute: i64) -> i64 {
+    let per_minute = per_minute.max(1);
+    (MINUTE_US + per_minute - 1) / per_minute
+}
+
+fn window(per_minute: i64, capacity: i64, state: BucketState) -> RateWindow {
+    RateWindow {
+        per_minute,
+        capacity,
+        remaining: state.remaining.min(capacity),
+        full_in_ms: state.reset_us.max(0).div_euclid(1000),
+    }
+}
+
+/// Whole seconds, rounded up, at least one.
+fn secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
+impl LimitsGate {
+    /// A gate on `db`, counting in `shared` (Redis) when given.
+    pub fn new(
+        db: Db,
+        shared: Option<Arc<SharedLimiter>>,
+        redis_down: RedisDown,
+        instance_id: Option<String>,
+    ) -> LimitsGate {
+        LimitsGate(Arc::new(Inner {
+            db,
+            shared,
+            local: Buckets::default(),
+            redis_down,
+            instance_id,
+        }))
+    }
+
+    /// The database the gate reserves in.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The workspace's buckets for a run of `tokens` tokens: requests, then tokens (each when
+    /// limited), with their limits per minute.
+    fn buckets(workspace_id: &str, limits: &LimitSettings, tokens: i64) -> Vec<(Bucket, i64)> {
+        let mut out = Vec::new();
+        if let (Some(rpm), Some(capacity)) = (limits.requests_per_minute, limits.request_capacity())
+        {
+            out.push((
+                Bucket {
+                    key: format!("rate:{workspace_id}:requests"),
+                    every_us: every_us(rpm),
+                    capacity,
+                    cost: 1,
+                },
+                rpm,
+            ));
+        }
+        if let Some(tpm) = limits.tokens_per_minute {
+            out.push((
+                Bucket {
+                    key: format!("rate:{workspace_id}:tokens"),
+                    every_us: every_us(tpm),
+                    capacity: tpm,
+                    cost: tokens.max(0),
+                },
+                tpm,
+            ));
+        }
+        out
+    }
+
+    fn headers(
+        limits: &LimitSettings,
+        buckets: &[(Bucket, i64)],
+        states: &[BucketState],
+    ) -> RateHeaders {
+        let mut headers = RateHeaders::default();
+        for ((bucket, per_minute), state) in buckets.iter().zip(states) {
+            let w = window(*per_minute, bucket.capacity, *state);
+            if bucket.key.ends_with(":requests") && limits.requests_per_minute.is_some() {
+                headers.requests = Some(w);
+            } else {
+                headers.tokens = Some(w);
+            }
+        }
+        headers
+    }
+
+    /// Counts one run of `tokens` tokens against the workspace's rate limits. `api`: the run
+    /// comes from the API (refused while Redis is down under [`RedisDown::Closed`]).
+    pub async fn take(
+        &self,
+        workspace_id: &str,
+        limits: &LimitSettings,
+        tokens: i64,
+        api: bool,
+    ) -> RateVerdict {
+        let buckets = Self::buckets(workspace_id, limits, tokens);
+        if buckets.is_empty() {
+            return RateVerdict::Allowed(None);
+        }
+        if let Some(tpm) = limits.tokens_per_minute
+            && tokens > tpm
+        {
+            return RateVerdict::Refused {
+                wait: Duration::from_secs(60),
+                message: format!(
+                    "This run may use {tokens} tokens (its input and max_tokens), more than \
+                     the workspace's limit of {tpm} tokens per minute: lower the agent's \
+                     max tokens or raise the limit."
+                ),
+            };
+        }
+        let plain: Vec<Bucket> = buckets.iter().map(|(b, _)| b.clone()).collect();
+        let (taken, counted) = match &self.0.shared {
+            Some(shared) => match shared.take(&plain).await {
+                Ok(taken) => (taken, Counted::Shared),
+                Err(_) if api && self.0.redis_down == RedisDown::Closed => {
+                    return RateVerdict::Unavailable;
+                }
+                Err(_) => (self.0.local.take(&plain), Counted::Local),
+            },
+            None => (self.0.local.take(&plain), Counted::Local),
+        };
+        if taken.wait_us > 0 {
+            let wait = Duration::from_micros(u64::try_from(taken.wait_us).unwrap_or(u64::MAX));
+            let what = match (limits.requests_per_minute, limits.tokens_per_minute) {
+                (Some(r), Some(t)) => format!("{r} requests and {t} tokens per minute"),
+                (Some(r), None) => format!("{r} requests per minute"),
+                (None, Some(t)) => format!("{t} tokens per minute"),
+                (None, None) => String::new(),
+            };
+            return RateVerdict::Refused {
+                wait,
+                message: format!(
+                    "The workspace's rate limit ({what}) is reached; try again in {} s.",
+                    secs(wait)
+                ),
+            };
+        }
+        let headers = Self::headers(limits, &buckets, &taken.states);
+        let request_every_us = buckets
+            .iter()
+            .find(|(b, _)| b.key.ends_with(":requests"))
+            .map(|(b, _)| b.every_us);
+        let token_bucket = buckets
+            .iter()
+            .find(|(b, _)| b.key.ends_with(":tokens"))
+            .map(|(b, _)| (b.every_us, b.cost));
+        RateVerdict::Allowed(Some((
+            Charge {
+                workspace_id: workspace_id.to_owned(),
+                counted,
+                request_every_us,
+                tokens: token_bucket,
+            },
+            headers,
+        )))
+    }
+
+    async fn adjust(&self, counted: Counted, key: &str, every_us: i64, units: i64) {
+        if units == 0 {
+            return;
+        }
+        match (counted, &self.0.shared) {
+            (Counted::Shared, Some(shared)) => {
+                if let Err(e) = shared.adjust(key, every_us, units).await {
+                    tracing::warn!(error = %e, "a rate-limit correction was lost");
+                }
+            }
+            _ => self.0.local.adjust(key, every_us, units),
+        }
+    }
+
+    /// Gives back what `charge` counted (a run refused after it was counted).
+    pub async fn give_back(&self, charge: &Charge) {
+        if let Some(every) = charge.request_every_us {
+            let key = format!("rate:{}:requests", charge.workspace_id);
+            self.adjust(charge.counted, &key, every, -1).await;
+        }
+        if let Some((every, tokens)) = charge.tokens {
+            let key = format!("rate:{}:tokens", charge.workspace_id);
+            self.adjust(charge.counted, &key, every, -tokens).await;
+        }
+    }
+
+    /// Corrects the tokens `charge` counted to the `used` ones (fewer: given back).
+    pub async fn correct_tokens(&self, charge: &Charge, used: i64) {
+        if let Some((every, tokens)) = charge.tokens {
+            let key = format!("rate:{}:tokens", charge.workspace_id);
+            self.adjust(charge.counted, &key, every, used.max(0) - tokens)
+                .await;
+        }
+    }
+
+    /// The workspace's rate windows now (requests, tokens), without counting anything.
+    pub async fn windows(
+        &self,
+        workspace_id: &str,
+        limits: &LimitSettings,
+    ) -> (Option<RateWindow>, Option<RateWindow>) {
+        let buckets = Self::buckets(workspace_id, limits, 0);
+        if buckets.is_empty() {
+            return (None, None);
+        }
+        let plain: Vec<Bucket> = buckets.iter().map(|(b, _)| b.clone()).collect();
+        let states = match &self.0.shared {
+            Some(shared) => match shared.peek(&plain).await {
+                Ok(states) => states,
+                Err(_) => self.0.local.peek(&plain),
+            },
+            None => self.0.local.peek(&plain),
+        };
+        let headers = Self::headers(limits, &buckets, &states);
+        (headers.requests, headers.tokens)
+    }
+
+    /// Reserves a live run's most possible cost (`None`: its model has no price) against the
+    /// workspace's budget.
+    pub async fn reserve(&self, ask: &BudgetAsk<'_>) -> Result<BudgetVerdict, CoreError> {
+        let limits = ask.limits;
+        let cap = limits.cap_micros();
+        let amount = match ask.most_micros {
+            Some(m) => m,
+            None if cap.is_some() && limits.unpriced == UnpricedPolicy::Refuse => {
+                return Ok(BudgetVerdict::Refused(format!(
+                    "The model {} has no price, so its cost cannot be counted against the \
+                     workspace's hard budget cap: add a price for it in Prices, or allow \
+                     unpriced models in Settings → Limits & budget.",
+                    ask.model
+                )));
+            }
+            None => 0,
+        };
+        let (month, resets_at) = crate::timefmt::month_of(crate::db::now_ms());
+        let reserved = budget::reserve(
+            &self.0.db,
+            &Hold {
+                workspace_id: ask.workspace_id,
+                run_id: ask.run_id,
+                month: &month,
+                amount_micros: amount,
+                cap_micros: cap,
+                instance_id: self.0.instance_id.as_deref(),
+            },
+        )
+        .await?;
+        if !reserved {
+            let ledger = budget::ledger(&self.0.db, ask.workspace_id, &month).await?;
+            let budget_micros = cap.unwrap_or(0);
+            let money = |m: i64| crate::pricing::format_cost(Some(m));
+            return Ok(BudgetVerdict::Refused(format!(
+                "This run could cost up to {}, more than is left of the workspace's monthly \
+                 budget of {} ({} spent, {} held by runs in flight). The budget resets on {} \
+                 (UTC); an admin can raise it in Settings → Limits & budget.",
+                money(amount),
+                money(budget_micros),
+                money(ledger.spent_micros),
+                money(ledger.reserved_micros),
+                &crate::timefmt::format_utc(resets_at)[..10]
+            )));
+        }
+        Ok(BudgetVerdict::Reserved(Some(Reservation {
+            workspace_id: ask.workspace_id.to_owned(),
+            run_id: ask.run_id.to_owned(),
+            alert: match (limits.monthly_budget_micros, limits.soft_alert_percent) {
+                (Some(budget_micros), Some(percent)) => Some(AlertAt {
+                    budget_micros,
+                    percent,
+                }),
+                (Some(budget_micros), None) if limits.hard_cap => Some(AlertAt {
+                    budget_micros,
+                    percent: 100,
+                }),
+                _ => None,
+            },
+        })))
+    }
+
+    /// Settles `reservation` to what the run spent (`None`: unpriced); raises the soft alert
+    /// (audited by `actor`) when this settlement reaches it.
+    pub async fn settle(
+        &self,
+        reservation: &Reservation,
+        spent: Option<i64>,
+        actor: &crate::workspaces::Actor,
+    ) -> Result<(), CoreError> {
+        let spent = spent.map_or(Spent::Unpriced, Spent::Micros);
+        let raised = budget::settle(
+            &self.0.db,
+            &reservation.workspace_id,
+            &reservation.run_id,
+            spent,
+            reservation.alert.map(|a| (a, actor)),
+        )
+        .await?;
+        if raised == Some(true) {
+            tracing::warn!(
+                workspace_id = reservation.workspace_id,
+                "the workspace reached its budget alert"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What a budget reservation is for.
+#[derive(Debug)]
+pub struct BudgetAsk<'a> {
+    pub workspace_id: &'a str,
+    pub run_id: &'a str,
+    pub limits: &'a LimitSettings,
+    pub model: &'a str,
+    /// The run's most possible cost (`None`: the model has no price).
+    pub most_micros: Option<i64>,
+}
