@@ -31,16 +31,20 @@ CREATE TABLE budget_ledger (
     PRIMARY KEY (workspace_id, scope, month)
 );
 
--- One row per live run between admission and settlement; a crashed instance's rows are settled
--- (to what its runs recorded) once its lease expires.
+-- One row per live run: its reservation until it is settled, then what it was settled to
+-- (settled_micros), so a late settlement — a run that finished after a sweep gave its
+-- reservation back — adds only the difference. A crashed instance's rows are settled (to what
+-- its runs recorded) once its lease expires; settled rows are deleted after a day.
 CREATE TABLE budget_reservations (
-    run_id        TEXT NOT NULL,
-    workspace_id  TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    scope         TEXT NOT NULL DEFAULT '',
-    month         TEXT NOT NULL,
-    amount_micros BIGINT NOT NULL,
-    instance_id   TEXT,
-    created_at    BIGINT NOT NULL,
+    run_id         TEXT NOT NULL,
+    workspace_id   TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    scope          TEXT NOT NULL DEFAULT '',
+    month          TEXT NOT NULL,
+    amount_micros  BIGINT NOT NULL,
+    instance_id    TEXT,
+    created_at     BIGINT NOT NULL,
+    settled_micros BIGINT,
+    settled_at     BIGINT,
     PRIMARY KEY (run_id, scope)
 );
-CREATE INDEX budget_reservations_instance ON budget_reservations (instance_id);
+CREATE INDEX budget_reservations_open ON budget_reservations (settled_at, created_at);

@@ -91,6 +91,25 @@ redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.max(1, math.ceil
 return 0
 ";
 
+/// The buckets' state without charging them (read-only: no key is written): answers
+/// `{remaining_1, reset_us_1, …}` as [`TAKE`] would with no cost.
+const PEEK: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i = 1, #KEYS do
+  local every = tonumber(ARGV[2 * i - 1])
+  local cap = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local left = math.floor((now + every * cap - tat) / every)
+  if left < 0 then left = 0 end
+  out[#out + 1] = left
+  out[#out + 1] = tat - now
+end
+return out
+";
+
 /// One GCRA bucket of a decision: `capacity` units at once, one more every `every_us` µs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bucket {
@@ -173,12 +192,11 @@ impl Buckets {
     /// Charges every bucket `cost` units, or none (see [`Taken`]).
     pub fn take(&self, buckets: &[Bucket]) -> Taken {
         let now = self.now();
-        let Ok(mut tats) = self.tats.lock() else {
-            return Taken {
-                wait_us: 0,
-                states: vec![BucketState::default(); buckets.len()],
-            };
-        };
+        // A panic elsewhere while holding the lock leaves the map as it was: keep counting.
+        let mut tats = self
+            .tats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if tats.len() >= LOCAL_KEYS {
             tats.retain(|_, tat| *tat > now);
         }
@@ -198,29 +216,31 @@ impl Buckets {
     /// Charges (`units` > 0) or gives back (`units` < 0) units of `key`, never beyond full.
     pub fn adjust(&self, key: &str, every_us: i64, units: i64) {
         let now = self.now();
-        if let Ok(mut tats) = self.tats.lock() {
-            let tat = tats.get(key).copied().unwrap_or(0).max(now);
-            let moved = tat.saturating_add(every_us.saturating_mul(units));
-            if moved <= now {
-                tats.remove(key);
-            } else {
-                tats.insert(key.to_owned(), moved);
-            }
+        let mut tats = self
+            .tats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tat = tats.get(key).copied().unwrap_or(0).max(now);
+        let moved = tat.saturating_add(every_us.saturating_mul(units));
+        if moved <= now {
+            tats.remove(key);
+        } else {
+            tats.insert(key.to_owned(), moved);
         }
     }
 
     /// The buckets' state without charging them.
     pub fn peek(&self, buckets: &[Bucket]) -> Vec<BucketState> {
         let now = self.now();
-        let known: Vec<i64> = self.tats.lock().map_or_else(
-            |_| vec![0; buckets.len()],
-            |tats| {
-                buckets
-                    .iter()
-                    .map(|b| tats.get(&b.key).copied().unwrap_or(0))
-                    .collect()
-            },
-        );
+        let tats = self
+            .tats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known: Vec<i64> = buckets
+            .iter()
+            .map(|b| tats.get(&b.key).copied().unwrap_or(0))
+            .collect();
+        drop(tats);
         let free: Vec<Bucket> = buckets
             .iter()
             .map(|b| Bucket {
@@ -245,6 +265,7 @@ pub struct SharedLimiter {
     script: redis::Script,
     take: redis::Script,
     adjust: redis::Script,
+    peek: redis::Script,
     /// Until when (Unix ms) Redis is not tried again after a failure.
     down_until_ms: std::sync::atomic::AtomicI64,
 }
@@ -273,6 +294,7 @@ impl SharedLimiter {
             script: redis::Script::new(GCRA),
             take: redis::Script::new(TAKE),
             adjust: redis::Script::new(ADJUST),
+            peek: redis::Script::new(PEEK),
             down_until_ms: std::sync::atomic::AtomicI64::new(0),
         })
     }
@@ -403,16 +425,23 @@ impl SharedLimiter {
             .map(|_| ())
     }
 
-    /// The buckets' state without charging them.
+    /// The buckets' state without charging them (nothing is written).
     pub async fn peek(&self, buckets: &[Bucket]) -> Result<Vec<BucketState>, Unavailable> {
-        let free: Vec<Bucket> = buckets
-            .iter()
-            .map(|b| Bucket {
-                cost: 0,
-                ..b.clone()
+        let mut call = self.peek.prepare_invoke();
+        for b in buckets {
+            call.key(self.redis_key(&b.key));
+            call.arg(b.every_us.max(1)).arg(b.capacity);
+        }
+        let out: Vec<i64> = self
+            .ask(|mut conn| async move { call.invoke_async(&mut conn).await })
+            .await?;
+        Ok(out
+            .chunks(2)
+            .map(|p| BucketState {
+                remaining: p.first().copied().unwrap_or(0),
+                reset_us: p.get(1).copied().unwrap_or(0),
             })
-            .collect();
-        Ok(self.take(&free).await?.states)
+            .collect())
     }
 
     /// Sets flag `key` for `ttl`.

@@ -30,7 +30,7 @@ pub enum AppError {
     #[error("Confirm your password to continue.")]
     ReauthRequired,
     /// 429: wait and try again.
-    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    #[error("Too many attempts or runs right now. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
     /// 503: the server is busy; try again shortly.
     #[error("The server is busy. Try again in {retry_after_secs} seconds.")]

@@ -1,7 +1,8 @@
 //! The real `galaxy` binary as a user runs it: first start creates everything, bad configuration
 //! is a one-line error naming the setting, SIGTERM stops it cleanly, data and sessions are still
 //! there after a restart, a pathological contract cannot exhaust it, and of two servers on one
-//! PostgreSQL a killed one's runs are interrupted while the other's keep going.
+//! PostgreSQL a killed one's runs are interrupted while the other's keep going, and two on one
+//! PostgreSQL and one Redis enforce one rate limit and one budget.
 //!
 //! Every server and command here runs on a temporary data directory and a free port (never the
 //! source tree, never port 3000), every wait has a deadline, and a server is killed when its
@@ -689,4 +690,216 @@ async fn two_servers_stop_each_others_runs_and_a_killed_one_s_runs_are_interrupt
         .unwrap();
     assert_eq!(left, 0, "A retired; B's expired lease was swept");
     db.close().await;
+}
+
+/// A provider that answers every chat completion whole, reporting 20 prompt and 40 completion
+/// tokens (gpt-4o-mini prices that at 27 µ$).
+async fn priced_upstream() -> String {
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            axum::Json(serde_json::json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60}
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+/// Two servers behind no balancer but used in turn, on one PostgreSQL and one Redis (the real
+/// ones the suite runs): 600 API requests in 20 s against 200 a minute (burst 10) let exactly
+/// the limit's worth through across both — a minute's worth plus the burst at once, then the
+/// refill — and record the rest as `rate_limited`; 64 concurrent live runs against a budget
+/// never pass it, with the spend settled exactly.
+#[tokio::test]
+async fn two_servers_on_one_redis_enforce_one_rate_limit_and_one_budget() {
+    let url = galaxy_core::db::testing::fresh_postgres_url()
+        .await
+        .unwrap();
+    let redis =
+        std::env::var("GALAXY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let upstream = priced_upstream().await;
+    let (dir_a, dir_b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let shared = [
+        "--database-url",
+        url.as_str(),
+        "--redis-url",
+        redis.as_str(),
+        "--openai-base-url",
+        upstream.as_str(),
+    ];
+    let a = Server::start_with(dir_a.path(), &shared).await;
+    let cookie = a.sign_up("limits@example.com").await;
+    let (status, _, _) = a
+        .call(
+            "add_key",
+            &[
+                ("provider", "openai"),
+                ("label", "live"),
+                ("base_url", ""),
+                ("api_key", "sk-limits-two-instances-0123"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, agent) = a
+        .call("save_agent", &agent_form("Limited", ""), Some(&cookie))
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    let (status, _, token) = a
+        .call(
+            "create_api_token",
+            &[
+                ("name", "load"),
+                ("scopes[0]", "run"),
+                ("scopes[1]", "read"),
+                ("scopes[2]", "admin"),
+                ("expires_in_days", "30"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(status, 200, "{token}");
+    let token = token["token"].as_str().unwrap().to_owned();
+    std::fs::copy(
+        dir_a.path().join("keyring.json"),
+        dir_b.path().join("keyring.json"),
+    )
+    .unwrap();
+    let b = Server::start_with(dir_b.path(), &shared).await;
+    let http = reqwest::Client::new();
+    let put_limits = |body: Value| {
+        let (http, base, token) = (http.clone(), a.base.clone(), token.clone());
+        async move {
+            let resp = http
+                .put(format!("{base}/api/v1/workspace/limits"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        }
+    };
+    let db = galaxy_core::db::Db::connect(&url).await.unwrap();
+    let count = |status: &'static str| {
+        let db = db.clone();
+        async move {
+            let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status = $1")
+                .bind(status)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            n.0
+        }
+    };
+
+    // 200 a minute, burst 10: 600 requests over 20 s, in turn to A and B.
+    put_limits(serde_json::json!({ "requests_per_minute": 200, "burst": 10 })).await;
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    for i in 0..600u32 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let request = http
+            .post(format!("{base}/api/v1/agents/limited/runs"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "input": "hello", "mode": "mock" }));
+        sent.push(tokio::spawn(async move {
+            request.send().await.unwrap().status().as_u16()
+        }));
+        let next = started + Duration::from_millis(u64::from(i + 1) * 20_000 / 600);
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let last_sent = started.elapsed();
+    let mut statuses = std::collections::BTreeMap::new();
+    for s in sent {
+        *statuses.entry(s.await.unwrap()).or_insert(0u32) += 1;
+    }
+    let ok = i64::from(statuses.get(&200).copied().unwrap_or(0));
+    let limited = i64::from(statuses.get(&429).copied().unwrap_or(0));
+    assert_eq!(ok + limited, 600, "{statuses:?}");
+    // A minute's worth plus the burst at once (210), then one every 300 ms while they came.
+    let refill = (last_sent.as_secs_f64() * 200.0 / 60.0) as i64;
+    assert!(
+        (210 + refill - 3..=210 + refill + 3).contains(&ok),
+        "{ok} let through in {last_sent:?} (expected about {})",
+        210 + refill
+    );
+    eprintln!("rate limit: {ok} of 600 let through in {last_sent:?}, {limited} rate_limited");
+    assert_eq!(count("rate_limited").await, limited);
+    assert_eq!(count("succeeded").await, ok);
+    let instances: (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT instance_id) FROM runs")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(instances.0, 2, "both servers ran");
+
+    // A budget of 1,000 µ$ and no rate limit: 64 concurrent live runs, half on each server.
+    // Each reserves its most (about 41 µ$: its input and 64 output tokens) and costs 27 µ$.
+    put_limits(serde_json::json!({ "monthly_budget_usd": 0.001 })).await;
+    let month = galaxy_core::timefmt::month_of(galaxy_core::db::now_ms()).0;
+    let ledger = |db: galaxy_core::db::Db, month: String| async move {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT spent_micros, reserved_micros FROM budget_ledger WHERE month = $1",
+        )
+        .bind(month)
+        .fetch_optional(db.pool())
+        .await
+        .unwrap();
+        row.unwrap_or((0, 0))
+    };
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (db, month, watching) = (db.clone(), month.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut most = 0;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                let (spent, reserved) = ledger(db.clone(), month.clone()).await;
+                most = most.max(spent + reserved);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            most
+        })
+    };
+    let runs: Vec<_> = (0..64)
+        .map(|i| {
+            let base = if i % 2 == 0 { &a.base } else { &b.base };
+            let request = http
+                .post(format!("{base}/api/v1/agents/limited/runs"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "input": "hello", "mode": "live" }));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut paid = 0;
+    let mut refused = 0;
+    for r in runs {
+        match r.await.unwrap() {
+            200 => paid += 1,
+            402 => refused += 1,
+            other => panic!("a live run answered {other}"),
+        }
+    }
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let most_held = watcher.await.unwrap();
+    assert!(most_held <= 1_000, "spent + reserved reached {most_held}");
+    let (spent, reserved) = ledger(db.clone(), month).await;
+    eprintln!(
+        "budget: {paid} paid, {refused} refused, {spent} µ$ spent, at most {most_held} µ$ held"
+    );
+    assert_eq!((spent, reserved), (27 * paid, 0), "{paid} paid runs");
+    assert!(
+        paid >= 1_000 / 45 && refused > 0,
+        "{paid} paid, {refused} refused"
+    );
+    assert_eq!(count("budget_exceeded").await, refused);
+    drop(b);
+    drop(a);
 }

@@ -136,7 +136,8 @@ pub struct AlertAt {
 
 /// Settles run `run_id`'s reservation to what it spent: `Some(true)` when this settlement raised
 /// the soft alert (audited as `budget.alert`, by the alert's actor); `None` when the run holds no
-/// reservation (settled already, or never reserved).
+/// reservation (it never reserved). A run settled before (by the sweep, to what its row said
+/// then) is settled again to the difference: the ledger counts every run once, at its last word.
 pub async fn settle(
     db: &Db,
     workspace_id: &str,
@@ -144,30 +145,45 @@ pub async fn settle(
     spent: Spent,
     alert: Option<(AlertAt, &Actor)>,
 ) -> Result<Option<bool>, CoreError> {
-    let mut tx = db.pool().begin().await?;
-    let held: Option<(String, i64)> = sqlx::query_as(
-        "DELETE FROM budget_reservations WHERE run_id = $1 AND scope = '' \
-         RETURNING month, amount_micros",
-    )
-    .bind(run_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((month, amount)) = held else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
     let (micros, unpriced) = match spent {
         Spent::Micros(m) => (m.max(0), 0),
         Spent::Unpriced => (0, 1),
     };
+    let mut tx = db.pool().begin().await?;
+    // A write first (so a SQLite transaction never upgrades a read lock): it marks the row and
+    // answers what it held and what it was settled to before (unchanged by this statement).
+    let held: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "UPDATE budget_reservations SET settled_at = $1 WHERE run_id = $2 AND scope = '' \
+         RETURNING month, amount_micros, settled_micros",
+    )
+    .bind(now_ms())
+    .bind(run_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((month, amount, before)) = held else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let (release, add, add_unpriced) = match before {
+        None => (amount, micros, unpriced),
+        // Settled already: only the difference (a run's cost only grows once it is recorded).
+        Some(earlier) => (0, (micros - earlier).max(0), 0),
+    };
+    sqlx::query(
+        "UPDATE budget_reservations SET settled_micros = $1 WHERE run_id = $2 AND scope = ''",
+    )
+    .bind(micros.max(before.unwrap_or(0)))
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE budget_ledger SET reserved_micros = reserved_micros - $1, \
          spent_micros = spent_micros + $2, unpriced_runs = unpriced_runs + $3 \
          WHERE workspace_id = $4 AND scope = '' AND month = $5",
     )
-    .bind(amount)
-    .bind(micros)
-    .bind(unpriced)
+    .bind(release)
+    .bind(add)
+    .bind(add_unpriced)
     .bind(workspace_id)
     .bind(&month)
     .execute(&mut *tx)
@@ -207,10 +223,18 @@ pub async fn settle(
     Ok(Some(raised))
 }
 
-/// Settles reservations nobody will settle, to what their runs recorded: those of runs that
-/// ended at least `min_age_ms` ago (their settlement failed, or their server died after
-/// recording them), and those without a run row that no live instance holds — on PostgreSQL an
-/// instance whose lease expired, on SQLite (one server) any but `current`. Returns how many.
+/// How long a reservation without a run row is left alone on a live instance: the row is written
+/// right after admission, so one still missing by then belongs to a start that was abandoned.
+const NEVER_STARTED_MS: i64 = 10 * 60 * 1000;
+/// How long settled reservations are kept (a run settled by the sweep may still finish and
+/// settle the difference).
+const SETTLED_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Settles reservations nobody else will, to what their runs recorded: those of runs that ended
+/// at least `min_age_ms` ago (their own settlement failed, or their server died after recording
+/// them); those without a run row that no live instance holds — on PostgreSQL an instance whose
+/// lease expired, on SQLite (one server) any but `current` — or that are older than any start;
+/// then forgets settled ones older than a day. Returns how many were settled.
 pub async fn release_orphans(
     db: &Db,
     current: Option<&str>,
@@ -224,19 +248,26 @@ pub async fn release_orphans(
             crate::instances::db_now(db.backend())
         ),
     };
-    let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT r.run_id, r.workspace_id, runs.cost_micros \
+    let now = now_ms();
+    let rows: Vec<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT r.run_id, r.workspace_id, runs.cost_micros, runs.cost_source \
          FROM budget_reservations r LEFT JOIN runs ON runs.id = r.run_id \
-         WHERE (runs.id IS NOT NULL AND runs.status NOT IN ('queued', 'running') \
-         AND r.created_at <= $2) OR (runs.id IS NULL AND {dead}) LIMIT 1000"
+         WHERE r.settled_at IS NULL AND ( \
+         (runs.id IS NOT NULL AND runs.status NOT IN ('queued', 'running') \
+          AND runs.finished_at <= $2) \
+         OR (runs.id IS NULL AND ({dead} OR r.created_at <= $3))) LIMIT 1000"
     ))
     .bind(current.unwrap_or(""))
-    .bind(now_ms().saturating_sub(min_age_ms))
+    .bind(now.saturating_sub(min_age_ms))
+    .bind(now.saturating_sub(NEVER_STARTED_MS))
     .fetch_all(db.pool())
     .await?;
     let mut settled = 0;
-    for (run_id, workspace_id, cost) in rows {
-        let spent = Spent::Micros(cost.unwrap_or(0));
+    for (run_id, workspace_id, cost, source) in rows {
+        let spent = match (cost, source.as_deref()) {
+            (None, Some("unpriced")) => Spent::Unpriced,
+            (cost, _) => Spent::Micros(cost.unwrap_or(0)),
+        };
         if settle(db, &workspace_id, &run_id, spent, None)
             .await?
             .is_some()
@@ -244,5 +275,9 @@ pub async fn release_orphans(
             settled += 1;
         }
     }
+    sqlx::query("DELETE FROM budget_reservations WHERE settled_at IS NOT NULL AND settled_at < $1")
+        .bind(now.saturating_sub(SETTLED_KEPT_MS))
+        .execute(db.pool())
+        .await?;
     Ok(settled)
 }

@@ -64,6 +64,8 @@ pub enum RateVerdict {
     },
     /// Redis did not answer and the policy refuses.
     Unavailable,
+    /// The run is more tokens than the limit allows in a minute: it can never pass.
+    TooLarge(String),
 }
 
 /// Why a budget reservation was refused.
@@ -116,7 +118,8 @@ fn window(per_minute: i64, capacity: i64, state: BucketState) -> RateWindow {
         per_minute,
         capacity,
         remaining: state.remaining.min(capacity),
-        full_in_ms: state.reset_us.max(0).div_euclid(1000),
+        // Rounded up: a client told "full in 0 s" finds it full.
+        full_in_ms: (state.reset_us.max(0) + 999) / 1000,
     }
 }
 
@@ -210,14 +213,11 @@ impl LimitsGate {
         if let Some(tpm) = limits.tokens_per_minute
             && tokens > tpm
         {
-            return RateVerdict::Refused {
-                wait: Duration::from_secs(60),
-                message: format!(
-                    "This run may use {tokens} tokens (its input and max_tokens), more than \
-                     the workspace's limit of {tpm} tokens per minute: lower the agent's \
-                     max tokens or raise the limit."
-                ),
-            };
+            return RateVerdict::TooLarge(format!(
+                "This run may use {tokens} tokens (its input and max_tokens), more than the \
+                 workspace's limit of {tpm} tokens per minute: lower the agent's max tokens or \
+                 raise the limit."
+            ));
         }
         let plain: Vec<Bucket> = buckets.iter().map(|(b, _)| b.clone()).collect();
         let (taken, counted) = match &self.0.shared {
@@ -357,11 +357,18 @@ impl LimitsGate {
             let ledger = budget::ledger(&self.0.db, ask.workspace_id, &month).await?;
             let budget_micros = cap.unwrap_or(0);
             let money = |m: i64| crate::pricing::format_cost(Some(m));
+            let what = if amount > 0 {
+                format!(
+                    "This run could cost up to {}, more than is left of",
+                    money(amount)
+                )
+            } else {
+                "Nothing is left of".to_owned()
+            };
             return Ok(BudgetVerdict::Refused(format!(
-                "This run could cost up to {}, more than is left of the workspace's monthly \
-                 budget of {} ({} spent, {} held by runs in flight). The budget resets on {} \
-                 (UTC); an admin can raise it in Settings → Limits & budget.",
-                money(amount),
+                "{what} the workspace's monthly budget of {} ({} spent, {} held by runs in \
+                 flight). The budget resets on {} (UTC); an admin can raise it in Settings → \
+                 Limits & budget.",
                 money(budget_micros),
                 money(ledger.spent_micros),
                 money(ledger.reserved_micros),

@@ -154,12 +154,12 @@ on_both_backends!(
                                 .await
                                 .unwrap();
                             assert_eq!(done, Some(false));
-                            // Settling twice changes nothing.
+                            // Settling again to the same cost changes nothing.
                             assert_eq!(
                                 settle(&db, &ws, &run_id, Spent::Micros(spends), None)
                                     .await
                                     .unwrap(),
-                                None
+                                Some(false)
                             );
                         }
                         (reserved, spends)
@@ -363,9 +363,15 @@ on_both_backends!(
             )
             .await;
         let refused = run_on(&w, &runs, &a, &big.id, RunMode::Mock, RunTrigger::TestPanel).await;
-        assert!(matches!(refused, Err(CoreError::RateLimited { .. })));
+        // Not worth retrying: a field error on max_tokens (the refusal still on record).
+        let Err(CoreError::Validation(fields)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(fields[0].field, "max_tokens");
         let recorded = statuses(&w, &a.workspace_id).await;
-        let message = recorded.last().unwrap().2.as_deref().unwrap();
+        let last = recorded.last().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("rate_limited", "over_token_limit"));
+        let message = last.2.as_deref().unwrap();
         assert!(
             message.contains("more than the workspace's limit of 1000 tokens"),
             "{message}"
@@ -386,16 +392,17 @@ on_both_backends!(
             .respond_with(openai_used(20, 40))
             .mount(&w.upstream)
             .await;
-        // gpt-4o-mini: $0.15 / $0.60 per million tokens. A run's most is its ~20 input tokens and
-        // 50 output tokens: 3 + 30 = 33 µ$; it costs 20 × 0.15 + 40 × 0.6 = 27 µ$.
+        // gpt-4o-mini: $0.15 / $0.60 per million tokens. A run's most is its ~15 input tokens
+        // (three times: a billed attempt may be retried) and 50 output tokens: 7 + 30 = 37 µ$;
+        // it costs 20 × 0.15 + 40 × 0.6 = 27 µ$.
         let estimate = runs
             .estimate(&w.fresh(&a).await, &agent.id, "hello")
             .await
             .unwrap();
         assert!(estimate.exact_tokens);
         let most = estimate.reserve_micros.unwrap();
-        assert_eq!(estimate.high_micros, Some(most));
-        assert!((31..=35).contains(&most), "{estimate:?}");
+        assert!(estimate.high_micros.unwrap() < most);
+        assert!((35..=40).contains(&most), "{estimate:?}");
         assert!(estimate.low_micros.unwrap() <= 4);
         assert_eq!(estimate.remaining_micros, None);
         limit(
@@ -407,8 +414,8 @@ on_both_backends!(
             },
         )
         .await;
-        // 100 µ$: three runs fit (27 spent each, and the third's 33 reserved fits in 46 left);
-        // after 81 spent, a fourth's 33 does not.
+        // 100 µ$: three runs fit (27 spent each, and the third's 37 reserved fits in 46 left);
+        // after 81 spent, a fourth's 37 does not.
         for _ in 0..3 {
             let run = run_on(
                 &w,
@@ -530,7 +537,7 @@ on_both_backends!(
         assert_eq!(ok + over, 64);
         assert_eq!((l.spent_micros, l.reserved_micros), (27 * ok, 0));
         // At least the runs whose reservations fit at once, and never more than the cap holds.
-        assert!(ok >= cap / 35 && 27 * ok <= cap, "{ok} admitted");
+        assert!(ok >= cap / 40 && 27 * ok <= cap, "{ok} admitted");
         assert!(over > 0);
     }
 );

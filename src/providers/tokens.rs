@@ -2,8 +2,9 @@
 //! with OpenAI's own tokenizer (`tiktoken-rs`: o200k for the GPT-4o, 4.1, 5 and o families,
 //! cl100k for GPT-4 and 3.5) where the model is one of OpenAI's, plus the few tokens each message
 //! adds around its text; for every other model (Anthropic's, an OpenAI-compatible endpoint's
-//! own), one token per three characters — an overestimate for the tokenizers of Claude, Llama and
-//! Mistral on prose (about 3.5–4 characters a token), so a reservation errs high, not low.
+//! own), one token per three ASCII characters — an overestimate for the tokenizers of Claude,
+//! Llama and Mistral on prose (about 3.5–4 characters a token) — and one per UTF-8 byte of any
+//! other character (byte-level tokenizers never need more), so a reservation errs high, not low.
 
 use tiktoken_rs::CoreBPE;
 use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
@@ -14,8 +15,8 @@ use super::{ChatRequest, ProviderKind};
 const PER_MESSAGE: i64 = 4;
 /// What priming the reply adds.
 const PER_REPLY: i64 = 3;
-/// Characters a token, for models without a tokenizer here.
-const CHARS_PER_TOKEN: usize = 3;
+/// ASCII characters a token, for models without a tokenizer here.
+const ASCII_PER_TOKEN: usize = 3;
 
 /// The tokenizer of an OpenAI model, if it is one; loaded once, on first use.
 fn tokenizer(provider: ProviderKind, model: &str) -> Option<&'static CoreBPE> {
@@ -37,7 +38,10 @@ pub fn exact_for(provider: ProviderKind, model: &str) -> bool {
 fn count(bpe: Option<&CoreBPE>, text: &str) -> i64 {
     let n = match bpe {
         Some(bpe) => bpe.encode_ordinary(text).len(),
-        None => text.chars().count().div_ceil(CHARS_PER_TOKEN),
+        None => {
+            let ascii = text.bytes().filter(u8::is_ascii).count();
+            ascii.div_ceil(ASCII_PER_TOKEN) + (text.len() - ascii)
+        }
     };
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -122,6 +126,13 @@ mod tests {
         assert_eq!(
             input_tokens(ProviderKind::Anthropic, "claude-x", &c),
             3 + 6 + 2 + 3 * 4
+        );
+        // Other scripts and emoji: a token per UTF-8 byte, never fewer than a byte-level
+        // tokenizer needs.
+        let cjk = chat("claude-x", "", "你好世界🙂 ok");
+        assert_eq!(
+            input_tokens(ProviderKind::Anthropic, "claude-x", &cjk),
+            (4 * 3 + 4) + 1 + 2 * 4 + 3
         );
     }
 }

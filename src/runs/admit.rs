@@ -42,6 +42,9 @@ pub struct AdmitRequest {
     pub input_tokens: i64,
     /// A repair attempt may follow the first call (the worst case is two calls).
     pub may_repair: bool,
+    /// Attempts of one call that may be billed (a provider that reports input usage and then
+    /// fails is retried): the retry policy's most attempts.
+    pub attempts: u32,
     /// The workspace's limits.
     pub limits: Arc<LimitSettings>,
     /// The model's price, if it has one.
@@ -54,7 +57,9 @@ const REPAIR_PROMPT_TOKENS: i64 = 1_024;
 
 impl AdmitRequest {
     /// The most the run can cost at `price`: its input and `max_tokens` of output, twice over
-    /// with a repair attempt (whose input also holds the first answer).
+    /// with a repair attempt (whose input also holds the first answer), the input once more for
+    /// each retry (an attempt that fails after its input was billed; output is never retried
+    /// once it streamed).
     pub fn most_micros(&self, price: &ModelPrice) -> i64 {
         let (input, output) = if self.may_repair {
             (
@@ -67,6 +72,7 @@ impl AdmitRequest {
         } else {
             (self.input_tokens, self.max_tokens)
         };
+        let input = input.saturating_mul(i64::from(self.attempts.max(1)));
         cost_micros(Usage::reported(input, output), price)
     }
 }
@@ -109,6 +115,9 @@ pub struct Admission {
     /// The workspace's rate windows after this run was counted (the API's headers).
     pub rate: Option<RateHeaders>,
     pending: Option<Pending>,
+    /// The run's task owns it: dropped unsettled, its reservation stays held (the sweep settles
+    /// it from the run's row).
+    running: bool,
 }
 
 impl Admission {
@@ -124,11 +133,21 @@ impl Admission {
     pub fn keep(mut self) {
         self.pending = None;
     }
+
+    /// Hands the admission to the run's task: from here on, only a settlement releases it.
+    pub fn running(mut self) -> Admission {
+        self.running = true;
+        self
+    }
 }
 
 impl Drop for Admission {
-    // Dropped unsettled: the run never reached its provider (its start failed or was abandoned).
+    // Dropped unsettled before its task owned it: the run never reached its provider (its start
+    // failed or was abandoned).
     fn drop(&mut self) {
+        if self.running {
+            return;
+        }
         if let Some(pending) = self.pending.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -149,6 +168,9 @@ pub enum RefusalKind {
     BudgetExceeded,
     /// The limits could not be checked (Redis or the database did not answer): `503`, retry.
     Unavailable,
+    /// The run could never fit the token limit (its input and `max_tokens` are more than a
+    /// minute's worth): a field error, not worth retrying.
+    TooLarge,
 }
 
 impl RefusalKind {
@@ -158,6 +180,7 @@ impl RefusalKind {
             RefusalKind::RateLimited => RunStatus::RateLimited,
             RefusalKind::BudgetExceeded => RunStatus::BudgetExceeded,
             RefusalKind::Unavailable => RunStatus::Failed,
+            RefusalKind::TooLarge => RunStatus::RateLimited,
         }
     }
 
@@ -167,6 +190,7 @@ impl RefusalKind {
             RefusalKind::RateLimited => "rate_limited",
             RefusalKind::BudgetExceeded => "budget_exceeded",
             RefusalKind::Unavailable => "limits_unavailable",
+            RefusalKind::TooLarge => "over_token_limit",
         }
     }
 }
@@ -197,6 +221,7 @@ impl Refusal {
             RefusalKind::Unavailable => CoreError::Busy {
                 retry_after_secs: self.retry_after.map_or(5, |d| d.as_secs().max(1)),
             },
+            RefusalKind::TooLarge => CoreError::field("max_tokens", &self.message),
         }
     }
 }
@@ -242,6 +267,13 @@ impl Gate for LimitsGate {
                         kind: RefusalKind::RateLimited,
                         message,
                         retry_after: Some(wait),
+                    });
+                }
+                RateVerdict::TooLarge(message) => {
+                    return Err(Refusal {
+                        kind: RefusalKind::TooLarge,
+                        message,
+                        retry_after: None,
                     });
                 }
                 RateVerdict::Unavailable => {
@@ -293,7 +325,11 @@ impl Gate for LimitsGate {
                 charge,
                 reservation,
             });
-            Ok(Admission { rate, pending })
+            Ok(Admission {
+                rate,
+                pending,
+                running: false,
+            })
         })
     }
 }

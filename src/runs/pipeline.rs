@@ -227,6 +227,7 @@ impl Runs {
             max_tokens: chat.max_tokens,
             input_tokens,
             may_repair,
+            attempts: shared.config.policy.max_attempts,
             limits: limits.clone(),
             price: price.cloned(),
         };
@@ -358,6 +359,7 @@ async fn start(
         max_tokens: call.chat.max_tokens,
         input_tokens: input_tokens(&shared, &call.chat, agent.config.provider).await?,
         may_repair: agent.config.repair_output && call.output_schema.is_some(),
+        attempts: shared.config.policy.max_attempts,
         limits,
         price,
     };
@@ -417,7 +419,7 @@ async fn start(
         head,
         call,
         cancel,
-        admission,
+        admission: admission.running(),
         registered,
     };
     tokio::spawn(drive(shared, job, events).instrument(tracing::Span::current()));

@@ -313,9 +313,23 @@ fn TestPanel(agent: Agent) -> impl IntoView {
     );
     let providers = Resource::new(|| (), |_| live_providers());
     let provider = agent.config.provider;
+    // The estimate follows the input once typing pauses (not a request per keystroke).
+    let typed = Memo::new(move |_| input.current_text());
+    let paused = RwSignal::new(typed.get_untracked());
+    Effect::new(move |_| {
+        let text = typed.get();
+        set_timeout(
+            move || {
+                if typed.get_untracked() == text {
+                    paused.set(text);
+                }
+            },
+            std::time::Duration::from_millis(400),
+        );
+    });
     let estimate_id = agent.id.clone();
     let estimate = Resource::new(
-        move || (input.current_text(), live.version.get()),
+        move || (paused.get(), live.version.get()),
         move |(text, _)| crate::api::limits::estimate_run(estimate_id.clone(), text),
     );
     let on_submit = move |ev: SubmitEvent| {
@@ -401,12 +415,20 @@ fn EstimateLine(estimate: galaxy_core::limits::RunEstimate) -> impl IntoView {
         ),
         _ => "This model has no price: a live run's cost cannot be estimated".to_owned(),
     };
+    let reserved = match (estimate.reserve_micros, estimate.high_micros) {
+        (Some(r), Some(h)) if r > h => Some(format!(
+            "; a live run holds up to {} of the budget while it runs (retries and a repair attempt \
+             included)",
+            format_cost(Some(r))
+        )),
+        _ => None,
+    };
     let left = estimate
         .remaining_micros
         .map(|m| format!(" · Budget left this month: {}", format_cost(Some(m))));
     view! {
         <p class="small muted estimate" data-estimate="cost">
-            {cost} " (" {tokens} ")" {left}
+            {cost} " (" {tokens} {reserved} ")" {left}
         </p>
     }
 }

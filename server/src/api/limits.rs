@@ -79,10 +79,7 @@ impl ApiLimits {
             requests_per_minute: n(self.requests_per_minute),
             tokens_per_minute: n(self.tokens_per_minute),
             burst: n(self.burst),
-            monthly_budget_usd: self
-                .monthly_budget_usd
-                .map(|usd| format!("{usd}"))
-                .unwrap_or_default(),
+            monthly_budget_usd: self.monthly_budget_usd.map(usd_text).unwrap_or_default(),
             soft_alert_percent: n(self.soft_alert_percent),
             hard_cap: self.hard_cap,
             unpriced: self.unpriced_models.clone(),
@@ -99,6 +96,22 @@ impl ApiLimits {
                 .collect();
             galaxy_core::CoreError::Validation(fields).into()
         })
+    }
+}
+
+/// A JSON number of dollars as the form's text: whole micro-dollars (`12.5`, `0.3` even when
+/// the client's double says `0.30000000000000004`); more precision than that is refused by the
+/// form's rules (the text keeps it), as are negative and huge amounts.
+fn usd_text(usd: f64) -> String {
+    let micros = (usd * 1_000_000.0).round();
+    if usd.is_finite() && (usd * 1_000_000.0 - micros).abs() < 1e-3 && micros.abs() < 1e15 {
+        let sign = if micros < 0.0 { "-" } else { "" };
+        format!(
+            "{sign}{}",
+            galaxy_core::limits::format_usd_amount(micros.abs() as i64)
+        )
+    } else {
+        format!("{usd}")
     }
 }
 
