@@ -370,7 +370,10 @@ on_both_backends!(
         assert_eq!(fields[0].field, "max_tokens");
         let recorded = statuses(&w, &a.workspace_id).await;
         let last = recorded.last().unwrap();
-        assert_eq!((last.0.as_str(), last.1.as_str()), ("rate_limited", "over_token_limit"));
+        assert_eq!(
+            (last.0.as_str(), last.1.as_str()),
+            ("rate_limited", "over_token_limit")
+        );
         let message = last.2.as_deref().unwrap();
         assert!(
             message.contains("more than the workspace's limit of 1000 tokens"),
