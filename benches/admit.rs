@@ -49,7 +49,11 @@ fn ask(actor: &Actor, limits: LimitSettings, mode: RunMode, i: usize) -> AdmitRe
         input_tokens: 40,
         may_repair: false,
         attempts: 3,
-        limits: Arc::new(limits),
+        limits: Arc::new(galaxy_core::limits::LimitSet {
+            workspace: limits,
+            overrides: Default::default(),
+        }),
+        api_token_id: None,
         price: galaxy_core::pricing::find_price(&[], &shipped, "openai", "gpt-4o-mini").cloned(),
     }
 }

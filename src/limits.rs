@@ -35,6 +35,70 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// What an override limits: one agent, or one API token.
+    pub enum OverrideKind("override target") {
+        Agent = "agent",
+        Token = "token",
+    }
+}
+
+/// The scope name of an override's rows (`agent:<id>`, `token:<id>`); `""` is the workspace's.
+pub fn scope_of(kind: OverrideKind, target_id: &str) -> String {
+    format!("{kind}:{target_id}")
+}
+
+/// Limits of one agent or one API token, on top of the workspace's (both apply): a request and a
+/// token rate, and a monthly budget that is always a hard cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Override {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub kind: OverrideKind,
+    pub target_id: String,
+    /// The agent's or the token's name.
+    pub target_name: String,
+    pub requests_per_minute: Option<i64>,
+    pub tokens_per_minute: Option<i64>,
+    pub monthly_budget_micros: Option<i64>,
+    /// Spent under this override this month (micro-dollars).
+    pub spent_micros: i64,
+}
+
+impl Override {
+    /// The settings the gate applies for it.
+    pub fn settings(&self) -> LimitSettings {
+        LimitSettings {
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_minute: self.tokens_per_minute,
+            monthly_budget_micros: self.monthly_budget_micros,
+            ..LimitSettings::default()
+        }
+    }
+}
+
+/// Parses an override form (empty = no limit; at least one limit).
+pub fn parse_override(
+    requests_per_minute: &str,
+    tokens_per_minute: &str,
+    monthly_budget_usd: &str,
+) -> Result<LimitSettings, Vec<FieldError>> {
+    let settings = parse_limits(&LimitsDraft {
+        requests_per_minute: requests_per_minute.to_owned(),
+        tokens_per_minute: tokens_per_minute.to_owned(),
+        monthly_budget_usd: monthly_budget_usd.to_owned(),
+        hard_cap: true,
+        ..LimitsDraft::default()
+    })?;
+    if settings == LimitSettings::default() {
+        return Err(vec![FieldError::new(
+            "requests_per_minute",
+            "Set at least one limit (or remove the override).",
+        )]);
+    }
+    Ok(settings)
+}
+
 /// Highest request rate that can be set, per minute.
 pub const MAX_REQUESTS_PER_MINUTE: i64 = 1_000_000;
 /// Highest token rate that can be set, per minute (a million a second).
@@ -340,6 +404,8 @@ pub struct UsageView {
     pub requests: Option<RateWindow>,
     pub tokens_window: Option<RateWindow>,
     pub alert: Option<BudgetAlert>,
+    /// Per-agent and per-token limits, with what each spent this month.
+    pub overrides: Vec<Override>,
 }
 
 impl UsageView {
@@ -389,6 +455,223 @@ mod server {
         i64,
         String,
     );
+
+    /// Every limit of a workspace: its own, and its per-agent and per-token overrides (by scope).
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct LimitSet {
+        pub workspace: LimitSettings,
+        pub overrides: std::collections::HashMap<String, LimitSettings>,
+    }
+
+    impl LimitSet {
+        /// What applies to a run of `agent_id` (with API token `token_id`): the workspace's
+        /// first, then the agent's, then the token's — each with its scope.
+        pub fn for_run(
+            &self,
+            agent_id: &str,
+            token_id: Option<&str>,
+        ) -> Vec<(String, &LimitSettings)> {
+            let mut out = vec![(String::new(), &self.workspace)];
+            for scope in std::iter::once(scope_of(OverrideKind::Agent, agent_id))
+                .chain(token_id.map(|t| scope_of(OverrideKind::Token, t)))
+            {
+                if let Some(settings) = self.overrides.get(&scope) {
+                    out.push((scope, settings));
+                }
+            }
+            out
+        }
+    }
+
+    /// A limits row with its scope.
+    type ScopedRow = (
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        String,
+    );
+
+    /// An override as stored: scope, its limits, the agent's and the token's names, its spend.
+    type OverrideRow = (
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+
+    /// Most overrides a workspace may have.
+    pub const MAX_OVERRIDES: i64 = 1_000;
+
+    /// A workspace's limits and overrides, in one query.
+    pub async fn limit_set(db: &Db, workspace_id: &str) -> Result<LimitSet, CoreError> {
+        let rows: Vec<ScopedRow> = sqlx::query_as(
+            "SELECT scope, requests_per_minute, tokens_per_minute, burst, \
+                 monthly_budget_micros, soft_alert_percent, hard_cap, unpriced \
+                 FROM workspace_limits WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        let mut set = LimitSet::default();
+        for (scope, rpm, tpm, burst, budget, alert, hard_cap, unpriced) in rows {
+            let settings = LimitSettings {
+                requests_per_minute: rpm,
+                tokens_per_minute: tpm,
+                burst,
+                monthly_budget_micros: budget,
+                soft_alert_percent: alert,
+                hard_cap: hard_cap != 0,
+                unpriced: UnpricedPolicy::parse(&unpriced)
+                    .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
+            };
+            if scope.is_empty() {
+                set.workspace = settings;
+            } else {
+                set.overrides.insert(scope, settings);
+            }
+        }
+        Ok(set)
+    }
+
+    /// The workspace's overrides with their targets' names and this month's spend under each.
+    pub async fn overrides(db: &Db, workspace_id: &str) -> Result<Vec<Override>, CoreError> {
+        let month = crate::timefmt::month_of(now_ms()).0;
+        let rows: Vec<OverrideRow> =
+            sqlx::query_as(
+                "SELECT l.scope, l.requests_per_minute, l.tokens_per_minute, \
+                 l.monthly_budget_micros, a.name, t.name, b.spent_micros \
+                 FROM workspace_limits l \
+                 LEFT JOIN agents a ON l.scope = 'agent:' || a.id AND a.workspace_id = l.workspace_id \
+                 LEFT JOIN api_tokens t ON l.scope = 'token:' || t.id AND t.workspace_id = l.workspace_id \
+                 LEFT JOIN budget_ledger b ON b.workspace_id = l.workspace_id AND b.scope = l.scope \
+                 AND b.month = $2 \
+                 WHERE l.workspace_id = $1 AND l.scope <> '' ORDER BY l.scope",
+            )
+            .bind(workspace_id)
+            .bind(month)
+            .fetch_all(db.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(scope, rpm, tpm, budget, agent, token, spent)| {
+                let (kind, id) = scope.split_once(':')?;
+                let kind = OverrideKind::parse(kind).ok()?;
+                Some(Override {
+                    kind,
+                    target_id: id.to_owned(),
+                    target_name: agent.or(token).unwrap_or_else(|| "(deleted)".to_owned()),
+                    requests_per_minute: rpm,
+                    tokens_per_minute: tpm,
+                    monthly_budget_micros: budget,
+                    spent_micros: spent.unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+
+    /// Sets (or replaces) the limits of one agent or API token of the actor's workspace (admins
+    /// and owners; audited; in effect on every instance with the next run). `NotFound` for a
+    /// target that is not the workspace's.
+    pub async fn set_override(
+        db: &Db,
+        actor: &Actor,
+        kind: OverrideKind,
+        target_id: &str,
+        settings: &LimitSettings,
+    ) -> Result<(), CoreError> {
+        require_admin(actor)?;
+        let table = match kind {
+            OverrideKind::Agent => "agents",
+            OverrideKind::Token => "api_tokens",
+        };
+        let found: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT 1 FROM {table} WHERE id = $1 AND workspace_id = $2"
+        ))
+        .bind(target_id)
+        .bind(&actor.workspace_id)
+        .fetch_optional(db.pool())
+        .await?;
+        if found.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        let count: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM workspace_limits WHERE workspace_id = $1 AND scope <> ''",
+        )
+        .bind(&actor.workspace_id)
+        .fetch_one(db.pool())
+        .await?;
+        if count.0 >= MAX_OVERRIDES {
+            return Err(CoreError::field(
+                "target",
+                &format!("A workspace may have at most {MAX_OVERRIDES} overrides."),
+            ));
+        }
+        let scope = scope_of(kind, target_id);
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO workspace_limits (workspace_id, scope, requests_per_minute, \
+             tokens_per_minute, burst, monthly_budget_micros, soft_alert_percent, hard_cap, \
+             unpriced, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, NULL, 1, 'refuse', $6) \
+             ON CONFLICT (workspace_id, scope) DO UPDATE SET \
+             requests_per_minute = excluded.requests_per_minute, \
+             tokens_per_minute = excluded.tokens_per_minute, \
+             monthly_budget_micros = excluded.monthly_budget_micros, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&actor.workspace_id)
+        .bind(&scope)
+        .bind(settings.requests_per_minute)
+        .bind(settings.tokens_per_minute)
+        .bind(settings.monthly_budget_micros)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        crate::audit::record(
+            &mut *tx,
+            actor,
+            "limits.override_set",
+            &scope,
+            &detail(settings),
+        )
+        .await?;
+        crate::workspaces::bump_generation(&mut *tx, &actor.workspace_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes one agent's or token's override (admins and owners; audited).
+    pub async fn delete_override(
+        db: &Db,
+        actor: &Actor,
+        kind: OverrideKind,
+        target_id: &str,
+    ) -> Result<(), CoreError> {
+        require_admin(actor)?;
+        let scope = scope_of(kind, target_id);
+        let mut tx = db.pool().begin().await?;
+        let gone =
+            sqlx::query("DELETE FROM workspace_limits WHERE workspace_id = $1 AND scope = $2")
+                .bind(&actor.workspace_id)
+                .bind(&scope)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if gone == 0 {
+            tx.rollback().await?;
+            return Err(CoreError::NotFound);
+        }
+        crate::audit::record(&mut *tx, actor, "limits.override_removed", &scope, "").await?;
+        crate::workspaces::bump_generation(&mut *tx, &actor.workspace_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// The workspace's limits (any member may read them: the test panel shows what is left).
     pub async fn workspace_limits(db: &Db, workspace_id: &str) -> Result<LimitSettings, CoreError> {
@@ -524,6 +807,7 @@ mod server {
             requests,
             tokens_window,
             limits,
+            overrides: overrides(db, &actor.workspace_id).await?,
         })
     }
 

@@ -11,11 +11,11 @@ test('an admin sets limits, sees the estimate before Run, a refusal, and the bud
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Limits & budget' })).toBeVisible();
   // A wrong value is named next to its field and nothing is saved.
-  await page.getByLabel('Requests per minute').fill('lots');
+  await page.getByLabel('Requests per minute', { exact: true }).fill('lots');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await expect(page.getByText('Enter a whole number from 1 to 1000000')).toBeVisible();
-  await page.getByLabel('Requests per minute').fill('2');
-  await page.getByLabel('Budget (US $)').fill('5');
+  await page.getByLabel('Requests per minute', { exact: true }).fill('2');
+  await page.getByLabel('Budget (US $)', { exact: true }).fill('5');
   await page.getByLabel('Alert admins at (%)').fill('80');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
@@ -46,7 +46,7 @@ test('an admin sets limits, sees the estimate before Run, a refusal, and the bud
   // A spent budget: the banner on every page for the admin, the dashboard's bar.
   await page.goto('/settings/limits');
   await hydrated(page);
-  await page.getByLabel('Budget (US $)').fill('0');
+  await page.getByLabel('Budget (US $)', { exact: true }).fill('0');
   await page.getByLabel('Alert admins at (%)').fill('');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
@@ -57,4 +57,36 @@ test('an admin sets limits, sees the estimate before Run, a refusal, and the bud
   await page.goto('/');
   await expect(page.locator('meter.spend-bar')).toBeAttached();
   await expect(page.locator('[data-usage="bar"]')).toContainText('$0.000000 of $0.000000 spent this month');
+});
+
+test("an admin gives one agent its own limit, on top of the workspace's, and removes it", async ({ page }) => {
+  await signUp(page, 'Override', uniqueEmail('override'));
+  await createAgent(page, { name: 'Capped agent' });
+  const agentUrl = page.url();
+  await page.goto('/settings/limits');
+  await hydrated(page);
+  await page.getByLabel('Agent or token').selectOption({ label: 'Agent · Capped agent' });
+  await page.getByLabel('Its requests per minute').fill('1');
+  await page.getByRole('button', { name: 'Save override' }).click();
+  const row = page.locator('tr[data-override^="agent:"]');
+  await expect(row).toContainText('Agent · Capped agent');
+  await expect(row).toContainText('1');
+
+  await page.goto(agentUrl);
+  await hydrated(page);
+  const panel = page.locator('section.test-panel');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+  await expect(panel.getByRole('button', { name: 'Run' })).toBeEnabled();
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.getByText(/Too many attempts or runs right now/)).toBeVisible();
+
+  await page.goto('/settings/limits');
+  await hydrated(page);
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await expect(row).toHaveCount(0);
+  await page.goto(agentUrl);
+  await hydrated(page);
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
 });

@@ -8,7 +8,8 @@
 //!   `Idempotency-Key` (`run` scope); streamed answers are server-sent events;
 //! - `GET /runs?agent=&status=&limit=&cursor=`, `GET /runs/{id}` (`read` scope);
 //! - `GET /workspace/limits`, `GET /workspace/usage` (`read`), `PUT /workspace/limits`
-//!   (`admin`) — rate limits and the monthly budget;
+//!   (`admin`) — rate limits and the monthly budget; `GET /workspace/limits/overrides` (`read`),
+//!   `PUT`/`DELETE /workspace/limits/overrides/{agent:<id>|token:<id>}` (`admin`);
 //! - `GET /openapi.json` — the OpenAPI 3.1 document of all of it, generated from these types.
 //!
 //! Runs go through the same pipeline as the test panel (validation, limits, recording) with
@@ -41,6 +42,11 @@ pub fn routes() -> Router<AppState> {
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::get))
         .route("/workspace/limits", get(limits::get).put(limits::put))
+        .route("/workspace/limits/overrides", get(limits::list_overrides))
+        .route(
+            "/workspace/limits/overrides/{target}",
+            axum::routing::put(limits::put_override).delete(limits::delete_override),
+        )
         .route("/workspace/usage", get(limits::usage))
         .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
@@ -65,6 +71,9 @@ pub const PATHS: &[(&str, &str)] = &[
     ("GET", "/api/v1/runs/{id}"),
     ("GET", "/api/v1/workspace/limits"),
     ("PUT", "/api/v1/workspace/limits"),
+    ("GET", "/api/v1/workspace/limits/overrides"),
+    ("PUT", "/api/v1/workspace/limits/overrides/{target}"),
+    ("DELETE", "/api/v1/workspace/limits/overrides/{target}"),
     ("GET", "/api/v1/workspace/usage"),
     ("GET", "/api/v1/openapi.json"),
 ];

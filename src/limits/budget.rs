@@ -26,11 +26,22 @@ pub struct Ledger {
 
 /// The workspace's ledger for `month` (zeros when nothing was run).
 pub async fn ledger(db: &Db, workspace_id: &str, month: &str) -> Result<Ledger, CoreError> {
+    scope_ledger(db, workspace_id, "", month).await
+}
+
+/// One scope's ledger for `month` (`""`: the workspace's).
+pub async fn scope_ledger(
+    db: &Db,
+    workspace_id: &str,
+    scope: &str,
+    month: &str,
+) -> Result<Ledger, CoreError> {
     let row: Option<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT spent_micros, reserved_micros, unpriced_runs, alerted_budget_micros \
-         FROM budget_ledger WHERE workspace_id = $1 AND scope = '' AND month = $2",
+         FROM budget_ledger WHERE workspace_id = $1 AND scope = $2 AND month = $3",
     )
     .bind(workspace_id)
+    .bind(scope)
     .bind(month)
     .fetch_optional(db.pool())
     .await?;
@@ -57,10 +68,12 @@ pub fn alert_of(limits: &LimitSettings, ledger: &Ledger, resets_at: i64) -> Opti
     })
 }
 
-/// What a reservation is for.
+/// What a reservation is for: one scope's budget (`""` the workspace's, `agent:<id>`,
+/// `token:<id>`).
 #[derive(Clone, Debug)]
 pub struct Hold<'a> {
     pub workspace_id: &'a str,
+    pub scope: &'a str,
     pub run_id: &'a str,
     pub month: &'a str,
     pub amount_micros: i64,
@@ -71,52 +84,61 @@ pub struct Hold<'a> {
 
 /// Reserves `hold.amount_micros` for a run: false (nothing reserved) when that would pass the cap.
 pub async fn reserve(db: &Db, hold: &Hold<'_>) -> Result<bool, CoreError> {
-    if hold.cap_micros.is_some_and(|cap| hold.amount_micros > cap) {
-        return Ok(false);
+    Ok(reserve_all(db, std::slice::from_ref(hold)).await?.is_none())
+}
+
+/// Reserves every hold, or none, in one transaction (in the order given: callers give the
+/// workspace's first, so concurrent reservations lock rows in one order): `Some(i)` when hold
+/// `i` would pass its cap (nothing is reserved then).
+pub async fn reserve_all(db: &Db, holds: &[Hold<'_>]) -> Result<Option<usize>, CoreError> {
+    if let Some(i) = holds
+        .iter()
+        .position(|h| h.cap_micros.is_some_and(|cap| h.amount_micros > cap))
+    {
+        return Ok(Some(i));
     }
     let mut tx = db.pool().begin().await?;
     let upsert = "INSERT INTO budget_ledger (workspace_id, scope, month, spent_micros, \
-                  reserved_micros, unpriced_runs) VALUES ($1, '', $2, 0, $3, 0) \
+                  reserved_micros, unpriced_runs) VALUES ($1, $2, $3, 0, $4, 0) \
                   ON CONFLICT (workspace_id, scope, month) DO UPDATE SET \
                   reserved_micros = budget_ledger.reserved_micros + excluded.reserved_micros";
-    let applied = match hold.cap_micros {
-        None => sqlx::query(upsert)
-            .bind(hold.workspace_id)
-            .bind(hold.month)
-            .bind(hold.amount_micros)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-        Some(cap) => sqlx::query(&format!(
-            "{upsert} WHERE budget_ledger.spent_micros + budget_ledger.reserved_micros \
-             + excluded.reserved_micros <= $4"
-        ))
+    let capped = format!(
+        "{upsert} WHERE budget_ledger.spent_micros + budget_ledger.reserved_micros \
+         + excluded.reserved_micros <= $5"
+    );
+    for (i, hold) in holds.iter().enumerate() {
+        let query = sqlx::query(match hold.cap_micros {
+            None => upsert,
+            Some(_) => &capped,
+        })
         .bind(hold.workspace_id)
+        .bind(hold.scope)
+        .bind(hold.month)
+        .bind(hold.amount_micros);
+        let query = match hold.cap_micros {
+            None => query,
+            Some(cap) => query.bind(cap),
+        };
+        if query.execute(&mut *tx).await?.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(Some(i));
+        }
+        sqlx::query(
+            "INSERT INTO budget_reservations (run_id, workspace_id, scope, month, amount_micros, \
+             instance_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(hold.run_id)
+        .bind(hold.workspace_id)
+        .bind(hold.scope)
         .bind(hold.month)
         .bind(hold.amount_micros)
-        .bind(cap)
+        .bind(hold.instance_id)
+        .bind(now_ms())
         .execute(&mut *tx)
-        .await?
-        .rows_affected(),
-    };
-    if applied == 0 {
-        tx.rollback().await?;
-        return Ok(false);
+        .await?;
     }
-    sqlx::query(
-        "INSERT INTO budget_reservations (run_id, workspace_id, scope, month, amount_micros, \
-         instance_id, created_at) VALUES ($1, $2, '', $3, $4, $5, $6)",
-    )
-    .bind(hold.run_id)
-    .bind(hold.workspace_id)
-    .bind(hold.month)
-    .bind(hold.amount_micros)
-    .bind(hold.instance_id)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(None)
 }
 
 /// What a run cost, for [`settle`].
@@ -150,46 +172,54 @@ pub async fn settle(
         Spent::Unpriced => (0, 1),
     };
     let mut tx = db.pool().begin().await?;
-    // A write first (so a SQLite transaction never upgrades a read lock): it marks the row and
-    // answers what it held and what it was settled to before (unchanged by this statement).
-    let held: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "UPDATE budget_reservations SET settled_at = $1 WHERE run_id = $2 AND scope = '' \
-         RETURNING month, amount_micros, settled_micros",
+    // A write first (so a SQLite transaction never upgrades a read lock): it marks the rows and
+    // answers what each held and what it was settled to before (unchanged by this statement).
+    let held: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "UPDATE budget_reservations SET settled_at = $1 WHERE run_id = $2 \
+         RETURNING scope, month, amount_micros, settled_micros",
     )
     .bind(now_ms())
     .bind(run_id)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let Some((month, amount, before)) = held else {
+    if held.is_empty() {
         tx.rollback().await?;
         return Ok(None);
-    };
-    let (release, add, add_unpriced) = match before {
-        None => (amount, micros, unpriced),
-        // Settled already: only the difference (a run's cost only grows once it is recorded).
-        Some(earlier) => (0, (micros - earlier).max(0), 0),
-    };
-    sqlx::query(
-        "UPDATE budget_reservations SET settled_micros = $1 WHERE run_id = $2 AND scope = ''",
-    )
-    .bind(micros.max(before.unwrap_or(0)))
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE budget_ledger SET reserved_micros = reserved_micros - $1, \
-         spent_micros = spent_micros + $2, unpriced_runs = unpriced_runs + $3 \
-         WHERE workspace_id = $4 AND scope = '' AND month = $5",
-    )
-    .bind(release)
-    .bind(add)
-    .bind(add_unpriced)
-    .bind(workspace_id)
-    .bind(&month)
-    .execute(&mut *tx)
-    .await?;
+    }
+    let mut month = String::new();
+    for (scope, scope_month, amount, before) in held {
+        let (release, add, add_unpriced) = match before {
+            None => (amount, micros, unpriced),
+            // Settled already: only the difference (a run's cost only grows once recorded).
+            Some(earlier) => (0, (micros - earlier).max(0), 0),
+        };
+        sqlx::query(
+            "UPDATE budget_reservations SET settled_micros = $1 WHERE run_id = $2 AND scope = $3",
+        )
+        .bind(micros.max(before.unwrap_or(0)))
+        .bind(run_id)
+        .bind(&scope)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE budget_ledger SET reserved_micros = reserved_micros - $1, \
+             spent_micros = spent_micros + $2, unpriced_runs = unpriced_runs + $3 \
+             WHERE workspace_id = $4 AND scope = $5 AND month = $6",
+        )
+        .bind(release)
+        .bind(add)
+        .bind(add_unpriced)
+        .bind(workspace_id)
+        .bind(&scope)
+        .bind(&scope_month)
+        .execute(&mut *tx)
+        .await?;
+        if scope.is_empty() {
+            month = scope_month;
+        }
+    }
     let mut raised = false;
-    if let Some((at, actor)) = alert {
+    if let Some((at, actor)) = alert.filter(|_| !month.is_empty()) {
         // Raised once per month and budget: the first settlement to reach the threshold sets it.
         raised = sqlx::query(
             "UPDATE budget_ledger SET alerted_budget_micros = $1 \
@@ -250,7 +280,7 @@ pub async fn release_orphans(
     };
     let now = now_ms();
     let rows: Vec<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(&format!(
-        "SELECT r.run_id, r.workspace_id, runs.cost_micros, runs.cost_source \
+        "SELECT DISTINCT r.run_id, r.workspace_id, runs.cost_micros, runs.cost_source \
          FROM budget_reservations r LEFT JOIN runs ON runs.id = r.run_id \
          WHERE r.settled_at IS NULL AND ( \
          (runs.id IS NOT NULL AND runs.status NOT IN ('queued', 'running') \

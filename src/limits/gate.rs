@@ -45,12 +45,24 @@ pub enum Counted {
 /// Units a run was charged, for [`LimitsGate::give_back`] and [`LimitsGate::correct_tokens`].
 #[derive(Clone, Debug)]
 pub struct Charge {
-    pub workspace_id: String,
     pub counted: Counted,
-    /// µs per request unit, when a request limit counted it.
-    pub request_every_us: Option<i64>,
-    /// µs per token and the tokens charged, when a token limit counted them.
-    pub tokens: Option<(i64, i64)>,
+    /// The request buckets charged one each: key and µs per request.
+    pub requests: Vec<(String, i64)>,
+    /// The token buckets charged: key, µs per token, tokens charged.
+    pub tokens: Vec<(String, i64, i64)>,
+}
+
+/// The limits that apply to a run, each with its scope (`""`: the workspace's; `agent:<id>`,
+/// `token:<id>`), the workspace's first.
+pub type Scoped<'a> = [(String, &'a LimitSettings)];
+
+/// How a scope's limit is named in a message.
+fn scope_name(scope: &str) -> &'static str {
+    match scope.split_once(':').map(|(kind, _)| kind) {
+        None => "the workspace",
+        Some("agent") => "this agent",
+        Some(_) => "this API token",
+    }
 }
 
 /// What the rate limit decided.
@@ -150,76 +162,92 @@ impl LimitsGate {
         &self.0.db
     }
 
-    /// The workspace's buckets for a run of `tokens` tokens: requests, then tokens (each when
-    /// limited), with their limits per minute.
-    fn buckets(workspace_id: &str, limits: &LimitSettings, tokens: i64) -> Vec<(Bucket, i64)> {
+    /// The buckets of a run of `tokens` tokens: per scope, requests then tokens (each when
+    /// limited), with their limits per minute and whether they count requests.
+    fn buckets(workspace_id: &str, scoped: &Scoped<'_>, tokens: i64) -> Vec<(Bucket, i64, bool)> {
+        let key = |scope: &str, unit: &str| {
+            if scope.is_empty() {
+                format!("rate:{workspace_id}:{unit}")
+            } else {
+                format!("rate:{workspace_id}:{scope}:{unit}")
+            }
+        };
         let mut out = Vec::new();
-        if let (Some(rpm), Some(capacity)) = (limits.requests_per_minute, limits.request_capacity())
-        {
-            out.push((
-                Bucket {
-                    key: format!("rate:{workspace_id}:requests"),
-                    every_us: every_us(rpm),
-                    capacity,
-                    cost: 1,
-                },
-                rpm,
-            ));
-        }
-        if let Some(tpm) = limits.tokens_per_minute {
-            out.push((
-                Bucket {
-                    key: format!("rate:{workspace_id}:tokens"),
-                    every_us: every_us(tpm),
-                    capacity: tpm,
-                    cost: tokens.max(0),
-                },
-                tpm,
-            ));
+        for (scope, limits) in scoped {
+            if let (Some(rpm), Some(capacity)) =
+                (limits.requests_per_minute, limits.request_capacity())
+            {
+                out.push((
+                    Bucket {
+                        key: key(scope, "requests"),
+                        every_us: every_us(rpm),
+                        capacity,
+                        cost: 1,
+                    },
+                    rpm,
+                    true,
+                ));
+            }
+            if let Some(tpm) = limits.tokens_per_minute {
+                out.push((
+                    Bucket {
+                        key: key(scope, "tokens"),
+                        every_us: every_us(tpm),
+                        capacity: tpm,
+                        cost: tokens.max(0),
+                    },
+                    tpm,
+                    false,
+                ));
+            }
         }
         out
     }
 
-    fn headers(
-        limits: &LimitSettings,
-        buckets: &[(Bucket, i64)],
-        states: &[BucketState],
-    ) -> RateHeaders {
+    /// The windows to report: per unit, the bucket with the least left.
+    fn headers(buckets: &[(Bucket, i64, bool)], states: &[BucketState]) -> RateHeaders {
         let mut headers = RateHeaders::default();
-        for ((bucket, per_minute), state) in buckets.iter().zip(states) {
+        for ((bucket, per_minute, requests), state) in buckets.iter().zip(states) {
             let w = window(*per_minute, bucket.capacity, *state);
-            if bucket.key.ends_with(":requests") && limits.requests_per_minute.is_some() {
-                headers.requests = Some(w);
+            let slot = if *requests {
+                &mut headers.requests
             } else {
-                headers.tokens = Some(w);
+                &mut headers.tokens
+            };
+            if slot.is_none_or(|known| w.remaining < known.remaining) {
+                *slot = Some(w);
             }
         }
         headers
     }
 
-    /// Counts one run of `tokens` tokens against the workspace's rate limits. `api`: the run
-    /// comes from the API (refused while Redis is down under [`RedisDown::Closed`]).
+    /// Counts one run of `tokens` tokens against every rate limit that applies to it (all or
+    /// none). `api`: the run comes from the API (refused while Redis is down under
+    /// [`RedisDown::Closed`]).
     pub async fn take(
         &self,
         workspace_id: &str,
-        limits: &LimitSettings,
+        scoped: &Scoped<'_>,
         tokens: i64,
         api: bool,
     ) -> RateVerdict {
-        let buckets = Self::buckets(workspace_id, limits, tokens);
+        let buckets = Self::buckets(workspace_id, scoped, tokens);
         if buckets.is_empty() {
             return RateVerdict::Allowed(None);
         }
-        if let Some(tpm) = limits.tokens_per_minute
-            && tokens > tpm
-        {
-            return RateVerdict::TooLarge(format!(
-                "This run may use {tokens} tokens (its input and max_tokens), more than the \
-                 workspace's limit of {tpm} tokens per minute: lower the agent's max tokens or \
-                 raise the limit."
-            ));
+        for (scope, limits) in scoped {
+            if let Some(tpm) = limits.tokens_per_minute
+                && tokens > tpm
+            {
+                return RateVerdict::TooLarge(format!(
+                    "This run may use {tokens} tokens (its input and max_tokens), more than \
+                     {}'s limit of {tpm} tokens per minute: lower the agent's max tokens or \
+                     raise the limit.",
+                    scope_name(scope)
+                ));
+            }
         }
-        let plain: Vec<Bucket> = buckets.iter().map(|(b, _)| b.clone()).collect();
+        let plain: Vec<Bucket> = buckets.iter().map(|(b, ..)| b.clone()).collect();
         let (taken, counted) = match &self.0.shared {
             Some(shared) => match shared.take(&plain).await {
                 Ok(taken) => (taken, Counted::Shared),
@@ -232,38 +260,42 @@ impl LimitsGate {
         };
         if taken.wait_us > 0 {
             let wait = Duration::from_micros(u64::try_from(taken.wait_us).unwrap_or(u64::MAX));
-            let what = match (limits.requests_per_minute, limits.tokens_per_minute) {
-                (Some(r), Some(t)) => format!("{r} requests and {t} tokens per minute"),
-                (Some(r), None) => format!("{r} requests per minute"),
-                (None, Some(t)) => format!("{t} tokens per minute"),
-                (None, None) => String::new(),
-            };
+            let what: Vec<String> = scoped
+                .iter()
+                .filter_map(|(scope, limits)| {
+                    let rate = match (limits.requests_per_minute, limits.tokens_per_minute) {
+                        (Some(r), Some(t)) => format!("{r} requests and {t} tokens per minute"),
+                        (Some(r), None) => format!("{r} requests per minute"),
+                        (None, Some(t)) => format!("{t} tokens per minute"),
+                        (None, None) => return None,
+                    };
+                    Some(format!("{}: {rate}", scope_name(scope)))
+                })
+                .collect();
             return RateVerdict::Refused {
                 wait,
                 message: format!(
-                    "The workspace's rate limit ({what}) is reached; try again in {} s.",
+                    "The rate limit is reached ({}); try again in {} s.",
+                    what.join("; "),
                     secs(wait)
                 ),
             };
         }
-        let headers = Self::headers(limits, &buckets, &taken.states);
-        let request_every_us = buckets
-            .iter()
-            .find(|(b, _)| b.key.ends_with(":requests"))
-            .map(|(b, _)| b.every_us);
-        let token_bucket = buckets
-            .iter()
-            .find(|(b, _)| b.key.ends_with(":tokens"))
-            .map(|(b, _)| (b.every_us, b.cost));
-        RateVerdict::Allowed(Some((
-            Charge {
-                workspace_id: workspace_id.to_owned(),
-                counted,
-                request_every_us,
-                tokens: token_bucket,
-            },
-            headers,
-        )))
+        let headers = Self::headers(&buckets, &taken.states);
+        let charge = Charge {
+            counted,
+            requests: buckets
+                .iter()
+                .filter(|(_, _, requests)| *requests)
+                .map(|(b, ..)| (b.key.clone(), b.every_us))
+                .collect(),
+            tokens: buckets
+                .iter()
+                .filter(|(_, _, requests)| !*requests)
+                .map(|(b, ..)| (b.key.clone(), b.every_us, b.cost))
+                .collect(),
+        };
+        RateVerdict::Allowed(Some((charge, headers)))
     }
 
     async fn adjust(&self, counted: Counted, key: &str, every_us: i64, units: i64) {
@@ -282,36 +314,34 @@ impl LimitsGate {
 
     /// Gives back what `charge` counted (a run refused after it was counted).
     pub async fn give_back(&self, charge: &Charge) {
-        if let Some(every) = charge.request_every_us {
-            let key = format!("rate:{}:requests", charge.workspace_id);
-            self.adjust(charge.counted, &key, every, -1).await;
+        for (key, every) in &charge.requests {
+            self.adjust(charge.counted, key, *every, -1).await;
         }
-        if let Some((every, tokens)) = charge.tokens {
-            let key = format!("rate:{}:tokens", charge.workspace_id);
-            self.adjust(charge.counted, &key, every, -tokens).await;
+        for (key, every, tokens) in &charge.tokens {
+            self.adjust(charge.counted, key, *every, -tokens).await;
         }
     }
 
     /// Corrects the tokens `charge` counted to the `used` ones (fewer: given back).
     pub async fn correct_tokens(&self, charge: &Charge, used: i64) {
-        if let Some((every, tokens)) = charge.tokens {
-            let key = format!("rate:{}:tokens", charge.workspace_id);
-            self.adjust(charge.counted, &key, every, used.max(0) - tokens)
+        for (key, every, tokens) in &charge.tokens {
+            self.adjust(charge.counted, key, *every, used.max(0) - tokens)
                 .await;
         }
     }
 
-    /// The workspace's rate windows now (requests, tokens), without counting anything.
+    /// The workspace's own rate windows now (requests, tokens), without counting anything.
     pub async fn windows(
         &self,
         workspace_id: &str,
         limits: &LimitSettings,
     ) -> (Option<RateWindow>, Option<RateWindow>) {
-        let buckets = Self::buckets(workspace_id, limits, 0);
+        let scoped = [(String::new(), limits)];
+        let buckets = Self::buckets(workspace_id, &scoped, 0);
         if buckets.is_empty() {
             return (None, None);
         }
-        let plain: Vec<Bucket> = buckets.iter().map(|(b, _)| b.clone()).collect();
+        let plain: Vec<Bucket> = buckets.iter().map(|(b, ..)| b.clone()).collect();
         let states = match &self.0.shared {
             Some(shared) => match shared.peek(&plain).await {
                 Ok(states) => states,
@@ -319,43 +349,59 @@ impl LimitsGate {
             },
             None => self.0.local.peek(&plain),
         };
-        let headers = Self::headers(limits, &buckets, &states);
+        let headers = Self::headers(&buckets, &states);
         (headers.requests, headers.tokens)
     }
 
-    /// Reserves a live run's most possible cost (`None`: its model has no price) against the
-    /// workspace's budget.
+    /// Reserves a live run's most possible cost (`None`: its model has no price) against every
+    /// budget that applies: the workspace's (always kept, a hard cap when set so) and each
+    /// override's (always a hard cap) — all or none.
     pub async fn reserve(&self, ask: &BudgetAsk<'_>) -> Result<BudgetVerdict, CoreError> {
-        let limits = ask.limits;
-        let cap = limits.cap_micros();
+        let Some((_, workspace)) = ask.scoped.first() else {
+            return Ok(BudgetVerdict::Reserved(None));
+        };
+        let caps: Vec<(&str, Option<i64>)> = ask
+            .scoped
+            .iter()
+            .filter_map(|(scope, limits)| {
+                if scope.is_empty() {
+                    Some((scope.as_str(), limits.cap_micros()))
+                } else {
+                    limits
+                        .monthly_budget_micros
+                        .map(|cap| (scope.as_str(), Some(cap)))
+                }
+            })
+            .collect();
+        let capped = caps.iter().any(|(_, cap)| cap.is_some());
         let amount = match ask.most_micros {
             Some(m) => m,
-            None if cap.is_some() && limits.unpriced == UnpricedPolicy::Refuse => {
+            None if capped && workspace.unpriced == UnpricedPolicy::Refuse => {
                 return Ok(BudgetVerdict::Refused(format!(
-                    "The model {} has no price, so its cost cannot be counted against the \
-                     workspace's hard budget cap: add a price for it in Prices, or allow \
-                     unpriced models in Settings → Limits & budget.",
+                    "The model {} has no price, so its cost cannot be counted against a hard \
+                     budget cap: add a price for it in Prices, or allow unpriced models in \
+                     Settings → Limits & budget.",
                     ask.model
                 )));
             }
             None => 0,
         };
         let (month, resets_at) = crate::timefmt::month_of(crate::db::now_ms());
-        let reserved = budget::reserve(
-            &self.0.db,
-            &Hold {
+        let holds: Vec<Hold<'_>> = caps
+            .iter()
+            .map(|(scope, cap)| Hold {
                 workspace_id: ask.workspace_id,
+                scope,
                 run_id: ask.run_id,
                 month: &month,
                 amount_micros: amount,
-                cap_micros: cap,
+                cap_micros: *cap,
                 instance_id: self.0.instance_id.as_deref(),
-            },
-        )
-        .await?;
-        if !reserved {
-            let ledger = budget::ledger(&self.0.db, ask.workspace_id, &month).await?;
-            let budget_micros = cap.unwrap_or(0);
+            })
+            .collect();
+        if let Some(i) = budget::reserve_all(&self.0.db, &holds).await? {
+            let (scope, cap) = caps.get(i).copied().unwrap_or(("", None));
+            let ledger = budget::scope_ledger(&self.0.db, ask.workspace_id, scope, &month).await?;
             let money = |m: i64| crate::pricing::format_cost(Some(m));
             let what = if amount > 0 {
                 format!(
@@ -366,10 +412,10 @@ impl LimitsGate {
                 "Nothing is left of".to_owned()
             };
             return Ok(BudgetVerdict::Refused(format!(
-                "{what} the workspace's monthly budget of {} ({} spent, {} held by runs in \
-                 flight). The budget resets on {} (UTC); an admin can raise it in Settings → \
-                 Limits & budget.",
-                money(budget_micros),
+                "{what} {}'s monthly budget of {} ({} spent, {} held by runs in flight). The \
+                 budget resets on {} (UTC); an admin can raise it in Settings → Limits & budget.",
+                scope_name(scope),
+                money(cap.unwrap_or(0)),
                 money(ledger.spent_micros),
                 money(ledger.reserved_micros),
                 &crate::timefmt::format_utc(resets_at)[..10]
@@ -378,12 +424,15 @@ impl LimitsGate {
         Ok(BudgetVerdict::Reserved(Some(Reservation {
             workspace_id: ask.workspace_id.to_owned(),
             run_id: ask.run_id.to_owned(),
-            alert: match (limits.monthly_budget_micros, limits.soft_alert_percent) {
+            alert: match (
+                workspace.monthly_budget_micros,
+                workspace.soft_alert_percent,
+            ) {
                 (Some(budget_micros), Some(percent)) => Some(AlertAt {
                     budget_micros,
                     percent,
                 }),
-                (Some(budget_micros), None) if limits.hard_cap => Some(AlertAt {
+                (Some(budget_micros), None) if workspace.hard_cap => Some(AlertAt {
                     budget_micros,
                     percent: 100,
                 }),
@@ -424,7 +473,8 @@ impl LimitsGate {
 pub struct BudgetAsk<'a> {
     pub workspace_id: &'a str,
     pub run_id: &'a str,
-    pub limits: &'a LimitSettings,
+    /// The limits that apply, the workspace's first.
+    pub scoped: &'a Scoped<'a>,
     pub model: &'a str,
     /// The run's most possible cost (`None`: the model has no price).
     pub most_micros: Option<i64>,

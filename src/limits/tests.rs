@@ -141,6 +141,7 @@ on_both_backends!(
                     tokio::spawn(async move {
                         let hold = Hold {
                             workspace_id: &ws,
+                            scope: "",
                             run_id: &run_id,
                             month: &month,
                             amount_micros: most,
@@ -686,6 +687,7 @@ on_both_backends!(
         ] {
             let hold = Hold {
                 workspace_id: &a.workspace_id,
+                scope: "",
                 run_id,
                 month: &month,
                 amount_micros: 500,
@@ -697,6 +699,7 @@ on_both_backends!(
         // Full: a third is refused.
         let third = Hold {
             workspace_id: &a.workspace_id,
+            scope: "",
             run_id: "third",
             month: &month,
             amount_micros: 1,
@@ -802,5 +805,135 @@ on_both_backends!(
         let api = run_on(&w, &local, &a, &agent.id, RunMode::Mock, RunTrigger::Api).await;
         assert_eq!(api.unwrap().status, RunStatus::Succeeded);
         drop(silent);
+    }
+);
+
+on_both_backends!(
+    an_agent_s_and_a_token_s_own_limits_apply_on_top_of_the_workspace_s,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        w.key(&a, "openai").await;
+        let x = w.agent(&a, &draft("X", "openai", "")).await;
+        let y = w.agent(&a, &draft("Y", "openai", "")).await;
+        let token = crate::api_tokens::create_token(&w.db, &a, "ci", &["run".into()], "30")
+            .await
+            .unwrap();
+        let token_ref = crate::runs::ApiTokenRef {
+            id: token.summary.id.clone(),
+            name: "ci".into(),
+        };
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(openai_used(20, 40))
+            .mount(&w.upstream)
+            .await;
+        let gate = gate(&w);
+        let runs = with_gate(&w, &gate);
+        let with_token = |agent: &str, mode: RunMode| crate::runs::RunRequest {
+            trigger: RunTrigger::Api,
+            stream: false,
+            api_token: Some(token_ref.clone()),
+            ..crate::testing::request(agent, "hello", mode)
+        };
+        // Agent X: one request a minute; Y is not limited.
+        let one = LimitSettings {
+            requests_per_minute: Some(1),
+            ..LimitSettings::default()
+        };
+        set_override(&w.db, &a, OverrideKind::Agent, &x.id, &one)
+            .await
+            .unwrap();
+        run_on(&w, &runs, &a, &x.id, RunMode::Mock, RunTrigger::Api)
+            .await
+            .unwrap();
+        let refused = run_on(&w, &runs, &a, &x.id, RunMode::Mock, RunTrigger::Api).await;
+        assert!(
+            matches!(refused, Err(CoreError::RateLimited { .. })),
+            "{refused:?}"
+        );
+        let message = statuses(&w, &a.workspace_id)
+            .await
+            .pop()
+            .unwrap()
+            .2
+            .unwrap();
+        assert!(
+            message.contains("this agent: 1 requests per minute"),
+            "{message}"
+        );
+        for _ in 0..3 {
+            run_on(&w, &runs, &a, &y.id, RunMode::Mock, RunTrigger::Api)
+                .await
+                .unwrap();
+        }
+        // The token: a 50 µ$ budget. Its first live run (37 µ$ held, 27 spent) fits, the second
+        // does not; runs without the token go on.
+        let capped = LimitSettings {
+            monthly_budget_micros: Some(50),
+            ..LimitSettings::default()
+        };
+        set_override(&w.db, &a, OverrideKind::Token, &token.summary.id, &capped)
+            .await
+            .unwrap();
+        let actor = w.fresh(&a).await;
+        runs.run(&actor, with_token(&y.id, RunMode::Live))
+            .await
+            .unwrap();
+        let over = runs.run(&actor, with_token(&y.id, RunMode::Live)).await;
+        let Err(CoreError::BudgetExceeded { message }) = over else {
+            panic!("{over:?}")
+        };
+        assert!(
+            message.contains("this API token's monthly budget of $0.000050"),
+            "{message}"
+        );
+        run_on(&w, &runs, &a, &y.id, RunMode::Live, RunTrigger::Api)
+            .await
+            .unwrap();
+        let month = crate::timefmt::month_of(crate::db::now_ms()).0;
+        let scope = scope_of(OverrideKind::Token, &token.summary.id);
+        let theirs = super::budget::scope_ledger(&w.db, &a.workspace_id, &scope, &month)
+            .await
+            .unwrap();
+        assert_eq!((theirs.spent_micros, theirs.reserved_micros), (27, 0));
+        let all = ledger(&w.db, &a.workspace_id, &month).await.unwrap();
+        assert_eq!((all.spent_micros, all.reserved_micros), (54, 0));
+        // Listed with names and spend; only admins change them; other workspaces' targets are
+        // not found; removing one lifts it.
+        let listed = overrides(&w.db, &a.workspace_id).await.unwrap();
+        let names: Vec<(&str, i64)> = listed
+            .iter()
+            .map(|o| (o.target_name.as_str(), o.spent_micros))
+            .collect();
+        assert_eq!(names.len(), 2);
+        assert!(
+            names.contains(&("X", 0)) && names.contains(&("ci", 27)),
+            "{names:?}"
+        );
+        let member = w
+            .join(&a, &w.workspace("m@example.com").await, "member")
+            .await;
+        let denied = set_override(&w.db, &member, OverrideKind::Agent, &y.id, &one).await;
+        assert!(matches!(denied, Err(CoreError::Forbidden)));
+        let b = w.workspace("b@example.com").await;
+        let foreign = set_override(&w.db, &b, OverrideKind::Agent, &x.id, &one).await;
+        assert!(matches!(foreign, Err(CoreError::NotFound)));
+        delete_override(&w.db, &a, OverrideKind::Token, &token.summary.id)
+            .await
+            .unwrap();
+        let actor = w.fresh(&a).await;
+        runs.run(&actor, with_token(&y.id, RunMode::Live))
+            .await
+            .unwrap();
+        assert!(matches!(
+            delete_override(&w.db, &a, OverrideKind::Token, &token.summary.id).await,
+            Err(CoreError::NotFound)
+        ));
+        // An override needs a limit.
+        assert!(parse_override("", "", "").is_err());
+        assert_eq!(
+            parse_override("5", "", "1").unwrap().monthly_budget_micros,
+            Some(1_000_000)
+        );
     }
 );

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::{RunMode, RunStatus, RunTrigger};
 use crate::error::CoreError;
-use crate::limits::LimitSettings;
+use crate::limits::LimitSet;
 pub use crate::limits::gate::RateHeaders;
 use crate::limits::gate::{BudgetAsk, BudgetVerdict, Charge, LimitsGate, RateVerdict, Reservation};
 use crate::pricing::{ModelPrice, cost_micros};
@@ -45,8 +45,10 @@ pub struct AdmitRequest {
     /// Attempts of one call that may be billed (a provider that reports input usage and then
     /// fails is retried): the retry policy's most attempts.
     pub attempts: u32,
-    /// The workspace's limits.
-    pub limits: Arc<LimitSettings>,
+    /// The workspace's limits and overrides.
+    pub limits: Arc<LimitSet>,
+    /// The API token that starts the run (its override applies).
+    pub api_token_id: Option<String>,
     /// The model's price, if it has one.
     pub price: Option<ModelPrice>,
 }
@@ -260,7 +262,10 @@ impl Gate for LimitsGate {
         Box::pin(async move {
             let tokens = run.input_tokens.saturating_add(run.max_tokens);
             let api = run.trigger == RunTrigger::Api;
-            let counted = match self.take(&run.workspace_id, &run.limits, tokens, api).await {
+            let scoped = run
+                .limits
+                .for_run(&run.agent_id, run.api_token_id.as_deref());
+            let counted = match self.take(&run.workspace_id, &scoped, tokens, api).await {
                 RateVerdict::Allowed(counted) => counted,
                 RateVerdict::Refused { wait, message } => {
                     return Err(Refusal {
@@ -288,7 +293,7 @@ impl Gate for LimitsGate {
                 let ask = BudgetAsk {
                     workspace_id: &run.workspace_id,
                     run_id: &run.run_id,
-                    limits: &run.limits,
+                    scoped: &scoped,
                     model: &run.model,
                     most_micros: run.price.as_ref().map(|p| run.most_micros(p)),
                 };

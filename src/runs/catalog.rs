@@ -20,7 +20,7 @@ use crate::agents::{Agent, get_agent};
 use crate::credentials::{StoredKey, key_for_run};
 use crate::db::Db;
 use crate::error::CoreError;
-use crate::limits::{LimitSettings, workspace_limits};
+use crate::limits::{LimitSet, limit_set};
 use crate::pricing::{ModelPrice, workspace_prices};
 use crate::providers::ProviderKind;
 use crate::workspaces::Actor;
@@ -34,7 +34,7 @@ struct Entry {
     agents: HashMap<String, Arc<Agent>>,
     keys: HashMap<ProviderKind, Option<StoredKey>>,
     prices: Option<Arc<Vec<ModelPrice>>>,
-    limits: Option<Arc<LimitSettings>>,
+    limits: Option<Arc<LimitSet>>,
 }
 
 #[derive(Default)]
@@ -113,12 +113,12 @@ impl Catalog {
         Ok(prices)
     }
 
-    /// The workspace's limits.
-    pub async fn limits(&self, db: &Db, actor: &Actor) -> Result<Arc<LimitSettings>, CoreError> {
+    /// The workspace's limits and its per-agent and per-token overrides.
+    pub async fn limits(&self, db: &Db, actor: &Actor) -> Result<Arc<LimitSet>, CoreError> {
         if let Some(limits) = self.cached(actor, |e| e.limits.clone()) {
             return Ok(limits);
         }
-        let limits = Arc::new(workspace_limits(db, &actor.workspace_id).await?);
+        let limits = Arc::new(limit_set(db, &actor.workspace_id).await?);
         self.keep(actor, |e| e.limits = Some(limits.clone()));
         Ok(limits)
     }

@@ -229,6 +229,7 @@ impl Runs {
             may_repair,
             attempts: shared.config.policy.max_attempts,
             limits: limits.clone(),
+            api_token_id: None,
             price: price.cloned(),
         };
         let cost = |prompt: i64, completion: i64| {
@@ -239,20 +240,27 @@ impl Runs {
                 )
             })
         };
-        let remaining_micros = match limits.monthly_budget_micros {
-            None => None,
-            Some(budget) => {
-                let (month, _) = crate::timefmt::month_of(now_ms());
-                let ledger =
-                    crate::limits::budget::ledger(&shared.db, &actor.workspace_id, &month).await?;
-                Some(
-                    budget
-                        .saturating_sub(ledger.spent_micros)
-                        .saturating_sub(ledger.reserved_micros)
-                        .max(0),
-                )
-            }
-        };
+        // What is left of the tightest budget that applies to a run from here (the workspace's,
+        // the agent's).
+        let mut remaining_micros: Option<i64> = None;
+        let (month, _) = crate::timefmt::month_of(now_ms());
+        for (scope, settings) in limits.for_run(&prepared.agent.id, None) {
+            let Some(budget) = settings.monthly_budget_micros else {
+                continue;
+            };
+            let ledger = crate::limits::budget::scope_ledger(
+                &shared.db,
+                &actor.workspace_id,
+                &scope,
+                &month,
+            )
+            .await?;
+            let left = budget
+                .saturating_sub(ledger.spent_micros)
+                .saturating_sub(ledger.reserved_micros)
+                .max(0);
+            remaining_micros = Some(remaining_micros.map_or(left, |r: i64| r.min(left)));
+        }
         Ok(crate::limits::RunEstimate {
             input_tokens,
             exact_tokens: crate::providers::tokens::exact_for(config.provider, &config.model),
@@ -361,6 +369,7 @@ async fn start(
         may_repair: agent.config.repair_output && call.output_schema.is_some(),
         attempts: shared.config.policy.max_attempts,
         limits,
+        api_token_id: head.api_token.as_ref().map(|t| t.id.clone()),
         price,
     };
     let verdict = shared.config.gate.admit(&gate_request).await;

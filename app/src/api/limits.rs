@@ -57,3 +57,49 @@ pub async fn get_budget_alert() -> Result<Option<BudgetAlert>, AppError> {
         None => Ok(None),
     }
 }
+
+/// Splits an override target (`agent:<id>`, `token:<id>`) into its kind and id.
+#[cfg(feature = "ssr")]
+fn target(text: &str) -> Result<(galaxy_core::limits::OverrideKind, String), AppError> {
+    let wrong = || {
+        AppError::from_core(galaxy_core::CoreError::field(
+            "target",
+            "Choose an agent or an API token.",
+        ))
+    };
+    let (kind, id) = text.split_once(':').ok_or_else(wrong)?;
+    let kind = galaxy_core::limits::OverrideKind::parse(kind).map_err(|_| wrong())?;
+    if id.is_empty() || id.len() > 100 {
+        return Err(wrong());
+    }
+    Ok((kind, id.to_owned()))
+}
+
+/// Sets one agent's or API token's own limits (admins and owners; audited).
+#[server(endpoint = "save_override")]
+pub async fn save_override(
+    target: String,
+    requests_per_minute: String,
+    tokens_per_minute: String,
+    monthly_budget_usd: String,
+) -> Result<(), AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::workspaces::require_admin(&actor)?;
+    let (kind, id) = self::target(&target)?;
+    let settings = galaxy_core::limits::parse_override(
+        &requests_per_minute,
+        &tokens_per_minute,
+        &monthly_budget_usd,
+    )
+    .map_err(galaxy_core::CoreError::Validation)?;
+    Ok(galaxy_core::limits::set_override(&state.db, &actor, kind, &id, &settings).await?)
+}
+
+/// Removes one agent's or API token's own limits (admins and owners; audited).
+#[server(endpoint = "delete_override")]
+pub async fn delete_override(target: String) -> Result<(), AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::workspaces::require_admin(&actor)?;
+    let (kind, id) = self::target(&target)?;
+    Ok(galaxy_core::limits::delete_override(&state.db, &actor, kind, &id).await?)
+}

@@ -6,13 +6,26 @@ use galaxy_core::limits::{LimitsDraft, RateWindow, UnpricedPolicy, UsageView};
 use galaxy_core::pricing::format_cost;
 use leptos::prelude::*;
 
-use crate::api::limits::{SaveLimits, get_usage};
+use crate::api::agents::list_agents;
+use crate::api::limits::{DeleteOverride, SaveLimits, SaveOverride, get_usage};
+use crate::api::tokens::list_api_tokens;
 use crate::components::{ErrorNotice, FieldMessage};
 
 #[component]
 pub fn LimitsPage() -> impl IntoView {
     let save = ServerAction::<SaveLimits>::new();
-    let usage = Resource::new(move || save.version().get(), |_| get_usage());
+    let save_override = ServerAction::<SaveOverride>::new();
+    let delete_override = ServerAction::<DeleteOverride>::new();
+    let usage = Resource::new(
+        move || {
+            (
+                save.version().get(),
+                save_override.version().get(),
+                delete_override.version().get(),
+            )
+        },
+        |_| get_usage(),
+    );
     let errors = Signal::derive(move || {
         save.value()
             .get()
@@ -95,6 +108,7 @@ pub fn LimitsPage() -> impl IntoView {
                                     </ActionForm>
                                 </section>
                             </div>
+                            <Overrides usage=u.clone() save=save_override delete=delete_override/>
                         }
                         .into_any()
                     }
@@ -170,4 +184,114 @@ pub fn SpendBar(usage: UsageView) -> impl IntoView {
             <p class="small" data-usage="bar">{label}</p>
         }
     })
+}
+
+/// Per-agent and per-token limits: the list, and a form to set one.
+#[component]
+fn Overrides(
+    usage: UsageView,
+    save: ServerAction<SaveOverride>,
+    delete: ServerAction<DeleteOverride>,
+) -> impl IntoView {
+    let targets = Resource::new(
+        || (),
+        |_| async { (list_agents().await, list_api_tokens().await) },
+    );
+    let errors = Signal::derive(move || {
+        save.value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.field_errors())
+            .unwrap_or_default()
+    });
+    let message = move || {
+        save.value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    };
+    let n = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+    view! {
+        <section class="panel">
+            <h2>"Per agent and per API token"</h2>
+            <p class="small muted">
+                "An agent's or a token's own limits apply on top of the workspace's: a run needs room in both. "
+                "Their budgets are hard caps."
+            </p>
+            {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
+            {if usage.overrides.is_empty() {
+                view! { <p class="muted">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="overrides">
+                        <thead><tr><th>"Target"</th><th class="num">"Requests/min"</th><th class="num">"Tokens/min"</th><th class="num">"Budget"</th><th class="num">"Spent"</th><th></th></tr></thead>
+                        <tbody>
+                            {usage.overrides.iter().map(|o| {
+                                let target = galaxy_core::limits::scope_of(o.kind, &o.target_id);
+                                let row_id = target.clone();
+                                let kind = match o.kind {
+                                    galaxy_core::limits::OverrideKind::Agent => "Agent",
+                                    galaxy_core::limits::OverrideKind::Token => "API token",
+                                };
+                                view! {
+                                    <tr data-override=row_id>
+                                        <td>{format!("{kind} · {}", o.target_name)}</td>
+                                        <td class="num">{n(o.requests_per_minute)}</td>
+                                        <td class="num">{n(o.tokens_per_minute)}</td>
+                                        <td class="num">{o.monthly_budget_micros.map_or_else(|| "—".to_owned(), |b| format_cost(Some(b)))}</td>
+                                        <td class="num">{format_cost(Some(o.spent_micros))}</td>
+                                        <td>
+                                            <ActionForm action=delete>
+                                                <input type="hidden" name="target" value=target/>
+                                                <button type="submit" class="small-button danger">"Remove"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <h3>"Set an agent's or a token's limits"</h3>
+            <ActionForm action=save>
+                {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        let (agents, tokens) = targets.await;
+                        let agents = agents.unwrap_or_default();
+                        let tokens = tokens.unwrap_or_default();
+                        view! {
+                            <label>"Agent or token"
+                                <select name="target">
+                                    {agents.into_iter().map(|a| view! {
+                                        <option value=format!("agent:{}", a.id)>{format!("Agent · {}", a.name)}</option>
+                                    }).collect_view()}
+                                    {tokens.into_iter().filter(|t| t.revoked_at.is_none()).map(|t| view! {
+                                        <option value=format!("token:{}", t.id)>{format!("API token · {}", t.name)}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Transition>
+                <FieldMessage errors field="target"/>
+                <div class="row">
+                    <div class="grow">
+                        <label>"Its requests per minute"<input type="text" inputmode="numeric" name="requests_per_minute" placeholder="no limit"/></label>
+                        <FieldMessage errors field="requests_per_minute"/>
+                    </div>
+                    <div class="grow">
+                        <label>"Its tokens per minute"<input type="text" inputmode="numeric" name="tokens_per_minute" placeholder="no limit"/></label>
+                        <FieldMessage errors field="tokens_per_minute"/>
+                    </div>
+                    <div class="grow">
+                        <label>"Its monthly budget (US $)"<input type="text" inputmode="decimal" name="monthly_budget_usd" placeholder="no budget"/></label>
+                        <FieldMessage errors field="monthly_budget_usd"/>
+                    </div>
+                </div>
+                <button type="submit">"Save override"</button>
+            </ActionForm>
+        </section>
+    }
 }

@@ -235,3 +235,123 @@ pub async fn usage(
             .into(),
     ))
 }
+
+/// One agent's or API token's own limits, as the API takes them (`null`: no limit).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiOverride {
+    #[serde(default)]
+    pub requests_per_minute: Option<i64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<i64>,
+    /// A hard cap on the target's spend per UTC month, in US dollars.
+    #[serde(default)]
+    pub monthly_budget_usd: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverrideList {
+    pub data: Vec<galaxy_core::limits::Override>,
+}
+
+/// `agent:<id or slug>` or `token:<id>`, checked against the caller's workspace.
+async fn target(
+    state: &AppState,
+    actor: &galaxy_core::workspaces::Actor,
+    text: &str,
+) -> Result<(galaxy_core::limits::OverrideKind, String), ApiError> {
+    use galaxy_core::limits::OverrideKind;
+    let wrong = || ApiError::bad_request("The target is agent:<id or slug> or token:<id>.");
+    let (kind, id) = text.split_once(':').ok_or_else(wrong)?;
+    match OverrideKind::parse(kind).map_err(|_| wrong())? {
+        OverrideKind::Agent => {
+            let agent = galaxy_core::agents::get_agent(&state.db, actor, id).await?;
+            Ok((OverrideKind::Agent, agent.id))
+        }
+        OverrideKind::Token => Ok((OverrideKind::Token, id.to_owned())),
+    }
+}
+
+/// The workspace's per-agent and per-token limits, with this month's spend under each.
+#[utoipa::path(get, path = "/api/v1/workspace/limits/overrides", tag = "workspace",
+    responses(
+        (status = 200, description = "The overrides.", body = OverrideList),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the read scope.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["read"])))]
+pub async fn list_overrides(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<OverrideList>, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    let actor = caller.require(ApiScope::Read)?;
+    Ok(Json(OverrideList {
+        data: galaxy_core::limits::overrides(&state.db, &actor.workspace_id).await?,
+    }))
+}
+
+/// Sets one agent's or API token's own limits (on top of the workspace's; budgets are hard caps).
+#[utoipa::path(put, path = "/api/v1/workspace/limits/overrides/{target}", tag = "workspace",
+    params(("target" = String, Path, description = "agent:<id or slug> or token:<id>.")),
+    request_body = ApiOverride,
+    responses(
+        (status = 200, description = "Set: the workspace's overrides now.", body = OverrideList),
+        (status = 400, description = "Not an override, or a malformed target.", body = super::ErrorEnvelope),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the admin scope, or its creator is not an admin.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such agent or token in the workspace.", body = super::ErrorEnvelope),
+        (status = 422, description = "Invalid fields (each named), or no limit at all.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["admin"])))]
+pub async fn put_override(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(wanted): axum::extract::Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<OverrideList>, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    let actor = caller.require(ApiScope::Admin)?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => super::too_large(),
+        _ => ApiError::bad_request("The request body could not be read."),
+    })?;
+    let limits: ApiOverride = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("The body is not a valid override: {e}")))?;
+    let (kind, id) = target(&state, actor, &wanted).await?;
+    let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let settings = galaxy_core::limits::parse_override(
+        &n(limits.requests_per_minute),
+        &n(limits.tokens_per_minute),
+        &limits.monthly_budget_usd.map(usd_text).unwrap_or_default(),
+    )
+    .map_err(|fields| ApiError::from(galaxy_core::CoreError::Validation(fields)))?;
+    galaxy_core::limits::set_override(&state.db, actor, kind, &id, &settings).await?;
+    Ok(Json(OverrideList {
+        data: galaxy_core::limits::overrides(&state.db, &actor.workspace_id).await?,
+    }))
+}
+
+/// Removes one agent's or API token's own limits.
+#[utoipa::path(delete, path = "/api/v1/workspace/limits/overrides/{target}", tag = "workspace",
+    params(("target" = String, Path, description = "agent:<id or slug> or token:<id>.")),
+    responses(
+        (status = 200, description = "Removed: the workspace's overrides now.", body = OverrideList),
+        (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
+        (status = 403, description = "The token lacks the admin scope.", body = super::ErrorEnvelope),
+        (status = 404, description = "No such override.", body = super::ErrorEnvelope),
+    ),
+    security(("bearer" = ["admin"])))]
+pub async fn delete_override(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(wanted): axum::extract::Path<String>,
+) -> Result<Json<OverrideList>, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    let actor = caller.require(ApiScope::Admin)?;
+    let (kind, id) = target(&state, actor, &wanted).await?;
+    galaxy_core::limits::delete_override(&state.db, actor, kind, &id).await?;
+    Ok(Json(OverrideList {
+        data: galaxy_core::limits::overrides(&state.db, &actor.workspace_id).await?,
+    }))
+}

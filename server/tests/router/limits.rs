@@ -328,3 +328,123 @@ fn the_settings_form_saves_limits_for_admins_only_and_shows_the_estimate() {
         );
     });
 }
+
+#[test]
+fn an_agent_s_own_limit_is_set_listed_and_removed_over_rest() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "override-owner@example.com").await;
+        create_agent(r, &owner, "Narrow").await;
+        let admin = token(r, &owner, "ops", &["admin", "read", "run"]).await;
+        let path = "/api/v1/workspace/limits/overrides/agent:narrow";
+        let bad = api(
+            r,
+            "PUT",
+            "/api/v1/workspace/limits/overrides/narrow",
+            Some(&admin),
+            Some(json!({ "requests_per_minute": 1 })),
+            &[],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        let missing = api(
+            r,
+            "PUT",
+            "/api/v1/workspace/limits/overrides/agent:nope",
+            Some(&admin),
+            Some(json!({ "requests_per_minute": 1 })),
+            &[],
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+        let empty = api(r, "PUT", path, Some(&admin), Some(json!({})), &[]).await;
+        assert_eq!(
+            empty.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            empty.body
+        );
+        let set = api(
+            r,
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({ "requests_per_minute": 1 })),
+            &[],
+        )
+        .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        assert_eq!(set.json()["data"][0]["requests_per_minute"], 1);
+        let run = json!({ "input": "hello", "mode": "mock" });
+        let first = api(
+            r,
+            "POST",
+            "/api/v1/agents/narrow/runs",
+            Some(&admin),
+            Some(run.clone()),
+            &[],
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(first.headers["x-ratelimit-limit-requests"], "1");
+        let second = api(
+            r,
+            "POST",
+            "/api/v1/agents/narrow/runs",
+            Some(&admin),
+            Some(run.clone()),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            second.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            second.body
+        );
+        let listed = api(
+            r,
+            "GET",
+            "/api/v1/workspace/limits/overrides",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        let listed = listed.json();
+        assert_eq!(listed["data"][0]["kind"], "agent");
+        assert_eq!(listed["data"][0]["target_name"], "Narrow");
+        assert_eq!(listed["data"][0]["requests_per_minute"], 1);
+        let gone = api(r, "DELETE", path, Some(&admin), None, &[]).await;
+        assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
+        assert_eq!(gone.json()["data"], json!([]));
+        let again = api(r, "DELETE", path, Some(&admin), None, &[]).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+        let third = api(
+            r,
+            "POST",
+            "/api/v1/agents/narrow/runs",
+            Some(&admin),
+            Some(run),
+            &[],
+        )
+        .await;
+        assert_eq!(third.status, StatusCode::OK, "{}", third.body);
+        // The Settings page lists what is set, without JavaScript.
+        let set = api(
+            r,
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({ "monthly_budget_usd": 2 })),
+            &[],
+        )
+        .await;
+        assert_eq!(set.status, StatusCode::OK);
+        let page = get(r, "/settings/limits", Some(&owner)).await.body;
+        assert!(page.contains("Agent · Narrow"), "the override is listed");
+        assert!(page.contains("$2.000000"));
+    });
+}

@@ -49,6 +49,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("confirm_password", [401, 200, 200, 200, 200, 200]),
     ("create_api_token", [401, 403, 403, 200, 200, 200]),
     ("delete_agent", [401, 403, 200, 200, 200, 404]),
+    ("delete_override", [401, 403, 403, 200, 200, 404]),
     ("delete_price", [401, 403, 403, 200, 200, 404]),
     ("estimate_run", [401, 403, 200, 200, 200, 404]),
     ("get_agent", [401, 200, 200, 200, 200, 404]),
@@ -72,6 +73,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("save_agent", [401, 403, 200, 200, 200, 200]),
     ("save_agent (update)", [401, 403, 200, 200, 200, 404]),
     ("save_limits", [401, 403, 403, 200, 200, 200]),
+    ("save_override", [401, 403, 403, 200, 200, 404]),
     ("set_price", [401, 403, 403, 200, 200, 200]),
     ("sign_out_everywhere", [401, 200, 200, 200, 200, 200]),
     ("sign_up", [200, 200, 200, 200, 200, 200]),
@@ -196,6 +198,19 @@ async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
     )
     .await;
     assert_eq!(price.status, StatusCode::OK, "{}", price.body);
+    let limited = call(
+        r,
+        "save_override",
+        &[
+            ("target", &format!("agent:{agent}")),
+            ("requests_per_minute", "1000000"),
+            ("tokens_per_minute", ""),
+            ("monthly_budget_usd", ""),
+        ],
+        Some(owner),
+    )
+    .await;
+    assert_eq!(limited.status, StatusCode::OK, "{}", limited.body);
     let token = call(
         r,
         "create_api_token",
@@ -247,6 +262,13 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
         "delete_agent" | "get_agent" => pairs(&[("id", &f.agent)]),
         "delete_price" => pairs(&[("provider", "openai"), ("model", &f.price_model)]),
         "estimate_run" => pairs(&[("agent_id", &f.agent), ("input", "hi")]),
+        "delete_override" => pairs(&[("target", &format!("agent:{}", f.agent))]),
+        "save_override" => pairs(&[
+            ("target", &format!("agent:{}", f.agent)),
+            ("requests_per_minute", "1000000"),
+            ("tokens_per_minute", ""),
+            ("monthly_budget_usd", ""),
+        ]),
         // No limits (later cells run agents in the same workspace).
         "save_limits" => pairs(&[
             ("requests_per_minute", ""),
