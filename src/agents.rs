@@ -696,6 +696,12 @@ mod server {
                 .fetch_optional(&mut *tx)
                 .await?;
         let (name,) = deleted.ok_or(CoreError::NotFound)?;
+        // Its own limits go with it.
+        sqlx::query("DELETE FROM workspace_limits WHERE workspace_id = $1 AND scope = $2")
+            .bind(&actor.workspace_id)
+            .bind(format!("agent:{id}"))
+            .execute(&mut *tx)
+            .await?;
         crate::audit::record(&mut *tx, actor, "agent.deleted", id, &name).await?;
         bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;

@@ -199,6 +199,15 @@ async fn checkpoint_forever(pool: AnyPool) {
     }
 }
 
+/// The database's clock, in Unix milliseconds, as SQL for `backend` (leases and expiries are
+/// timed on it, so servers whose clocks differ agree).
+pub fn db_now(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
+}
+
 /// A value bound to a statement of [`Writes`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {

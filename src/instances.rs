@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::db::{Backend, Db, new_id, now_ms};
+use crate::db::{Backend, Db, db_now, new_id, now_ms};
 use crate::error::CoreError;
 
 /// How long an instance that stopped renewing is still taken to be alive, by default.
@@ -18,14 +18,6 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The database's clock, in Unix milliseconds, as SQL for `backend`.
-pub(crate) fn db_now(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
-        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-    }
 }
 
 /// This server, as the other instances see it.

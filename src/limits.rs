@@ -61,7 +61,7 @@ pub struct Override {
     pub requests_per_minute: Option<i64>,
     pub tokens_per_minute: Option<i64>,
     pub monthly_budget_micros: Option<i64>,
-    /// Spent under this override this month (micro-dollars).
+    /// Spent this month under its budget, since the budget was set (micro-dollars).
     pub spent_micros: i64,
 }
 
@@ -601,10 +601,13 @@ mod server {
         if found.is_none() {
             return Err(CoreError::NotFound);
         }
+        let scope = scope_of(kind, target_id);
         let count: (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM workspace_limits WHERE workspace_id = $1 AND scope <> ''",
+            "SELECT COUNT(*) FROM workspace_limits WHERE workspace_id = $1 AND scope <> '' \
+             AND scope <> $2",
         )
         .bind(&actor.workspace_id)
+        .bind(&scope)
         .fetch_one(db.pool())
         .await?;
         if count.0 >= MAX_OVERRIDES {
@@ -613,7 +616,6 @@ mod server {
                 &format!("A workspace may have at most {MAX_OVERRIDES} overrides."),
             ));
         }
-        let scope = scope_of(kind, target_id);
         let mut tx = db.pool().begin().await?;
         sqlx::query(
             "INSERT INTO workspace_limits (workspace_id, scope, requests_per_minute, \

@@ -97,6 +97,10 @@ pub async fn reserve_all(db: &Db, holds: &[Hold<'_>]) -> Result<Option<usize>, C
     {
         return Ok(Some(i));
     }
+    // One lock order for every transaction that touches several ledger rows (reservations and
+    // settlements alike): by scope, the workspace's ("") first.
+    let mut order: Vec<usize> = (0..holds.len()).collect();
+    order.sort_by(|a, b| holds[*a].scope.cmp(holds[*b].scope));
     let mut tx = db.pool().begin().await?;
     let upsert = "INSERT INTO budget_ledger (workspace_id, scope, month, spent_micros, \
                   reserved_micros, unpriced_runs) VALUES ($1, $2, $3, 0, $4, 0) \
@@ -106,7 +110,8 @@ pub async fn reserve_all(db: &Db, holds: &[Hold<'_>]) -> Result<Option<usize>, C
         "{upsert} WHERE budget_ledger.spent_micros + budget_ledger.reserved_micros \
          + excluded.reserved_micros <= $5"
     );
-    for (i, hold) in holds.iter().enumerate() {
+    for i in order {
+        let hold = &holds[i];
         let query = sqlx::query(match hold.cap_micros {
             None => upsert,
             Some(_) => &capped,
@@ -174,7 +179,7 @@ pub async fn settle(
     let mut tx = db.pool().begin().await?;
     // A write first (so a SQLite transaction never upgrades a read lock): it marks the rows and
     // answers what each held and what it was settled to before (unchanged by this statement).
-    let held: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+    let mut held: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
         "UPDATE budget_reservations SET settled_at = $1 WHERE run_id = $2 \
          RETURNING scope, month, amount_micros, settled_micros",
     )
@@ -182,6 +187,8 @@ pub async fn settle(
     .bind(run_id)
     .fetch_all(&mut *tx)
     .await?;
+    // The ledger rows in the same order as reservations lock them.
+    held.sort_by(|a, b| a.0.cmp(&b.0));
     if held.is_empty() {
         tx.rollback().await?;
         return Ok(None);
@@ -275,7 +282,7 @@ pub async fn release_orphans(
         Backend::Postgres => format!(
             "(r.instance_id IS NULL OR (r.instance_id <> $1 AND NOT EXISTS (SELECT 1 FROM \
              instances i WHERE i.id = r.instance_id AND i.expires_at >= {})))",
-            crate::instances::db_now(db.backend())
+            crate::db::db_now(db.backend())
         ),
     };
     let now = now_ms();

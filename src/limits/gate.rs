@@ -260,16 +260,20 @@ impl LimitsGate {
         };
         if taken.wait_us > 0 {
             let wait = Duration::from_micros(u64::try_from(taken.wait_us).unwrap_or(u64::MAX));
-            let what: Vec<String> = scoped
+            // Name the limits that are full (the buckets without room for this run).
+            let prefix = format!("rate:{workspace_id}:");
+            let what: Vec<String> = buckets
                 .iter()
-                .filter_map(|(scope, limits)| {
-                    let rate = match (limits.requests_per_minute, limits.tokens_per_minute) {
-                        (Some(r), Some(t)) => format!("{r} requests and {t} tokens per minute"),
-                        (Some(r), None) => format!("{r} requests per minute"),
-                        (None, Some(t)) => format!("{t} tokens per minute"),
-                        (None, None) => return None,
-                    };
-                    Some(format!("{}: {rate}", scope_name(scope)))
+                .zip(&taken.states)
+                .filter(|((bucket, ..), state)| state.remaining < bucket.cost)
+                .map(|((bucket, per_minute, requests), _)| {
+                    let unit = if *requests { "requests" } else { "tokens" };
+                    let scope = bucket
+                        .key
+                        .strip_prefix(&prefix)
+                        .and_then(|rest| rest.strip_suffix(unit))
+                        .map_or("", |rest| rest.trim_end_matches(':'));
+                    format!("{}: {per_minute} {unit} per minute", scope_name(scope))
                 })
                 .collect();
             return RateVerdict::Refused {
@@ -373,6 +377,8 @@ impl LimitsGate {
                 }
             })
             .collect();
+        // The workspace's policy for unpriced models holds for every cap that applies (allowed:
+        // they pass caps and are counted as runs of unknown cost).
         let capped = caps.iter().any(|(_, cap)| cap.is_some());
         let amount = match ask.most_micros {
             Some(m) => m,

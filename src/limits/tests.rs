@@ -929,6 +929,9 @@ on_both_backends!(
             delete_override(&w.db, &a, OverrideKind::Token, &token.summary.id).await,
             Err(CoreError::NotFound)
         ));
+        // Deleting an agent deletes its own limits.
+        crate::agents::delete_agent(&w.db, &a, &x.id).await.unwrap();
+        assert!(overrides(&w.db, &a.workspace_id).await.unwrap().is_empty());
         // An override needs a limit.
         assert!(parse_override("", "", "").is_err());
         assert_eq!(

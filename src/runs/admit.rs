@@ -114,7 +114,8 @@ impl Pending {
 /// record.
 #[derive(Debug, Default)]
 pub struct Admission {
-    /// The workspace's rate windows after this run was counted (the API's headers).
+    /// The tightest rate windows after this run was counted, over every limit that applies
+    /// (the API's headers).
     pub rate: Option<RateHeaders>,
     pending: Option<Pending>,
     /// The run's task owns it: dropped unsettled, its reservation stays held (the sweep settles

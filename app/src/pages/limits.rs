@@ -96,7 +96,7 @@ pub fn LimitsPage() -> impl IntoView {
                                                 <input type="checkbox" name="hard_cap" value="on" checked=draft.hard_cap/>
                                                 " Hard cap: refuse live runs that could pass the budget"
                                             </label>
-                                            <label>"Models without a price, under a hard cap"
+                                            <label>"Models without a price, under a hard cap (the workspace's, an agent's or a token's)"
                                                 <select name="unpriced">
                                                     <option value="refuse" selected=u.limits.unpriced == UnpricedPolicy::Refuse>"Refuse them (their cost cannot be counted)"</option>
                                                     <option value="allow" selected=u.limits.unpriced == UnpricedPolicy::Allow>"Allow them, counted as runs of unknown cost"</option>
@@ -215,8 +215,8 @@ fn Overrides(
         <section class="panel">
             <h2>"Per agent and per API token"</h2>
             <p class="small muted">
-                "An agent's or a token's own limits apply on top of the workspace's: a run needs room in both. "
-                "Their budgets are hard caps."
+                "An agent's or a token's own limits apply on top of the workspace's: a run needs room in each that applies. "
+                "Their budgets are hard caps (models without a price follow the workspace's setting)."
             </p>
             {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
             {if usage.overrides.is_empty() {
@@ -224,7 +224,7 @@ fn Overrides(
             } else {
                 view! {
                     <table class="overrides">
-                        <thead><tr><th>"Target"</th><th class="num">"Requests/min"</th><th class="num">"Tokens/min"</th><th class="num">"Budget"</th><th class="num">"Spent"</th><th></th></tr></thead>
+                        <thead><tr><th>"Target"</th><th class="num">"Requests/min"</th><th class="num">"Tokens/min"</th><th class="num">"Budget"</th><th class="num">"Spent under its budget"</th><th></th></tr></thead>
                         <tbody>
                             {usage.overrides.iter().map(|o| {
                                 let target = galaxy_core::limits::scope_of(o.kind, &o.target_id);

@@ -264,10 +264,12 @@ async fn target(
     let wrong = || ApiError::bad_request("The target is agent:<id or slug> or token:<id>.");
     let (kind, id) = text.split_once(':').ok_or_else(wrong)?;
     match OverrideKind::parse(kind).map_err(|_| wrong())? {
-        OverrideKind::Agent => {
-            let agent = galaxy_core::agents::get_agent(&state.db, actor, id).await?;
-            Ok((OverrideKind::Agent, agent.id))
-        }
+        // A slug names an agent; an id is taken as it is (a deleted agent's override too).
+        OverrideKind::Agent => match galaxy_core::agents::get_agent(&state.db, actor, id).await {
+            Ok(agent) => Ok((OverrideKind::Agent, agent.id)),
+            Err(galaxy_core::CoreError::NotFound) => Ok((OverrideKind::Agent, id.to_owned())),
+            Err(e) => Err(e.into()),
+        },
         OverrideKind::Token => Ok((OverrideKind::Token, id.to_owned())),
     }
 }
@@ -337,6 +339,7 @@ pub async fn put_override(
     params(("target" = String, Path, description = "agent:<id or slug> or token:<id>.")),
     responses(
         (status = 200, description = "Removed: the workspace's overrides now.", body = OverrideList),
+        (status = 400, description = "A malformed target.", body = super::ErrorEnvelope),
         (status = 401, description = "No valid token.", body = super::ErrorEnvelope),
         (status = 403, description = "The token lacks the admin scope.", body = super::ErrorEnvelope),
         (status = 404, description = "No such override.", body = super::ErrorEnvelope),
