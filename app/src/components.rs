@@ -223,7 +223,7 @@ pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl
                         );
                         view! {
                             <tr data-run-id=run.id.clone()>
-                                <td>{format_utc(run.created_at)}</td>
+                                <td><a href=format!("/runs/{}", run.id)>{format_utc(run.created_at)}</a></td>
                                 {show_agent.then(|| view! { <td>{agent}</td> })}
                                 <td><StatusBadge status=run.status/></td>
                                 <td>{run.mode.as_str()}</td>

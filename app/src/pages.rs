@@ -9,4 +9,5 @@ pub mod dashboard;
 pub mod keys;
 pub mod limits;
 pub mod prices;
+pub mod run;
 pub mod tokens;

@@ -1648,3 +1648,66 @@ fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
         app.state.db.close().await;
     })
 }
+
+#[test]
+fn a_run_page_shows_the_run_and_every_attempt_without_javascript() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "run-page@example.com").await;
+        let agent = create_agent(r, &owner, "Detailed").await;
+        let id = agent["id"].as_str().unwrap();
+        let ran = call(
+            r,
+            "run_agent",
+            &[
+                ("agent_id", id),
+                ("input", "{\"b\": 1, \"a\": [2]}"),
+                ("mode", "mock"),
+            ],
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(ran.status, StatusCode::OK, "{}", ran.body);
+        let run_id = ran.json()["id"].as_str().unwrap().to_owned();
+        let page = get(r, &format!("/runs/{run_id}"), Some(&owner)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.body;
+        assert!(html.contains(&format!("data-run-id=\"{run_id}\"")));
+        assert!(html.contains("Provider calls"));
+        assert!(
+            html.contains("data-attempt=\"1\""),
+            "the mock's one call is listed"
+        );
+        assert!(
+            html.contains(&format!("href=\"/agents/{id}\"")),
+            "the agent is linked"
+        );
+        assert!(html.contains("version 1"));
+        // The input, as JSON, pretty-printed.
+        assert!(
+            html.contains("&quot;b&quot;: 1") || html.contains("\"b\": 1"),
+            "{html}"
+        );
+        // The runs tables link to it.
+        let dashboard = get(r, "/", Some(&owner)).await.body;
+        assert!(dashboard.contains(&format!("href=\"/runs/{run_id}\"")));
+        // Another workspace, or a run that does not exist: not found.
+        let other = sign_up(r, "run-page-other@example.com").await;
+        assert_eq!(
+            get(r, &format!("/runs/{run_id}"), Some(&other))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(r, "/runs/nope", Some(&owner)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        // Visitors log in first.
+        assert_eq!(
+            get(r, &format!("/runs/{run_id}"), None).await.status,
+            StatusCode::FOUND
+        );
+    });
+}

@@ -166,6 +166,23 @@ pub async fn list_agent_runs(agent_id: String) -> Result<Vec<RunView>, AppError>
     Ok(galaxy_core::runs::list_runs(&state.db, &actor, Some(&agent_id), 20).await?)
 }
 
+/// One run and every provider call it made, as the run page shows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunView,
+    pub attempts: Vec<galaxy_core::runs::AttemptView>,
+}
+
+/// A run of the caller's workspace with its attempts (any member; `NotFound` for any other
+/// workspace's run).
+#[server(endpoint = "get_run_detail")]
+pub async fn get_run_detail(id: String) -> Result<RunDetail, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let run = galaxy_core::runs::get_run(&state.db, &actor, &id).await?;
+    let attempts = galaxy_core::runs::list_attempts(&state.db, &actor, &id).await?;
+    Ok(RunDetail { run, attempts })
+}
+
 #[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<DashboardStats, AppError> {
     let (state, actor) = crate::session::require_actor().await?;

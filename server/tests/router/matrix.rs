@@ -56,6 +56,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("get_budget_alert", [200, 200, 200, 200, 200, 200]),
     ("get_current_user", [200, 200, 200, 200, 200, 200]),
     ("get_dashboard", [401, 200, 200, 200, 200, 200]),
+    ("get_run_detail", [401, 200, 200, 200, 200, 404]),
     ("get_usage", [401, 200, 200, 200, 200, 200]),
     ("list_agent_runs", [401, 200, 200, 200, 200, 200]),
     ("list_agents", [401, 200, 200, 200, 200, 200]),
@@ -90,6 +91,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("GET /agents", [302, 200, 200, 200, 200, 200]),
     ("GET /agents/new", [302, 200, 200, 200, 200, 200]),
     ("GET /agents/{id}", [302, 200, 200, 200, 200, 404]),
+    ("GET /runs/{id}", [302, 200, 200, 200, 200, 404]),
     ("GET /settings/keys", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/limits", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/prices", [302, 200, 200, 200, 200, 200]),
@@ -260,6 +262,7 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
         ]),
         "revoke_api_token" => pairs(&[("id", &f.token)]),
         "delete_agent" | "get_agent" => pairs(&[("id", &f.agent)]),
+        "get_run_detail" => pairs(&[("id", &f.run)]),
         "delete_price" => pairs(&[("provider", "openai"), ("model", &f.price_model)]),
         "estimate_run" => pairs(&[("agent_id", &f.agent), ("input", "hi")]),
         "delete_override" => pairs(&[("target", &format!("agent:{}", f.agent))]),
@@ -343,6 +346,9 @@ async fn post(
 /// The route a row is about: its server fn path, or the page / HTTP path.
 fn path_of(route: &str, f: &Fixture) -> String {
     if let Some(get) = route.strip_prefix("GET ") {
+        if get.starts_with("/runs/") {
+            return get.replace("{id}", &f.run);
+        }
         get.replace("{id}", &f.agent)
     } else {
         format!("/api/{}", route.trim_end_matches(" (update)"))
