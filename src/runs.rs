@@ -74,7 +74,8 @@ pub use remote_stop::listen_for_stops;
 pub use stats::dashboard;
 #[cfg(feature = "server")]
 pub use store::{
-    RunPage, RunQuery, get_run, list_attempts, list_runs, mark_interrupted, query_runs,
+    MAX_SEARCH_CHARS, RunPage, RunQuery, get_run, list_attempts, list_runs, mark_interrupted,
+    query_runs,
 };
 
 /// The largest run input accepted, in bytes.

@@ -26,6 +26,20 @@ pub fn month_of(ms: i64) -> (String, i64) {
     )
 }
 
+/// A `YYYY-MM-DD` date (UTC) as the ms its day starts, or `None` if it is not one.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    // 2026-02-31 is not a date: it must come back as itself.
+    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
+}
+
 /// When the UTC month of `ms` started (ms).
 pub fn month_start(ms: i64) -> i64 {
     let (y, m, _) = civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
@@ -61,6 +75,29 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_parse_to_the_start_of_their_day() {
+        assert_eq!(
+            parse_date("2026-12-03").map(format_utc),
+            Some("2026-12-03 00:00 UTC".into())
+        );
+        assert_eq!(
+            parse_date("2024-02-29").map(format_utc),
+            Some("2024-02-29 00:00 UTC".into())
+        );
+        for bad in [
+            "",
+            "2026-02-30",
+            "2026-13-01",
+            "26-1-1x",
+            "1969-12-31",
+            "abc",
+            "2026-12",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn months_and_their_ends() {

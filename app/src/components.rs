@@ -30,6 +30,7 @@ pub fn Nav() -> impl IntoView {
                             <nav class="links">
                                 <a href="/">"Dashboard"</a>
                                 <a href="/agents">"Agents"</a>
+                                <a href="/runs">"Runs"</a>
                                 <a href="/settings/keys">"Provider keys"</a>
                                 <a href="/settings/prices">"Prices"</a>
                                 <a href="/settings/tokens">"API tokens"</a>

@@ -37,6 +37,7 @@ use crate::pages::keys::KeysPage;
 use crate::pages::limits::LimitsPage;
 use crate::pages::prices::PricesPage;
 use crate::pages::run::RunDetailPage;
+use crate::pages::runs::RunsListPage;
 use crate::pages::tokens::TokensPage;
 use galaxy_core::workspaces::CurrentUser;
 
@@ -138,6 +139,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/runs") view=RunsListPage ssr=SsrMode::Async/>
                     <Route path=path!("/runs/:id") view=RunDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/limits") view=LimitsPage ssr=SsrMode::Async/>

@@ -10,4 +10,5 @@ pub mod keys;
 pub mod limits;
 pub mod prices;
 pub mod run;
+pub mod runs;
 pub mod tokens;

@@ -21,3 +21,24 @@ test('open a run from the latest runs and see its attempts', async ({ page }) =>
   await expect(detail.locator('tr[data-attempt="1"]')).toBeVisible();
   await expect(detail.locator('[data-detail="cost"]')).toContainText('$');
 });
+
+test('the runs page filters by status and text, and the filters stay in the URL', async ({ page }) => {
+  await signUp(page, 'Runs list', uniqueEmail('runs-list'));
+  await createAgent(page, { name: 'Listed agent' });
+  const panel = page.locator('section.test-panel');
+  await panel.getByLabel('Input').fill('a findable needle');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Runs', level: 1 })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Status').selectOption('succeeded');
+  await page.getByLabel('Text in input or output').fill('NEEDLE');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/\/runs\?.*status=succeeded.*q=NEEDLE/);
+  await expect(page.locator('table.runs tbody tr')).toHaveCount(1);
+  await expect(page.locator('table.runs')).toContainText('Listed agent');
+  await page.getByLabel('Text in input or output').fill('nothing like it');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page.getByText('No runs yet.')).toBeVisible();
+});

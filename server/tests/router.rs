@@ -1711,3 +1711,114 @@ fn a_run_page_shows_the_run_and_every_attempt_without_javascript() {
         );
     });
 }
+
+#[test]
+fn the_runs_page_filters_in_the_url_and_pages_by_cursor_without_javascript() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "runs-page@example.com").await;
+        let plain = create_agent(r, &owner, "Plain").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut typed = agent_draft("Typed");
+        for (k, v) in typed.iter_mut() {
+            if k == "draft[input_schema]" {
+                *v = r#"{"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}"#.into();
+            }
+        }
+        let pairs: Vec<(&str, &str)> = typed
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let typed = call(r, "save_agent", &pairs, Some(&owner)).await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ran = call(
+            r,
+            "run_agent",
+            &[
+                ("agent_id", &plain),
+                ("input", "find the Needle here"),
+                ("mode", "mock"),
+            ],
+            Some(&owner),
+        )
+        .await;
+        let needle = ran.json()["id"].as_str().unwrap().to_owned();
+        // 55 runs refused by the input schema (recorded at once).
+        for i in 0..55 {
+            let input = format!("{{\"q\": {i}}}");
+            let refused = call(
+                r,
+                "run_agent",
+                &[("agent_id", &typed), ("input", &input), ("mode", "mock")],
+                Some(&owner),
+            )
+            .await;
+            assert_eq!(refused.json()["status"], "input_invalid");
+        }
+        let rows = |html: &str| html.matches("<tr data-run-id=").count();
+        let all = get(r, "/runs", Some(&owner)).await;
+        assert_eq!(all.status, StatusCode::OK);
+        assert_eq!(rows(&all.body), 50);
+        assert!(all.body.contains("data-page=\"older\""));
+        // Filtered by status: 50, then the other 5 by the cursor link (which keeps the filter).
+        let invalid = get(r, "/runs?status=input_invalid", Some(&owner))
+            .await
+            .body;
+        assert_eq!(rows(&invalid), 50);
+        assert!(!invalid.contains(&needle));
+        let href = invalid
+            .split("data-page=\"older\"")
+            .next()
+            .and_then(|before| before.rsplit("href=\"").next())
+            .map(|h| {
+                h.split('"')
+                    .next()
+                    .unwrap_or_default()
+                    .replace("&amp;", "&")
+            })
+            .unwrap();
+        assert!(
+            href.starts_with("/runs?status=input_invalid&cursor="),
+            "{href}"
+        );
+        let rest = get(r, &href, Some(&owner)).await.body;
+        assert_eq!(rows(&rest), 5);
+        assert!(!rest.contains("data-page=\"older\""));
+        // Text (case-insensitive), agent, mode, and a date range.
+        let found = get(r, "/runs?q=nEEDLE", Some(&owner)).await.body;
+        assert_eq!(rows(&found), 1);
+        assert!(found.contains(&needle));
+        assert!(
+            found.contains("value=\"nEEDLE\""),
+            "the filter stays in the form"
+        );
+        let by_agent = get(r, &format!("/runs?agent={plain}"), Some(&owner))
+            .await
+            .body;
+        assert_eq!(rows(&by_agent), 1);
+        assert_eq!(rows(&get(r, "/runs?mode=live", Some(&owner)).await.body), 0);
+        assert_eq!(
+            rows(
+                &get(r, "/runs?from=2000-01-01&to=2000-12-31", Some(&owner))
+                    .await
+                    .body
+            ),
+            0
+        );
+        // A wildcard is text, not a pattern.
+        assert_eq!(rows(&get(r, "/runs?q=%25", Some(&owner)).await.body), 0);
+        // A wrong filter is explained, not an error page.
+        let wrong = get(r, "/runs?status=bogus&from=yesterday", Some(&owner))
+            .await
+            .body;
+        assert!(wrong.contains("Please correct"), "{wrong}");
+        // Another workspace sees none of these.
+        let other = sign_up(r, "runs-page-other@example.com").await;
+        assert_eq!(rows(&get(r, "/runs", Some(&other)).await.body), 0);
+    });
+}

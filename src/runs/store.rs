@@ -396,10 +396,41 @@ pub async fn list_runs(
 pub struct RunQuery {
     pub agent_id: Option<String>,
     pub status: Option<RunStatus>,
+    pub mode: Option<super::RunMode>,
+    pub trigger: Option<super::RunTrigger>,
+    /// The model, exactly.
+    pub model: Option<String>,
+    pub api_token_id: Option<String>,
+    /// Started at or after this (ms).
+    pub from_ms: Option<i64>,
+    /// Started before this (ms).
+    pub to_ms: Option<i64>,
+    /// Text in the input or the output, case-insensitive (at most [`MAX_SEARCH_CHARS`]).
+    pub text: Option<String>,
     /// Only runs older than this one (`created_at`, `id`): the previous page's last run.
     pub before: Option<(i64, String)>,
     /// At most this many (capped at 100).
     pub limit: i64,
+}
+
+/// The longest text a run search takes.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// `text` as a `LIKE` pattern matching it anywhere, lower-cased, its wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text
+        .chars()
+        .take(MAX_SEARCH_CHARS)
+        .flat_map(char::to_lowercase)
+    {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// A page of runs, newest first, and where the next page starts (`None` on the last page).
@@ -429,6 +460,30 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
     if query.status.is_some() {
         sql.push_str(&format!(" AND status = {}", next()));
     }
+    if query.mode.is_some() {
+        sql.push_str(&format!(" AND mode = {}", next()));
+    }
+    if query.trigger.is_some() {
+        sql.push_str(&format!(" AND run_trigger = {}", next()));
+    }
+    if query.model.is_some() {
+        sql.push_str(&format!(" AND model = {}", next()));
+    }
+    if query.api_token_id.is_some() {
+        sql.push_str(&format!(" AND api_token_id = {}", next()));
+    }
+    if query.from_ms.is_some() {
+        sql.push_str(&format!(" AND created_at >= {}", next()));
+    }
+    if query.to_ms.is_some() {
+        sql.push_str(&format!(" AND created_at < {}", next()));
+    }
+    if query.text.is_some() {
+        let (a, b) = (next(), next());
+        sql.push_str(&format!(
+            " AND (LOWER(input) LIKE {a} ESCAPE '\\' OR LOWER(COALESCE(output, '')) LIKE {b} ESCAPE '\\')"
+        ));
+    }
     if query.before.is_some() {
         let (a, b, c) = (next(), next(), next());
         sql.push_str(&format!(
@@ -445,6 +500,28 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
     }
     if let Some(status) = query.status {
         q = q.bind(status.as_str());
+    }
+    if let Some(mode) = query.mode {
+        q = q.bind(mode.as_str());
+    }
+    if let Some(trigger) = query.trigger {
+        q = q.bind(trigger.as_str());
+    }
+    if let Some(model) = &query.model {
+        q = q.bind(model);
+    }
+    if let Some(token) = &query.api_token_id {
+        q = q.bind(token);
+    }
+    if let Some(from) = query.from_ms {
+        q = q.bind(from);
+    }
+    if let Some(to) = query.to_ms {
+        q = q.bind(to);
+    }
+    if let Some(text) = &query.text {
+        let pattern = contains_pattern(text);
+        q = q.bind(pattern.clone()).bind(pattern);
     }
     if let Some((at, id)) = &query.before {
         q = q.bind(*at).bind(*at).bind(id);

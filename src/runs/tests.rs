@@ -1444,3 +1444,124 @@ async fn a_stop_reaches_a_run_executing_on_another_instance() {
     listening.abort();
     w.db.close().await;
 }
+
+on_both_backends!(
+    runs_are_found_by_every_filter_and_paged_by_cursor,
+    |w: World| async move {
+        let a = w.workspace("a@example.com").await;
+        let agent = w.agent(&a, &mock_draft("Echo")).await;
+        let other = w.agent(&a, &mock_draft("Other")).await;
+        w.run(&a, &agent.id, "The NEEDLE is here", RunMode::Mock)
+            .await;
+        w.run(&a, &agent.id, "100% sure_thing", RunMode::Mock).await;
+        w.try_run_with(
+            &a,
+            &other.id,
+            "from the api",
+            RunMode::Mock,
+            RunTrigger::Api,
+        )
+        .await
+        .unwrap();
+        let actor = w.fresh(&a).await;
+        let count = |query: RunQuery| {
+            let (db, actor) = (w.db.clone(), actor.clone());
+            async move {
+                query_runs(
+                    &db,
+                    &actor,
+                    &RunQuery {
+                        limit: 100,
+                        ..query
+                    },
+                )
+                .await
+                .unwrap()
+                .runs
+                .len()
+            }
+        };
+        let text = |t: &str| RunQuery {
+            text: Some(t.into()),
+            ..RunQuery::default()
+        };
+        assert_eq!(count(text("needle")).await, 1, "case-insensitive");
+        assert_eq!(count(text("100%")).await, 1);
+        assert_eq!(count(text("%")).await, 1, "a % is text, not a wildcard");
+        assert_eq!(count(text("_")).await, 1, "so is an underscore");
+        assert_eq!(
+            count(text("e_e")).await,
+            0,
+            "(a wildcard _ would match \"ere\")"
+        );
+        let by = |q: RunQuery| q;
+        assert_eq!(
+            count(by(RunQuery {
+                trigger: Some(RunTrigger::Api),
+                ..RunQuery::default()
+            }))
+            .await,
+            1
+        );
+        assert_eq!(
+            count(by(RunQuery {
+                agent_id: Some(agent.id.clone()),
+                mode: Some(RunMode::Mock),
+                model: Some("gpt-4o-mini".into()),
+                ..RunQuery::default()
+            }))
+            .await,
+            2
+        );
+        assert_eq!(
+            count(by(RunQuery {
+                mode: Some(RunMode::Live),
+                ..RunQuery::default()
+            }))
+            .await,
+            0
+        );
+        let now = crate::db::now_ms();
+        assert_eq!(
+            count(by(RunQuery {
+                from_ms: Some(now - 60_000),
+                to_ms: Some(now + 60_000),
+                ..RunQuery::default()
+            }))
+            .await,
+            3
+        );
+        assert_eq!(
+            count(by(RunQuery {
+                to_ms: Some(now - 60_000),
+                ..RunQuery::default()
+            }))
+            .await,
+            0
+        );
+        // Pages of one, by cursor, newest first, each run once.
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = query_runs(
+                &w.db,
+                &actor,
+                &RunQuery {
+                    before: before.clone(),
+                    limit: 1,
+                    ..RunQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+            seen.extend(page.runs.iter().map(|r| r.id.clone()));
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 3);
+        seen.dedup();
+        assert_eq!(seen.len(), 3);
+    }
+);

@@ -183,6 +183,117 @@ pub async fn get_run_detail(id: String) -> Result<RunDetail, AppError> {
     Ok(RunDetail { run, attempts })
 }
 
+/// A page of `/runs`: the runs, and the cursor of the next (older) page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunsPageView {
+    pub runs: Vec<RunView>,
+    pub next: Option<String>,
+}
+
+/// How many runs a page of `/runs` shows.
+pub const RUNS_PAGE: i64 = 50;
+
+/// The filters of `/runs`, as its URL names them (empty: any).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunFilters {
+    pub agent: String,
+    pub status: String,
+    pub mode: String,
+    pub trigger: String,
+    pub model: String,
+    /// Text in the input or output.
+    pub q: String,
+    /// `YYYY-MM-DD`, UTC, inclusive.
+    pub from: String,
+    pub to: String,
+    /// The previous page's `next`.
+    pub cursor: String,
+}
+
+/// The workspace's runs, newest first, filtered, a page at a time. Any member.
+#[server(endpoint = "list_runs_page")]
+pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppError> {
+    use galaxy_core::runs::{RunQuery, RunStatus, RunTrigger};
+    use galaxy_core::validation::FieldError;
+    let (state, actor) = crate::session::require_actor().await?;
+    let RunFilters {
+        agent,
+        status,
+        mode,
+        trigger,
+        model,
+        q,
+        from,
+        to,
+        cursor,
+    } = filters;
+    let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let mut errors = Vec::new();
+    let status = given(&status).and_then(|s| {
+        RunStatus::parse(&s)
+            .map_err(|_| errors.push(FieldError::new("status", "Not a run status.")))
+            .ok()
+    });
+    let mode = given(&mode).and_then(|s| {
+        galaxy_core::runs::RunMode::parse(&s)
+            .map_err(|_| errors.push(FieldError::new("mode", "Mock or live.")))
+            .ok()
+    });
+    let trigger = given(&trigger).and_then(|s| {
+        RunTrigger::parse(&s)
+            .map_err(|_| errors.push(FieldError::new("trigger", "Not a place runs start from.")))
+            .ok()
+    });
+    let mut date = |text: &str, field: &'static str| {
+        given(text).and_then(|t| {
+            galaxy_core::timefmt::parse_date(&t)
+                .ok_or_else(|| errors.push(FieldError::new(field, "A date: YYYY-MM-DD.")))
+                .ok()
+        })
+    };
+    let from_ms = date(&from, "from");
+    // Through the end of the day asked for.
+    let to_ms = date(&to, "to").map(|d| d + 86_400_000);
+    let before = given(&cursor).and_then(|c| {
+        let (at, id) = c.split_once('_')?;
+        Some((at.parse().ok()?, id.to_owned()))
+    });
+    if given(&cursor).is_some() && before.is_none() {
+        errors.push(FieldError::new("cursor", "Not a page of this list."));
+    }
+    if q.chars().count() > galaxy_core::runs::MAX_SEARCH_CHARS {
+        errors.push(FieldError::new("q", "Search for at most 100 characters."));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::from_core(galaxy_core::CoreError::Validation(
+            errors,
+        )));
+    }
+    let page = galaxy_core::runs::query_runs(
+        &state.db,
+        &actor,
+        &RunQuery {
+            agent_id: given(&agent),
+            status,
+            mode,
+            trigger,
+            model: given(&model),
+            api_token_id: None,
+            from_ms,
+            to_ms,
+            text: given(&q),
+            before,
+            limit: RUNS_PAGE,
+        },
+    )
+    .await?;
+    Ok(RunsPageView {
+        runs: page.runs,
+        next: page.next.map(|(at, id)| format!("{at}_{id}")),
+    })
+}
+
 #[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<DashboardStats, AppError> {
     let (state, actor) = crate::session::require_actor().await?;

@@ -357,6 +357,7 @@ pub async fn list(
             status,
             before,
             limit,
+            ..RunQuery::default()
         },
     )
     .await?;

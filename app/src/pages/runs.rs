@@ -1,0 +1,138 @@
+//! `/runs`: every run of the workspace, newest first, filtered by agent, status, mode, where it
+//! started, model, a text in its input or output, and a date range — the filters live in the URL
+//! (a plain GET form: a view can be shared, and it works without JavaScript), pages follow by
+//! keyset cursor ("Older runs"), 50 at a time.
+
+use galaxy_core::runs::{RunMode, RunStatus, RunTrigger};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::agents::list_agents;
+use crate::api::runs::{RunFilters, list_runs_page};
+use crate::components::{ErrorNotice, RunsTable};
+
+/// The filters, as the URL names them.
+const FILTERS: [&str; 8] = [
+    "agent", "status", "mode", "trigger", "model", "q", "from", "to",
+];
+
+/// `s` percent-encoded for a query string.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[component]
+pub fn RunsListPage() -> impl IntoView {
+    let query = use_query_map();
+    let value = move |key: &str| query.read().get(key).unwrap_or_default();
+    let page = Resource::new(
+        move || {
+            let q = query.read();
+            let get = |k: &str| q.get(k).unwrap_or_default();
+            (FILTERS.map(get), get("cursor"))
+        },
+        |([agent, status, mode, trigger, model, q, from, to], cursor)| {
+            list_runs_page(RunFilters {
+                agent,
+                status,
+                mode,
+                trigger,
+                model,
+                q,
+                from,
+                to,
+                cursor,
+            })
+        },
+    );
+    let agents = Resource::new(|| (), |_| list_agents());
+    // The next page's link: these filters and its cursor.
+    let older = move |cursor: String| {
+        let q = query.read();
+        let mut parts: Vec<String> = FILTERS
+            .iter()
+            .filter_map(|k| {
+                q.get(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={}", encode(&v)))
+            })
+            .collect();
+        parts.push(format!("cursor={}", encode(&cursor)));
+        format!("/runs?{}", parts.join("&"))
+    };
+    let option = move |v: &'static str, label: &'static str, key: &'static str| {
+        view! { <option value=v selected=move || value(key) == v>{label}</option> }
+    };
+    view! {
+        <h1>"Runs"</h1>
+        <form method="get" action="/runs" class="panel run-filters">
+            <div class="row">
+                <label class="grow">"Agent"
+                    <Transition fallback=|| view! { <select name="agent"><option value="">"Any agent"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let list = agents.await.unwrap_or_default();
+                            view! {
+                                <select name="agent">
+                                    <option value="">"Any agent"</option>
+                                    {list.into_iter().map(|a| {
+                                        let id = a.id.clone();
+                                        view! { <option value=a.id.clone() selected=move || value("agent") == id>{a.name.clone()}</option> }
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Transition>
+                </label>
+                <label>"Status"
+                    <select name="status">
+                        <option value="">"Any status"</option>
+                        {RunStatus::ALL.iter().map(|s| option(s.as_str(), s.label(), "status")).collect_view()}
+                    </select>
+                </label>
+                <label>"Mode"
+                    <select name="mode">
+                        <option value="">"Any mode"</option>
+                        {RunMode::ALL.iter().map(|m| option(m.as_str(), m.as_str(), "mode")).collect_view()}
+                    </select>
+                </label>
+                <label>"From"
+                    <select name="trigger">
+                        <option value="">"Anywhere"</option>
+                        {RunTrigger::ALL.iter().map(|t| option(t.as_str(), t.as_str(), "trigger")).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <div class="row">
+                <label class="grow">"Text in input or output"<input type="search" name="q" maxlength="100" value=move || value("q")/></label>
+                <label>"Model"<input type="text" name="model" value=move || value("model") placeholder="any"/></label>
+                <label>"Since"<input type="date" name="from" value=move || value("from")/></label>
+                <label>"Until"<input type="date" name="to" value=move || value("to")/></label>
+            </div>
+            <div class="row">
+                <button type="submit" class="primary">"Filter"</button>
+                <a href="/runs">"Clear"</a>
+            </div>
+        </form>
+        <section class="panel">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                        Ok(page) => view! {
+                            <RunsTable runs=page.runs show_agent=true/>
+                            {page.next.map(|next| view! { <p><a class="button" href=older(next) data-page="older">"Older runs →"</a></p> })}
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
