@@ -416,16 +416,19 @@ pub struct RunQuery {
 /// The longest text a run search takes.
 pub const MAX_SEARCH_CHARS: usize = 100;
 
-/// `text` as a `LIKE` pattern matching it anywhere, lower-cased, its wildcards escaped.
-fn contains_pattern(text: &str) -> String {
+/// `text` as a `LIKE` pattern matching it anywhere, its wildcards escaped with `!` (the same on
+/// every backend and setting). On SQLite, whose `LOWER` folds ASCII only, the pattern is
+/// ASCII-lower-cased to match `LOWER(column)`; PostgreSQL compares with `ILIKE` (its locale's
+/// case rules). Either way a text always finds itself.
+fn contains_pattern(text: &str, backend: crate::db::Backend) -> String {
     let mut out = String::from("%");
-    for c in text
-        .chars()
-        .take(MAX_SEARCH_CHARS)
-        .flat_map(char::to_lowercase)
-    {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+    for c in text.chars().take(MAX_SEARCH_CHARS) {
+        let c = match backend {
+            crate::db::Backend::Sqlite => c.to_ascii_lowercase(),
+            crate::db::Backend::Postgres => c,
+        };
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
         }
         out.push(c);
     }
@@ -480,9 +483,14 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
     }
     if query.text.is_some() {
         let (a, b) = (next(), next());
-        sql.push_str(&format!(
-            " AND (LOWER(input) LIKE {a} ESCAPE '\\' OR LOWER(COALESCE(output, '')) LIKE {b} ESCAPE '\\')"
-        ));
+        sql.push_str(&match db.backend() {
+            crate::db::Backend::Sqlite => format!(
+                " AND (LOWER(input) LIKE {a} ESCAPE '!' OR LOWER(output) LIKE {b} ESCAPE '!')"
+            ),
+            crate::db::Backend::Postgres => {
+                format!(" AND (input ILIKE {a} ESCAPE '!' OR output ILIKE {b} ESCAPE '!')")
+            }
+        });
     }
     if query.before.is_some() {
         let (a, b, c) = (next(), next(), next());
@@ -520,7 +528,7 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
         q = q.bind(to);
     }
     if let Some(text) = &query.text {
-        let pattern = contains_pattern(text);
+        let pattern = contains_pattern(text, db.backend());
         q = q.bind(pattern.clone()).bind(pattern);
     }
     if let Some((at, id)) = &query.before {

@@ -1453,7 +1453,8 @@ on_both_backends!(
         let other = w.agent(&a, &mock_draft("Other")).await;
         w.run(&a, &agent.id, "The NEEDLE is here", RunMode::Mock)
             .await;
-        w.run(&a, &agent.id, "100% sure_thing", RunMode::Mock).await;
+        w.run(&a, &agent.id, "100% sure_thing! Ärger", RunMode::Mock)
+            .await;
         w.try_run_with(
             &a,
             &other.id,

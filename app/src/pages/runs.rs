@@ -118,7 +118,7 @@ pub fn RunsListPage() -> impl IntoView {
             </div>
             <div class="row">
                 <button type="submit" class="primary">"Filter"</button>
-                <a href="/runs">"Clear"</a>
+                <a href="/runs" rel="external">"Clear"</a>
             </div>
         </form>
         <section class="panel">
@@ -128,7 +128,7 @@ pub fn RunsListPage() -> impl IntoView {
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                         Ok(page) => view! {
                             <RunsTable runs=page.runs show_agent=true/>
-                            {page.next.map(|next| view! { <p><a class="button" href=older(next) data-page="older">"Older runs →"</a></p> })}
+                            {page.next.map(|next| view! { <p><a class="button" href=older(next) rel="external" data-page="older">"Older runs →"</a></p> })}
                         }.into_any(),
                     }
                 })}
