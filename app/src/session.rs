@@ -48,7 +48,11 @@ fn session_err(e: tower_sessions::session::Error) -> AppError {
 
 /// The signed-in actor, if any: `Ok(None)` for a visitor (or an expired session, which is ended).
 pub async fn current_actor(state: &AppState) -> Result<Option<Actor>, AppError> {
-    let session = session().await?;
+    actor_of(state, &session().await?).await
+}
+
+/// [`current_actor`] for a handler outside Leptos that has the request's session.
+pub async fn actor_of(state: &AppState, session: &Session) -> Result<Option<Actor>, AppError> {
     let user_id: Option<String> = session.get(USER_ID).await.map_err(session_err)?;
     let workspace_id: Option<String> = session.get(WORKSPACE_ID).await.map_err(session_err)?;
     let login_at: Option<i64> = session.get(LOGIN_AT).await.map_err(session_err)?;

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod export;
 pub mod keys_cli;
 pub mod metrics;
 pub mod router;

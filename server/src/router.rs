@@ -100,6 +100,7 @@ pub fn router(
             "/api/{*fn_name}",
             post(server_fn_handler).get(server_fn_handler),
         )
+        .route("/runs/export", get(crate::export::runs))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

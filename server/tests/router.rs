@@ -1822,3 +1822,90 @@ fn the_runs_page_filters_in_the_url_and_pages_by_cursor_without_javascript() {
         assert_eq!(rows(&get(r, "/runs", Some(&other)).await.body), 0);
     });
 }
+
+#[test]
+fn a_runs_view_exports_whole_as_csv_and_json_lines_streamed() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "export@example.com").await;
+        let agent = create_agent(r, &owner, "Exported").await;
+        let id = agent["id"].as_str().unwrap();
+        // 45 runs (more than two pages of the export), one with a long input, a comma, quotes and
+        // a formula.
+        let long = format!("=HYPERLINK(\"x\"), then {}", "word ".repeat(1_000));
+        for i in 0..45 {
+            let input = if i == 0 {
+                long.clone()
+            } else {
+                format!("run {i}")
+            };
+            let ran = call(
+                r,
+                "run_agent",
+                &[("agent_id", id), ("input", &input), ("mode", "mock")],
+                Some(&owner),
+            )
+            .await;
+            assert_eq!(ran.status, StatusCode::OK, "{}", ran.body);
+        }
+        let csv = get(r, "/runs/export?format=csv", Some(&owner)).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+        assert!(
+            csv.headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("runs.csv")
+        );
+        assert!(csv.body.starts_with("id,created_at,agent,"));
+        // One header line and 45 records (the long input is whole, and quoted: no stray lines).
+        let records = csv.body.matches(",succeeded,mock,test_panel,").count();
+        assert_eq!(records, 45, "{}", &csv.body[..500]);
+        assert!(
+            csv.body.contains(&"word ".repeat(1_000)),
+            "inputs are whole"
+        );
+        assert!(
+            csv.body.contains("\"'=HYPERLINK(\"\"x\"\"), then"),
+            "a formula is defused"
+        );
+        // JSON Lines, filtered by text.
+        let jsonl = get(r, "/runs/export?format=jsonl&q=run%201", Some(&owner)).await;
+        assert_eq!(jsonl.status, StatusCode::OK);
+        let lines: Vec<serde_json::Value> = jsonl
+            .body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // "run 1" and "run 10" … "run 19".
+        assert_eq!(lines.len(), 11);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["input"].as_str().unwrap().starts_with("run 1"))
+        );
+        // Bad formats and filters are refused; visitors and other workspaces get nothing.
+        assert_eq!(
+            get(r, "/runs/export?format=xml", Some(&owner)).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        let wrong = get(r, "/runs/export?format=csv&from=soon", Some(&owner)).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.body.contains("from"));
+        assert_eq!(
+            get(r, "/runs/export?format=csv", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let other = sign_up(r, "export-other@example.com").await;
+        let theirs = get(r, "/runs/export?format=csv", Some(&other)).await.body;
+        assert_eq!(theirs.lines().count(), 1, "the header only");
+        // The runs page links the export of its view.
+        let page = get(r, "/runs?status=succeeded", Some(&owner)).await.body;
+        assert!(
+            page.contains("href=\"/runs/export?format=csv&amp;status=succeeded\""),
+            "{}",
+            &page[..200]
+        );
+    });
+}

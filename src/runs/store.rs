@@ -411,6 +411,8 @@ pub struct RunQuery {
     pub before: Option<(i64, String)>,
     /// At most this many (capped at 100).
     pub limit: i64,
+    /// Input and output whole (an export), not cut to previews.
+    pub whole: bool,
 }
 
 /// The longest text a run search takes.
@@ -448,10 +450,15 @@ pub struct RunPage {
 #[tracing::instrument(skip(db))]
 pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunPage, CoreError> {
     let limit = query.limit.clamp(1, 100);
-    let mut sql = format!(
-        "SELECT {} FROM runs WHERE workspace_id = $1",
+    let columns = if query.whole {
+        format!(
+            "{}, CAST(0 AS BIGINT) AS preview",
+            RUN_COLUMNS.replace(", conversation", ", CAST(NULL AS TEXT) AS conversation")
+        )
+    } else {
         preview_columns()
-    );
+    };
+    let mut sql = format!("SELECT {columns} FROM runs WHERE workspace_id = $1");
     let mut n = 1;
     let mut next = || {
         n += 1;

@@ -211,12 +211,14 @@ pub struct RunFilters {
     pub cursor: String,
 }
 
-/// The workspace's runs, newest first, filtered, a page at a time. Any member.
-#[server(endpoint = "list_runs_page")]
-pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppError> {
+/// The query `filters` ask for, `limit` at a time, or every field error.
+#[cfg(feature = "ssr")]
+pub fn run_query(
+    filters: RunFilters,
+    limit: i64,
+) -> Result<galaxy_core::runs::RunQuery, Vec<galaxy_core::validation::FieldError>> {
     use galaxy_core::runs::{RunQuery, RunStatus, RunTrigger};
     use galaxy_core::validation::FieldError;
-    let (state, actor) = crate::session::require_actor().await?;
     let RunFilters {
         agent,
         status,
@@ -266,28 +268,30 @@ pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppErro
         errors.push(FieldError::new("q", "Search for at most 100 characters."));
     }
     if !errors.is_empty() {
-        return Err(AppError::from_core(galaxy_core::CoreError::Validation(
-            errors,
-        )));
+        return Err(errors);
     }
-    let page = galaxy_core::runs::query_runs(
-        &state.db,
-        &actor,
-        &RunQuery {
-            agent_id: given(&agent),
-            status,
-            mode,
-            trigger,
-            model: given(&model),
-            api_token_id: None,
-            from_ms,
-            to_ms,
-            text: given(&q),
-            before,
-            limit: RUNS_PAGE,
-        },
-    )
-    .await?;
+    Ok(RunQuery {
+        agent_id: given(&agent),
+        status,
+        mode,
+        trigger,
+        model: given(&model),
+        api_token_id: None,
+        from_ms,
+        to_ms,
+        text: given(&q),
+        before,
+        limit,
+        whole: false,
+    })
+}
+
+/// The workspace's runs, newest first, filtered, a page at a time. Any member.
+#[server(endpoint = "list_runs_page")]
+pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let query = run_query(filters, RUNS_PAGE).map_err(galaxy_core::CoreError::Validation)?;
+    let page = galaxy_core::runs::query_runs(&state.db, &actor, &query).await?;
     Ok(RunsPageView {
         runs: page.runs,
         next: page.next.map(|(at, id)| format!("{at}_{id}")),

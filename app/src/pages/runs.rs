@@ -1,7 +1,8 @@
 //! `/runs`: every run of the workspace, newest first, filtered by agent, status, mode, where it
 //! started, model, a text in its input or output, and a date range — the filters live in the URL
 //! (a plain GET form: a view can be shared, and it works without JavaScript), pages follow by
-//! keyset cursor ("Older runs"), 50 at a time.
+//! keyset cursor ("Older runs"), 50 at a time; the view exports as CSV or JSON Lines
+//! (`server/src/export.rs`, streamed).
 
 use galaxy_core::runs::{RunMode, RunStatus, RunTrigger};
 use leptos::prelude::*;
@@ -68,6 +69,17 @@ pub fn RunsListPage() -> impl IntoView {
         parts.push(format!("cursor={}", encode(&cursor)));
         format!("/runs?{}", parts.join("&"))
     };
+    // This view as a file: the same filters, every run, whole.
+    let export = move |format: &str| {
+        let q = query.read();
+        let mut parts = vec![format!("format={format}")];
+        parts.extend(FILTERS.iter().filter_map(|k| {
+            q.get(k)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(&v)))
+        }));
+        format!("/runs/export?{}", parts.join("&"))
+    };
     let option = move |v: &'static str, label: &'static str, key: &'static str| {
         view! { <option value=v selected=move || value(key) == v>{label}</option> }
     };
@@ -119,6 +131,9 @@ pub fn RunsListPage() -> impl IntoView {
             <div class="row">
                 <button type="submit" class="primary">"Filter"</button>
                 <a href="/runs" rel="external">"Clear"</a>
+                <span class="grow"></span>
+                <a href=move || export("csv") rel="external" download data-export="csv">"Export CSV"</a>
+                <a href=move || export("jsonl") rel="external" download data-export="jsonl">"Export JSON Lines"</a>
             </div>
         </form>
         <section class="panel">
