@@ -1803,6 +1803,50 @@ fn the_runs_page_filters_in_the_url_and_pages_by_cursor_without_javascript() {
         assert_eq!(rows(&by_agent), 1);
         assert_eq!(rows(&get(r, "/runs?mode=live", Some(&owner)).await.body), 0);
         assert_eq!(
+            rows(&get(r, "/runs?provider=anthropic", Some(&owner)).await.body),
+            0
+        );
+        assert_eq!(
+            rows(
+                &get(r, "/runs?provider=openai&status=succeeded", Some(&owner))
+                    .await
+                    .body
+            ),
+            1
+        );
+        // A run started with an API token is found by its token.
+        let made = call(
+            r,
+            "create_api_token",
+            &[
+                ("name", "ci"),
+                ("scopes[0]", "run"),
+                ("expires_in_days", "30"),
+            ],
+            Some(&owner),
+        )
+        .await
+        .json();
+        let (secret, token_id) = (
+            made["token"].as_str().unwrap().to_owned(),
+            made["summary"]["id"].as_str().unwrap().to_owned(),
+        );
+        let via_api = send(
+            r,
+            Request::post(format!("/api/v1/agents/{plain}/runs"))
+                .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"input": "from ci", "mode": "mock"}"#))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(via_api.status, StatusCode::OK, "{}", via_api.body);
+        let by_token = get(r, &format!("/runs?token={token_id}"), Some(&owner))
+            .await
+            .body;
+        assert_eq!(rows(&by_token), 1);
+        assert!(by_token.contains("api · ci"));
+        assert_eq!(
             rows(
                 &get(r, "/runs?from=2000-01-01&to=2000-12-31", Some(&owner))
                     .await

@@ -398,6 +398,8 @@ pub struct RunQuery {
     pub status: Option<RunStatus>,
     pub mode: Option<super::RunMode>,
     pub trigger: Option<super::RunTrigger>,
+    /// The provider (`openai`, `anthropic`, `openai_compatible`).
+    pub provider: Option<String>,
     /// The model, exactly.
     pub model: Option<String>,
     pub api_token_id: Option<String>,
@@ -476,6 +478,9 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
     if query.trigger.is_some() {
         sql.push_str(&format!(" AND run_trigger = {}", next()));
     }
+    if query.provider.is_some() {
+        sql.push_str(&format!(" AND provider = {}", next()));
+    }
     if query.model.is_some() {
         sql.push_str(&format!(" AND model = {}", next()));
     }
@@ -521,6 +526,9 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
     }
     if let Some(trigger) = query.trigger {
         q = q.bind(trigger.as_str());
+    }
+    if let Some(provider) = &query.provider {
+        q = q.bind(provider);
     }
     if let Some(model) = &query.model {
         q = q.bind(model);

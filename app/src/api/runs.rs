@@ -201,7 +201,10 @@ pub struct RunFilters {
     pub status: String,
     pub mode: String,
     pub trigger: String,
+    pub provider: String,
     pub model: String,
+    /// An API token's id.
+    pub token: String,
     /// Text in the input or output.
     pub q: String,
     /// `YYYY-MM-DD`, UTC, inclusive.
@@ -224,7 +227,9 @@ pub fn run_query(
         status,
         mode,
         trigger,
+        provider,
         model,
+        token,
         q,
         from,
         to,
@@ -240,6 +245,12 @@ pub fn run_query(
     let mode = given(&mode).and_then(|s| {
         galaxy_core::runs::RunMode::parse(&s)
             .map_err(|_| errors.push(FieldError::new("mode", "Mock or live.")))
+            .ok()
+    });
+    let provider = given(&provider).and_then(|s| {
+        galaxy_core::providers::ProviderKind::parse(&s)
+            .map(|p| p.as_str().to_owned())
+            .map_err(|_| errors.push(FieldError::new("provider", "Not a provider.")))
             .ok()
     });
     let trigger = given(&trigger).and_then(|s| {
@@ -275,8 +286,9 @@ pub fn run_query(
         status,
         mode,
         trigger,
+        provider,
         model: given(&model),
-        api_token_id: None,
+        api_token_id: given(&token),
         from_ms,
         to_ms,
         text: given(&q),

@@ -1,5 +1,5 @@
 //! `/runs`: every run of the workspace, newest first, filtered by agent, status, mode, where it
-//! started, model, a text in its input or output, and a date range — the filters live in the URL
+//! started, provider, model, API token, a text in its input or output, and a date range — the filters live in the URL
 //! (a plain GET form: a view can be shared, and it works without JavaScript), pages follow by
 //! keyset cursor ("Older runs"), 50 at a time; the view exports as CSV or JSON Lines
 //! (`server/src/export.rs`, streamed).
@@ -10,11 +10,12 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::agents::list_agents;
 use crate::api::runs::{RunFilters, list_runs_page};
+use crate::api::tokens::list_api_tokens;
 use crate::components::{ErrorNotice, RunsTable};
 
 /// The filters, as the URL names them.
-const FILTERS: [&str; 8] = [
-    "agent", "status", "mode", "trigger", "model", "q", "from", "to",
+const FILTERS: [&str; 10] = [
+    "agent", "status", "mode", "trigger", "provider", "model", "token", "q", "from", "to",
 ];
 
 /// `s` percent-encoded for a query string.
@@ -40,13 +41,29 @@ pub fn RunsListPage() -> impl IntoView {
             let get = |k: &str| q.get(k).unwrap_or_default();
             (FILTERS.map(get), get("cursor"))
         },
-        |([agent, status, mode, trigger, model, q, from, to], cursor)| {
+        |(
+            [
+                agent,
+                status,
+                mode,
+                trigger,
+                provider,
+                model,
+                token,
+                q,
+                from,
+                to,
+            ],
+            cursor,
+        )| {
             list_runs_page(RunFilters {
                 agent,
                 status,
                 mode,
                 trigger,
+                provider,
                 model,
+                token,
                 q,
                 from,
                 to,
@@ -55,6 +72,7 @@ pub fn RunsListPage() -> impl IntoView {
         },
     );
     let agents = Resource::new(|| (), |_| list_agents());
+    let tokens = Resource::new(|| (), |_| list_api_tokens());
     // The next page's link: these filters and its cursor.
     let older = move |cursor: String| {
         let q = query.read();
@@ -124,7 +142,29 @@ pub fn RunsListPage() -> impl IntoView {
             </div>
             <div class="row">
                 <label class="grow">"Text in input or output"<input type="search" name="q" maxlength="100" value=move || value("q")/></label>
+                <label>"Provider"
+                    <select name="provider">
+                        <option value="">"Any provider"</option>
+                        {galaxy_core::providers::ProviderKind::ALL.iter().map(|p| option(p.as_str(), p.label(), "provider")).collect_view()}
+                    </select>
+                </label>
                 <label>"Model"<input type="text" name="model" value=move || value("model") placeholder="any"/></label>
+                <label>"API token"
+                    <Transition fallback=|| view! { <select name="token"><option value="">"Any or none"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let list = tokens.await.unwrap_or_default();
+                            view! {
+                                <select name="token">
+                                    <option value="">"Any or none"</option>
+                                    {list.into_iter().map(|t| {
+                                        let id = t.id.clone();
+                                        view! { <option value=t.id.clone() selected=move || value("token") == id>{t.name.clone()}</option> }
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Transition>
+                </label>
                 <label>"Since"<input type="date" name="from" value=move || value("from")/></label>
                 <label>"Until"<input type="date" name="to" value=move || value("to")/></label>
             </div>
