@@ -521,16 +521,7 @@ mod server {
         .await?;
         let mut set = LimitSet::default();
         for (scope, rpm, tpm, burst, budget, alert, hard_cap, unpriced) in rows {
-            let settings = LimitSettings {
-                requests_per_minute: rpm,
-                tokens_per_minute: tpm,
-                burst,
-                monthly_budget_micros: budget,
-                soft_alert_percent: alert,
-                hard_cap: hard_cap != 0,
-                unpriced: UnpricedPolicy::parse(&unpriced)
-                    .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
-            };
+            let settings = settings_of((rpm, tpm, burst, budget, alert, hard_cap, unpriced))?;
             if scope.is_empty() {
                 set.workspace = settings;
             } else {
@@ -685,9 +676,13 @@ mod server {
         .bind(workspace_id)
         .fetch_optional(db.pool())
         .await?;
-        let Some((rpm, tpm, burst, budget, alert, hard_cap, unpriced)) = row else {
-            return Ok(LimitSettings::default());
-        };
+        row.map_or_else(|| Ok(LimitSettings::default()), settings_of)
+    }
+
+    /// A stored limits row as settings.
+    fn settings_of(
+        (rpm, tpm, burst, budget, alert, hard_cap, unpriced): Row,
+    ) -> Result<LimitSettings, CoreError> {
         Ok(LimitSettings {
             requests_per_minute: rpm,
             tokens_per_minute: tpm,

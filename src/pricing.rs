@@ -145,6 +145,12 @@ pub fn shipped_prices() -> Vec<ModelPrice> {
         .collect()
 }
 
+/// The shipped table, built once (every run is priced against it).
+pub fn shipped_table() -> &'static [ModelPrice] {
+    static TABLE: std::sync::OnceLock<Vec<ModelPrice>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(shipped_prices)
+}
+
 /// The most output tokens `model` of `provider` may be asked for: the table's limit for its
 /// family (the most specific pattern wins), else [`DEFAULT_MAX_OUTPUT_TOKENS`].
 pub fn max_output_tokens(provider: &str, model: &str) -> i64 {
@@ -197,8 +203,7 @@ pub fn price_usage(
     usage: Usage,
     reported_by_provider: bool,
 ) -> (Option<i64>, CostSource) {
-    let shipped = shipped_prices();
-    match find_price(overrides, &shipped, provider, model) {
+    match find_price(overrides, shipped_table(), provider, model) {
         None => (None, CostSource::Unpriced),
         Some(price) => (
             Some(cost_micros(usage, price)),

@@ -209,6 +209,25 @@ impl From<CoreError> for ApiError {
     }
 }
 
+/// The request's body, or the error a REST caller gets when it cannot be read.
+fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        _ => ApiError::bad_request("The request body could not be read."),
+    })
+}
+
+/// The request's body as JSON of `T`; `what` names it in the error ("a run request").
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(&body_bytes(body)?)
+        .map_err(|e| ApiError::bad_request(format!("The body is not a valid {what}: {e}")))
+}
+
 /// A body over the server's limit (the router answers it before any handler when
 /// `Content-Length` says so).
 pub fn too_large() -> ApiError {

@@ -273,6 +273,8 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
             }
         }
     });
+    // The tokenizers admission counts OpenAI prompts with, loaded before the first run needs them.
+    tokio::task::spawn_blocking(galaxy_core::providers::tokens::warm);
     let mut background = Background(vec![galaxy_core::instances::keep_alive(
         state.db.clone(),
         instance.clone(),

@@ -200,6 +200,16 @@ fn openai_used(prompt: i64, completion: i64) -> ResponseTemplate {
     }))
 }
 
+/// The fake provider answers every chat completion whole, with 20 prompt and 40 completion
+/// tokens (gpt-4o-mini prices that at 27 µ$).
+async fn answer_with_usage(w: &World) {
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_used(20, 40))
+        .mount(&w.upstream)
+        .await;
+}
+
 fn gate(w: &World) -> LimitsGate {
     LimitsGate::new(w.db.clone(), None, RedisDown::Closed, None)
 }
@@ -391,11 +401,7 @@ on_both_backends!(
         let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
         let gate = gate(&w);
         let runs = with_gate(&w, &gate);
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
-            .respond_with(openai_used(20, 40))
-            .mount(&w.upstream)
-            .await;
+        answer_with_usage(&w).await;
         // gpt-4o-mini: $0.15 / $0.60 per million tokens. A run's most is its ~15 input tokens
         // (three times: a billed attempt may be retried) and 50 output tokens: 7 + 30 = 37 µ$;
         // it costs 20 × 0.15 + 40 × 0.6 = 27 µ$.
@@ -560,11 +566,7 @@ on_both_backends!(
                 },
             )
             .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
-            .respond_with(openai_used(20, 40))
-            .mount(&w.upstream)
-            .await;
+        answer_with_usage(&w).await;
         let gate = gate(&w);
         let runs = with_gate(&w, &gate);
         let mut settings = LimitSettings {
@@ -604,11 +606,7 @@ on_both_backends!(
         let a = w.workspace("a@example.com").await;
         w.key(&a, "openai").await;
         let agent = w.agent(&a, &draft("Echo", "openai", "")).await;
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
-            .respond_with(openai_used(20, 40))
-            .mount(&w.upstream)
-            .await;
+        answer_with_usage(&w).await;
         let gate = gate(&w);
         let runs = with_gate(&w, &gate);
         let settings = LimitSettings {
@@ -822,11 +820,7 @@ on_both_backends!(
             id: token.summary.id.clone(),
             name: "ci".into(),
         };
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
-            .respond_with(openai_used(20, 40))
-            .mount(&w.upstream)
-            .await;
+        answer_with_usage(&w).await;
         let gate = gate(&w);
         let runs = with_gate(&w, &gate);
         let with_token = |agent: &str, mode: RunMode| crate::runs::RunRequest {

@@ -30,6 +30,13 @@ fn tokenizer(provider: ProviderKind, model: &str) -> Option<&'static CoreBPE> {
     }
 }
 
+/// Loads the tokenizers (a few hundred milliseconds of parsing), so the first run that needs one
+/// does not wait for it: start-up calls this off the async workers.
+pub fn warm() {
+    let _ = tiktoken_rs::o200k_base_singleton();
+    let _ = tiktoken_rs::cl100k_base_singleton();
+}
+
 /// Whether [`input_tokens`] counts `model` with its own tokenizer (else it estimates).
 pub fn exact_for(provider: ProviderKind, model: &str) -> bool {
     tokenizer(provider, model).is_some()

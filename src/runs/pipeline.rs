@@ -207,10 +207,9 @@ impl Runs {
         };
         let input_tokens = input_tokens(shared, &chat, config.provider).await?;
         let overrides = shared.catalog.prices(&shared.db, actor).await?;
-        let shipped = crate::pricing::shipped_prices();
         let price = crate::pricing::find_price(
             &overrides,
-            &shipped,
+            crate::pricing::shipped_table(),
             config.provider.as_str(),
             &config.model,
         );
@@ -350,7 +349,7 @@ async fn start(
     let overrides = shared.catalog.prices(&shared.db, &head.actor).await?;
     let price = crate::pricing::find_price(
         &overrides,
-        &crate::pricing::shipped_prices(),
+        crate::pricing::shipped_table(),
         &head.provider,
         &head.model,
     )
@@ -465,12 +464,7 @@ async fn input_tokens(
         .cpu
         .run(move || crate::providers::tokens::input_tokens(provider, &model, &chat))
         .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "CPU pool busy");
-            CoreError::Busy {
-                retry_after_secs: 2,
-            }
-        })
+        .map_err(super::prepare::cpu_error)
 }
 
 /// A run whose `running` row is (being) written but whose task has not started: if the start is

@@ -62,7 +62,7 @@ pub(super) struct Call {
 
 /// The CPU pool could not take the work in time: the server is busy (the work itself is
 /// bounded, so a timeout means a queue), not the caller's fault.
-fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
+pub(super) fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
     tracing::warn!(error = %e, "CPU pool busy");
     CoreError::Busy {
         retry_after_secs: 2,

@@ -106,18 +106,10 @@ pub fn RunsListPage() -> impl IntoView {
         <form method="get" action="/runs" class="panel run-filters">
             <div class="row">
                 <label class="grow">"Agent"
-                    <Transition fallback=|| view! { <select name="agent"><option value="">"Any agent"</option></select> }>
+                    <Transition fallback=|| view! { <Choices name="agent" any="Any agent" choices=Vec::new() current=String::new()/> }>
                         {move || Suspend::new(async move {
-                            let list = agents.await.unwrap_or_default();
-                            view! {
-                                <select name="agent">
-                                    <option value="">"Any agent"</option>
-                                    {list.into_iter().map(|a| {
-                                        let id = a.id.clone();
-                                        view! { <option value=a.id.clone() selected=move || value("agent") == id>{a.name.clone()}</option> }
-                                    }).collect_view()}
-                                </select>
-                            }
+                            let choices = agents.await.unwrap_or_default().into_iter().map(|a| (a.id, a.name)).collect();
+                            view! { <Choices name="agent" any="Any agent" choices current=value("agent")/> }
                         })}
                     </Transition>
                 </label>
@@ -150,18 +142,10 @@ pub fn RunsListPage() -> impl IntoView {
                 </label>
                 <label>"Model"<input type="text" name="model" value=move || value("model") placeholder="any"/></label>
                 <label>"API token"
-                    <Transition fallback=|| view! { <select name="token"><option value="">"Any or none"</option></select> }>
+                    <Transition fallback=|| view! { <Choices name="token" any="Any or none" choices=Vec::new() current=String::new()/> }>
                         {move || Suspend::new(async move {
-                            let list = tokens.await.unwrap_or_default();
-                            view! {
-                                <select name="token">
-                                    <option value="">"Any or none"</option>
-                                    {list.into_iter().map(|t| {
-                                        let id = t.id.clone();
-                                        view! { <option value=t.id.clone() selected=move || value("token") == id>{t.name.clone()}</option> }
-                                    }).collect_view()}
-                                </select>
-                            }
+                            let choices = tokens.await.unwrap_or_default().into_iter().map(|t| (t.id, t.name)).collect();
+                            view! { <Choices name="token" any="Any or none" choices current=value("token")/> }
                         })}
                     </Transition>
                 </label>
@@ -189,5 +173,24 @@ pub fn RunsListPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// A filter's select: "any", then `choices` (value, label), `current` selected.
+#[component]
+fn Choices(
+    name: &'static str,
+    any: &'static str,
+    choices: Vec<(String, String)>,
+    current: String,
+) -> impl IntoView {
+    view! {
+        <select name=name>
+            <option value="">{any}</option>
+            {choices.into_iter().map(|(v, label)| {
+                let selected = v == current;
+                view! { <option value=v selected=selected>{label}</option> }
+            }).collect_view()}
+        </select>
     }
 }

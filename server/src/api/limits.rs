@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use galaxy_app::state::AppState;
 use galaxy_core::api_tokens::ApiScope;
 use galaxy_core::limits::{
@@ -74,7 +74,7 @@ impl From<LimitSettings> for ApiLimits {
 impl ApiLimits {
     /// The settings, by the same rules (and field names) as the Settings form.
     fn settings(&self) -> Result<LimitSettings, ApiError> {
-        let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let n = count_text;
         let draft = LimitsDraft {
             requests_per_minute: n(self.requests_per_minute),
             tokens_per_minute: n(self.tokens_per_minute),
@@ -97,6 +97,11 @@ impl ApiLimits {
             galaxy_core::CoreError::Validation(fields).into()
         })
     }
+}
+
+/// A JSON count as the form's text (empty: no limit).
+fn count_text(v: Option<i64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// A JSON number of dollars as the form's text: whole micro-dollars (`12.5`, `0.3` even when
@@ -200,13 +205,7 @@ pub async fn put(
 ) -> Result<Json<ApiLimits>, ApiError> {
     let caller = caller(&state, &headers).await?;
     let actor = caller.require(ApiScope::Admin)?;
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => super::too_large(),
-        _ => ApiError::bad_request("The request body could not be read."),
-    })?;
-    let wanted: ApiLimits = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("The body is not a valid limits object: {e}"))
-    })?;
+    let wanted: ApiLimits = super::json_body(body, "limits object")?;
     let settings = wanted.settings()?;
     Ok(Json(
         set_workspace_limits(&state.db, actor, &settings)
@@ -314,14 +313,9 @@ pub async fn put_override(
 ) -> Result<Json<OverrideList>, ApiError> {
     let caller = caller(&state, &headers).await?;
     let actor = caller.require(ApiScope::Admin)?;
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => super::too_large(),
-        _ => ApiError::bad_request("The request body could not be read."),
-    })?;
-    let limits: ApiOverride = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("The body is not a valid override: {e}")))?;
+    let limits: ApiOverride = super::json_body(body, "override")?;
     let (kind, id) = target(&state, actor, &wanted).await?;
-    let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let n = count_text;
     let settings = galaxy_core::limits::parse_override(
         &n(limits.requests_per_minute),
         &n(limits.tokens_per_minute),

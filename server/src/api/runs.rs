@@ -82,10 +82,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &headers).await?;
     let actor = caller.require(ApiScope::Run)?.clone();
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => super::too_large(),
-        _ => ApiError::bad_request("The request body could not be read."),
-    })?;
+    let body = super::body_bytes(body)?;
     let request: CreateRun = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("The body is not a valid run request: {e}")))?;
     let input = match request.input {
