@@ -114,8 +114,64 @@ pub struct Agent {
     pub id: String,
     pub config: AgentConfig,
     pub version: i64,
+    /// The version API calls run unless they name one; `None` runs the latest.
+    #[serde(default)]
+    pub published_version: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// One version in an agent's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub version: i64,
+    pub created_at: i64,
+    /// Who saved it (display name).
+    pub author: String,
+    /// What changed from the version before, in a few words ("System prompt, Model").
+    pub summary: String,
+    /// Saved by restoring this older version.
+    pub restored_from: Option<i64>,
+}
+
+/// An agent's history, newest first, a page at a time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentVersions {
+    pub agent_id: String,
+    pub agent_name: String,
+    /// The latest version (the draft the builder edits and the test panel runs).
+    pub current: i64,
+    pub published: Option<i64>,
+    pub versions: Vec<VersionSummary>,
+    /// Pass as `before` for the next (older) page.
+    pub next_before: Option<i64>,
+}
+
+/// One version, whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentVersion {
+    pub agent_id: String,
+    pub version: i64,
+    pub config: AgentConfig,
+    pub created_at: i64,
+    pub author: String,
+    pub restored_from: Option<i64>,
+    pub current: i64,
+    pub published: Option<i64>,
+}
+
+/// How many of an agent's latest runs an output-schema change is checked against.
+pub const IMPACT_RUNS: i64 = 100;
+
+/// How the agent's latest recorded outputs fare against an output schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaImpact {
+    /// Runs with a JSON output checked (at most [`IMPACT_RUNS`]).
+    pub checked: i64,
+    /// Of those, the ones whose output would not validate.
+    pub failing: i64,
+    /// A few of them (run ids), newest first.
+    pub examples: Vec<String>,
 }
 
 /// One line of the agents list.
@@ -316,7 +372,7 @@ mod server {
 
     const AGENT_COLUMNS: &str = "id, name, slug, description, provider, model, system_prompt, \
         temperature, max_tokens, input_schema, output_schema, prompt_template, repair_output, \
-        current_version, created_at, updated_at";
+        current_version, published_version, created_at, updated_at";
 
     fn agent_from_row(row: &AnyRow) -> Result<Agent, CoreError> {
         let schema = |col: &str| -> Result<Option<Value>, CoreError> {
@@ -344,6 +400,7 @@ mod server {
                 repair_output: row.try_get::<i64, _>("repair_output")? != 0,
             },
             version: row.try_get("current_version")?,
+            published_version: row.try_get("published_version")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -393,13 +450,7 @@ mod server {
                 }
                 errors
             })
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "CPU pool busy");
-                CoreError::Busy {
-                    retry_after_secs: 2,
-                }
-            })?;
+            .await?;
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -583,7 +634,7 @@ mod server {
             }
             other => other?,
         };
-        insert_version(&mut tx, actor, &id, 1, &config, now).await?;
+        insert_version(&mut tx, actor, &id, 1, &config, now, None).await?;
         bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, "agent created");
@@ -591,6 +642,7 @@ mod server {
             id,
             config,
             version: 1,
+            published_version: None,
             created_at: now,
             updated_at: now,
         })
@@ -603,12 +655,13 @@ mod server {
         version: i64,
         config: &AgentConfig,
         now: i64,
+        restored_from: Option<i64>,
     ) -> Result<(), CoreError> {
         let json = serde_json::to_string(config)
             .map_err(|e| CoreError::Internal(format!("agent config: {e}")))?;
         sqlx::query(
             "INSERT INTO agent_versions (id, agent_id, workspace_id, version, config, created_by, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             created_at, restored_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new_id())
         .bind(agent_id)
@@ -617,6 +670,7 @@ mod server {
         .bind(json)
         .bind(&actor.user_id)
         .bind(now)
+        .bind(restored_from)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -631,6 +685,18 @@ mod server {
         id: &str,
         draft: &AgentDraft,
     ) -> Result<Agent, CoreError> {
+        save_version(db, rules, actor, id, draft, None).await
+    }
+
+    /// Saves `draft` as the agent's next version (`restored_from`: the older version it copies).
+    pub(super) async fn save_version(
+        db: &Db,
+        rules: &SaveRules,
+        actor: &Actor,
+        id: &str,
+        draft: &AgentDraft,
+        restored_from: Option<i64>,
+    ) -> Result<Agent, CoreError> {
         require_builder(actor)?;
         let mut config = validate_draft(rules, draft).await?;
         let now = now_ms();
@@ -641,7 +707,8 @@ mod server {
              model = $5, system_prompt = $6, temperature = $7, max_tokens = $8, input_schema = $9, \
              output_schema = $10, prompt_template = $11, repair_output = $12, \
              current_version = current_version + 1, updated_at = $13, slug = $16 \
-             WHERE id = $14 AND workspace_id = $15 RETURNING current_version, created_at",
+             WHERE id = $14 AND workspace_id = $15 \
+             RETURNING current_version, created_at, published_version",
         )
         .bind(&config.name)
         .bind(config.name.to_lowercase())
@@ -670,7 +737,8 @@ mod server {
         };
         let version: i64 = row.try_get(0)?;
         let created_at: i64 = row.try_get(1)?;
-        insert_version(&mut tx, actor, id, version, &config, now).await?;
+        let published_version: Option<i64> = row.try_get(2)?;
+        insert_version(&mut tx, actor, id, version, &config, now, restored_from).await?;
         bump_generation(&mut *tx, &actor.workspace_id).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, version, "agent updated");
@@ -678,6 +746,7 @@ mod server {
             id: id.to_owned(),
             config,
             version,
+            published_version,
             created_at,
             updated_at: now,
         })
@@ -718,6 +787,11 @@ mod server {
         Ok(n)
     }
 }
+
+#[cfg(feature = "server")]
+mod versions;
+#[cfg(feature = "server")]
+pub use versions::*;
 
 #[cfg(test)]
 mod tests;

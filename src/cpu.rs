@@ -23,6 +23,17 @@ pub enum CpuError {
     Failed,
 }
 
+impl From<CpuError> for crate::error::CoreError {
+    /// The pool could not take the work in time: the server is busy (the work itself is
+    /// bounded, so a timeout means a queue), not the caller's fault.
+    fn from(e: CpuError) -> Self {
+        tracing::warn!(error = %e, "CPU pool busy");
+        crate::error::CoreError::Busy {
+            retry_after_secs: 2,
+        }
+    }
+}
+
 /// The pool. Cheap to clone; clones share the slots.
 #[derive(Clone, Debug)]
 pub struct CpuPool {

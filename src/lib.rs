@@ -48,6 +48,7 @@ pub mod cpu;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod db;
+pub mod diff;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]

@@ -29,6 +29,8 @@ mod admit;
 #[cfg(feature = "server")]
 mod catalog;
 #[cfg(feature = "server")]
+mod compare;
+#[cfg(feature = "server")]
 mod context;
 #[cfg(feature = "server")]
 mod execute;
@@ -62,6 +64,8 @@ pub use crate::api_tokens::ApiTokenRef;
 pub use admit::{
     Admission, AdmitAll, AdmitRequest, Gate, RateHeaders, Refusal, RefusalKind, Used, Verdict,
 };
+#[cfg(feature = "server")]
+pub use compare::{compare_runs, previous_run, replay_request};
 #[cfg(feature = "server")]
 pub use context::{Conversation, RunRequest, RunsConfig};
 #[cfg(feature = "server")]
@@ -187,6 +191,12 @@ pub struct RunView {
     /// Only on a run read by id (not in lists, nor in the view a finishing run answers with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<serde_json::Value>,
+    /// The version of the shipped price table the cost was worked out with (ended runs).
+    #[serde(default)]
+    pub price_table_version: Option<String>,
+    /// The run this one replays (`POST …/replay`, the run page's Replay).
+    #[serde(default)]
+    pub replay_of: Option<String>,
 }
 
 /// One provider call of a run, as recorded.
@@ -202,6 +212,32 @@ pub struct AttemptView {
     pub latency_ms: i64,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+}
+
+/// Two runs side by side: the runs whole with their attempts, how their agent versions differ
+/// and how their outputs differ.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunComparison {
+    pub a: RunView,
+    pub b: RunView,
+    pub a_attempts: Vec<AttemptView>,
+    pub b_attempts: Vec<AttemptView>,
+    /// The configuration diff of the two versions (empty when they ran the same one); `None`
+    /// when a version cannot be read (its agent was deleted).
+    pub config: Option<crate::diff::Bounded<Vec<crate::diff::FieldDiff>>>,
+    pub output: crate::diff::Bounded<crate::diff::OutputDiff>,
+}
+
+/// How to replay a run: its input again, on the agent's latest version or an older one, with
+/// the version's model or another, in mock or live mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    pub run_id: String,
+    /// `None`: the latest version.
+    pub version: Option<i64>,
+    /// `None`: the version's model.
+    pub model: Option<String>,
+    pub mode: RunMode,
 }
 
 /// What the dashboard shows: counts from the database and the latest runs.

@@ -266,6 +266,9 @@ pub fn request(agent_id: &str, input: &str, mode: RunMode) -> RunRequest {
         stream: true,
         api_token: None,
         conversation: None,
+        version: None,
+        model: None,
+        replay_of: None,
     }
 }
 

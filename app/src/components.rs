@@ -196,8 +196,14 @@ pub fn RunResult(run: RunView) -> impl IntoView {
 }
 
 /// A table of runs, newest first.
+///
+/// With `pick`, each run has a checkbox of the form `compare-runs` (two ticked → compare).
 #[component]
-pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl IntoView {
+pub fn RunsTable(
+    runs: Vec<RunView>,
+    #[prop(optional)] show_agent: bool,
+    #[prop(optional)] pick: bool,
+) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted">"No runs yet."</p> }.into_any();
     }
@@ -205,6 +211,7 @@ pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl
         <table class="runs">
             <thead>
                 <tr>
+                    {pick.then(|| view! { <th><span class="visually-hidden">"Compare"</span></th> })}
                     <th>"When"</th>
                     {show_agent.then(|| view! { <th>"Agent"</th> })}
                     <th>"Status"</th>
@@ -224,6 +231,10 @@ pub fn RunsTable(runs: Vec<RunView>, #[prop(optional)] show_agent: bool) -> impl
                         );
                         view! {
                             <tr data-run-id=run.id.clone()>
+                                {pick.then(|| view! {
+                                    <td><input type="checkbox" form="compare-runs" name="run" value=run.id.clone()
+                                        aria-label=format!("Compare the run of {}", format_utc(run.created_at))/></td>
+                                })}
                                 <td><a href=format!("/runs/{}", run.id)>{format_utc(run.created_at)}</a></td>
                                 {show_agent.then(|| view! { <td>{agent}</td> })}
                                 <td><StatusBadge status=run.status/></td>

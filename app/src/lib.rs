@@ -10,6 +10,7 @@
 pub mod api;
 pub mod call_agent;
 pub mod components;
+pub mod diff_view;
 pub mod error;
 pub mod input_form;
 pub mod live_run;
@@ -32,6 +33,7 @@ use crate::pages::account::AccountPage;
 use crate::pages::agent::{AgentPage, NewAgentPage};
 use crate::pages::agents::AgentsPage;
 use crate::pages::auth::{LoginPage, SignupPage};
+use crate::pages::compare::ComparePage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::keys::KeysPage;
 use crate::pages::limits::LimitsPage;
@@ -39,6 +41,7 @@ use crate::pages::prices::PricesPage;
 use crate::pages::run::RunDetailPage;
 use crate::pages::runs::RunsListPage;
 use crate::pages::tokens::TokensPage;
+use crate::pages::versions::{VersionDiffPage, VersionPage, VersionsPage};
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -138,8 +141,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions") view=VersionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions/diff") view=VersionDiffPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions/:version") view=VersionPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/runs") view=RunsListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/runs/compare") view=ComparePage ssr=SsrMode::Async/>
                     <Route path=path!("/runs/:id") view=RunDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/limits") view=LimitsPage ssr=SsrMode::Async/>

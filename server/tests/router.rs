@@ -21,6 +21,8 @@ use tower::ServiceExt;
 
 #[path = "router/api.rs"]
 mod api;
+#[path = "router/history.rs"]
+mod history;
 #[path = "router/limits.rs"]
 mod limits;
 #[path = "router/matrix.rs"]

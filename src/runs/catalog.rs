@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::agents::{Agent, get_agent};
+use crate::agents::{Agent, agent_at_version, get_agent};
 use crate::credentials::{StoredKey, key_for_run};
 use crate::db::Db;
 use crate::error::CoreError;
@@ -84,6 +84,25 @@ impl Catalog {
             e.agents.insert(id.to_owned(), agent.clone());
         });
         Ok(agent)
+    }
+
+    /// `agent` as it was at `version` (versions never change: cached like the agent).
+    pub async fn agent_version(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        agent: &Agent,
+        version: i64,
+    ) -> Result<Arc<Agent>, CoreError> {
+        let key = format!("{}@{version}", agent.id);
+        if let Some(agent) = self.cached(actor, |e| e.agents.get(&key).cloned()) {
+            return Ok(agent);
+        }
+        let at = Arc::new(agent_at_version(db, actor, &agent.id, version).await?);
+        self.keep(actor, |e| {
+            e.agents.insert(key, at.clone());
+        });
+        Ok(at)
     }
 
     /// The key a run of `provider` uses, if the workspace has one.

@@ -36,6 +36,31 @@ pub struct RunRequest {
     /// A chat caller's extras (the OpenAI-compatible endpoint): its system text, earlier turns and
     /// response format. `None` for every other caller.
     pub conversation: Option<Conversation>,
+    /// Run this version of the agent (`None`: the latest for the test panel and the dashboard,
+    /// the published one — or else the latest — for the APIs).
+    pub version: Option<i64>,
+    /// Run with this model instead of the version's (a replay "with another model").
+    pub model: Option<String>,
+    /// The run this one replays.
+    pub replay_of: Option<String>,
+}
+
+impl RunRequest {
+    /// A run of `agent_id` with `input`, nothing else asked for.
+    pub fn new(agent_id: &str, input: &str, mode: RunMode, trigger: RunTrigger) -> RunRequest {
+        RunRequest {
+            agent_id: agent_id.to_owned(),
+            input: input.to_owned(),
+            mode,
+            trigger,
+            stream: false,
+            api_token: None,
+            conversation: None,
+            version: None,
+            model: None,
+            replay_of: None,
+        }
+    }
 }
 
 /// What a chat caller adds to the agent's own prompt. The agent's system prompt, template, model,

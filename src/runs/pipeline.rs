@@ -183,6 +183,9 @@ impl Runs {
             stream: false,
             api_token: None,
             conversation: None,
+            version: None,
+            model: None,
+            replay_of: None,
         };
         let prepared = prepare(shared, actor, request).await?;
         let config = &prepared.agent.config;
@@ -321,6 +324,7 @@ async fn start(
             .as_ref()
             .and_then(|c| c.record()),
         instance_id: shared.config.instance_id.clone(),
+        replay_of: prepared.request.replay_of.clone(),
         created_at: now_ms(),
         started,
     };

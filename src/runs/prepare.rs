@@ -15,8 +15,10 @@ use serde_json::Value;
 use super::context::Conversation;
 use super::context::{RunRequest, Shared};
 use super::outcome::Outcome;
-use super::{MAX_CONVERSATION_BYTES, MAX_CONVERSATION_TURNS, MAX_INPUT_BYTES, RunMode, RunStatus};
-use crate::agents::Agent;
+use super::{
+    MAX_CONVERSATION_BYTES, MAX_CONVERSATION_TURNS, MAX_INPUT_BYTES, RunMode, RunStatus, RunTrigger,
+};
+use crate::agents::{Agent, MAX_MODEL_CHARS};
 use crate::contract::{CompiledSchema, compile};
 use crate::error::CoreError;
 use secrecy::{ExposeSecret, SecretString};
@@ -60,13 +62,9 @@ pub(super) struct Call {
     pub output_schema: Option<Arc<CompiledSchema>>,
 }
 
-/// The CPU pool could not take the work in time: the server is busy (the work itself is
-/// bounded, so a timeout means a queue), not the caller's fault.
+/// The CPU pool could not take the work in time (see `CoreError::from(CpuError)`).
 pub(super) fn cpu_error(e: crate::cpu::CpuError) -> CoreError {
-    tracing::warn!(error = %e, "CPU pool busy");
-    CoreError::Busy {
-        retry_after_secs: 2,
-    }
+    CoreError::from(e)
 }
 
 /// `schema` compiled on the CPU pool; `unusable` words a compile error.
@@ -207,6 +205,29 @@ fn check_conversation(conversation: &Conversation) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The version a request runs: the one it names; for the APIs, else the published one; else the
+/// latest (`None`).
+fn version_to_run(request: &RunRequest, agent: &Agent) -> Option<i64> {
+    request.version.or(match request.trigger {
+        RunTrigger::Api => agent.published_version,
+        RunTrigger::TestPanel | RunTrigger::Dashboard => None,
+    })
+}
+
+/// The agent with another model (a replay "with another model"), held to the builder's rule.
+fn with_model(agent: &Arc<Agent>, model: &str) -> Result<Arc<Agent>, CoreError> {
+    let model = model.trim();
+    if model.is_empty() || model.chars().count() > MAX_MODEL_CHARS {
+        return Err(CoreError::field(
+            "model",
+            &format!("Name a model of at most {MAX_MODEL_CHARS} characters."),
+        ));
+    }
+    let mut changed = Agent::clone(agent);
+    changed.config.model = model.to_owned();
+    Ok(Arc::new(changed))
+}
+
 pub(super) async fn prepare(
     shared: &Shared,
     actor: &Actor,
@@ -229,6 +250,19 @@ pub(super) async fn prepare(
         .catalog
         .agent(&shared.db, actor, &request.agent_id)
         .await?;
+    let agent = match version_to_run(&request, &agent) {
+        Some(v) if v != agent.version => {
+            shared
+                .catalog
+                .agent_version(&shared.db, actor, &agent, v)
+                .await?
+        }
+        _ => agent,
+    };
+    let agent = match &request.model {
+        Some(model) => with_model(&agent, model)?,
+        None => agent,
+    };
     let input_schema = compiled(shared, &agent, "input").await?;
     // The agent's output schema, or the one a chat caller asks for.
     let wanted = request

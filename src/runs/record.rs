@@ -36,6 +36,8 @@ pub(super) struct RunHead {
     pub conversation: Option<String>,
     /// The instance executing the run.
     pub instance_id: Option<String>,
+    /// The run this one replays.
+    pub replay_of: Option<String>,
     pub created_at: i64,
     pub started: Instant,
 }
@@ -75,6 +77,7 @@ impl RunHead {
             api_token: self.api_token.clone(),
             conversation: self.conversation.clone(),
             instance_id: self.instance_id.clone(),
+            replay_of: self.replay_of.clone(),
             created_at: self.created_at,
             finished_at: None,
         }

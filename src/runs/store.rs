@@ -51,6 +51,8 @@ pub(super) struct RunRow {
     pub conversation: Option<String>,
     /// The instance executing the run (`crate::instances`).
     pub instance_id: Option<String>,
+    /// The run this one replays.
+    pub replay_of: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -104,6 +106,8 @@ impl RunRow {
             finish_reason: self.finish_reason.clone(),
             // Read back only with the run by id: no run pays for parsing it as it finishes.
             conversation: None,
+            price_table_version: self.price_table_version.clone(),
+            replay_of: self.replay_of.clone(),
         }
     }
 }
@@ -112,7 +116,7 @@ const RUN_INSERT_COLUMNS: &str = "id, workspace_id, agent_id, agent_name, agent_
     run_trigger, status, input, output, output_is_json, error_kind, error_message, provider, model, \
     prompt_tokens, completion_tokens, total_tokens, cost_micros, cost_source, price_table_version, \
     latency_ms, ttft_ms, attempts, finish_reason, field_errors, triggered_by, credential_id, \
-    created_at, finished_at, api_token_id, api_token_name, conversation, instance_id";
+    created_at, finished_at, api_token_id, api_token_name, conversation, instance_id, replay_of";
 
 /// The columns a finished row replaces when its `running` row is already there.
 const UPDATED: &[&str] = &[
@@ -225,6 +229,8 @@ fn push_run_statement(writes: &mut Writes, rows: &[&RunRow]) {
                 .bind(r.conversation.clone())
                 .sql(", ")
                 .bind(r.instance_id.clone())
+                .sql(", ")
+                .bind(r.replay_of.clone())
                 .sql(")");
         }
         st.sql(" ON CONFLICT (id) DO UPDATE SET ");
@@ -287,7 +293,8 @@ pub(super) fn push_attempts(writes: &mut Writes, rows: &[&AttemptRow]) {
 const RUN_COLUMNS: &str = "id, agent_id, agent_name, agent_version, mode, run_trigger, status, \
     input, output, output_is_json, error_kind, error_message, provider, model, prompt_tokens, \
     completion_tokens, total_tokens, cost_micros, cost_source, latency_ms, ttft_ms, attempts, \
-    created_at, finished_at, field_errors, api_token_name, finish_reason, conversation";
+    created_at, finished_at, field_errors, api_token_name, finish_reason, price_table_version, \
+    replay_of, conversation";
 
 /// The columns of a list: input and output cut to [`PREVIEW_CHARS`] (`substr` counts characters
 /// on both backends), so a list never re-reads megabytes of output.
@@ -348,6 +355,8 @@ fn run_from_row(row: &AnyRow) -> Result<RunView, CoreError> {
         field_errors,
         api_token_name: row.try_get("api_token_name")?,
         finish_reason: row.try_get("finish_reason")?,
+        price_table_version: row.try_get("price_table_version")?,
+        replay_of: row.try_get("replay_of")?,
         conversation: row
             .try_get::<Option<String>, _>("conversation")?
             .and_then(|c| serde_json::from_str(&c).ok()),

@@ -1055,6 +1055,7 @@ on_both_backends!(
             api_token: None,
             conversation: None,
             instance_id: None,
+            replay_of: None,
             created_at: run.created_at,
             started: std::time::Instant::now(),
         };

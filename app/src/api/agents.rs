@@ -90,3 +90,142 @@ pub async fn api_base_url() -> Result<String, AppError> {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     Ok(format!("{}://{host}", if https { "https" } else { "http" }))
 }
+
+/// An agent's history, newest first, a page at a time (`before`: the previous page's
+/// `next_before`; blank for the newest). Any member.
+#[server(endpoint = "list_agent_versions")]
+pub async fn list_agent_versions(
+    id: String,
+    before: String,
+) -> Result<galaxy_core::agents::AgentVersions, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let before = version_number(&before, "before")?;
+    Ok(galaxy_core::agents::list_versions(&state.db, &actor, &id, before).await?)
+}
+
+/// `text` as a version number (blank: none), or a field error on `field`.
+#[cfg(feature = "ssr")]
+fn version_number(text: &str, field: &str) -> Result<Option<i64>, AppError> {
+    match text.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                AppError::from_core(galaxy_core::CoreError::field(
+                    field,
+                    "Not a version number.",
+                ))
+            }),
+    }
+}
+
+/// One version as its page shows it: the version whole, whether the caller may restore or
+/// publish, and — when its output schema differs from what the API runs now — how the agent's
+/// latest outputs fare against it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VersionView {
+    pub version: galaxy_core::agents::AgentVersion,
+    pub can_build: bool,
+    pub impact: Option<galaxy_core::agents::SchemaImpact>,
+}
+
+/// One version of an agent (any member).
+#[server(endpoint = "get_agent_version")]
+pub async fn get_agent_version(id: String, version: String) -> Result<VersionView, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    galaxy_core::agents::get_agent(&state.db, &actor, &id).await?;
+    let n = version_number(&version, "version")?.ok_or_else(|| {
+        AppError::from_core(galaxy_core::CoreError::field("version", "Name a version."))
+    })?;
+    let version = galaxy_core::agents::get_version(&state.db, &actor, &id, n).await?;
+    // What the API runs now: the published version, or else the latest.
+    let live = version.published.unwrap_or(version.current);
+    let impact = if live == n {
+        None
+    } else {
+        let running = galaxy_core::agents::get_version(&state.db, &actor, &id, live).await?;
+        match &version.config.output_schema {
+            Some(schema) if version.config.output_schema != running.config.output_schema => Some(
+                galaxy_core::agents::output_schema_impact(
+                    &state.db,
+                    &state.runs.save_rules().cpu,
+                    &actor,
+                    &version.agent_id,
+                    schema,
+                )
+                .await?,
+            ),
+            _ => None,
+        }
+    };
+    Ok(VersionView {
+        version,
+        can_build: actor.role.can_build(),
+        impact,
+    })
+}
+
+/// Two versions of an agent and how the second differs from the first (any member).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VersionDiff {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub a: i64,
+    pub b: i64,
+    pub diff: galaxy_core::diff::Bounded<Vec<galaxy_core::diff::FieldDiff>>,
+}
+
+#[server(endpoint = "diff_agent_versions")]
+pub async fn diff_agent_versions(
+    id: String,
+    a: String,
+    b: String,
+) -> Result<VersionDiff, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let missing =
+        |f: &str| AppError::from_core(galaxy_core::CoreError::field(f, "Choose a version."));
+    let agent = galaxy_core::agents::get_agent(&state.db, &actor, &id).await?;
+    let a = version_number(&a, "a")?.ok_or_else(|| missing("a"))?;
+    let b = version_number(&b, "b")?.ok_or_else(|| missing("b"))?;
+    let va = galaxy_core::agents::get_version(&state.db, &actor, &agent.id, a).await?;
+    let vb = galaxy_core::agents::get_version(&state.db, &actor, &agent.id, b).await?;
+    let diff = state
+        .runs
+        .save_rules()
+        .cpu
+        .run(move || galaxy_core::diff::config_diff(&va.config, &vb.config))
+        .await
+        .map_err(galaxy_core::CoreError::from)?;
+    Ok(VersionDiff {
+        agent_id: agent.id,
+        agent_name: agent.config.name,
+        a,
+        b,
+        diff,
+    })
+}
+
+/// Restores a version: saves a new version equal to it, then opens the agent.
+#[server(endpoint = "restore_agent_version")]
+pub async fn restore_agent_version(id: String, version: i64) -> Result<Agent, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let rules = state.runs.save_rules();
+    let agent =
+        galaxy_core::agents::restore_version(&state.db, &rules, &actor, &id, version).await?;
+    leptos_axum::redirect(&format!("/agents/{}", agent.id));
+    Ok(agent)
+}
+
+/// Publishes a version (the one API calls run), or — `version` blank — lets the API run the
+/// latest; then opens the agent's versions.
+#[server(endpoint = "publish_agent_version")]
+pub async fn publish_agent_version(id: String, version: String) -> Result<Agent, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let version = version_number(&version, "version")?;
+    let agent = galaxy_core::agents::publish_version(&state.db, &actor, &id, version).await?;
+    leptos_axum::redirect(&format!("/agents/{}/versions", agent.id));
+    Ok(agent)
+}

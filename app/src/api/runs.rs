@@ -74,6 +74,9 @@ pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<
         stream: false,
         api_token: None,
         conversation: None,
+        version: None,
+        model: None,
+        replay_of: None,
     };
     Ok(state.runs.run(&actor, request).await?)
 }
@@ -123,6 +126,9 @@ pub async fn run_agent_stream(
         stream: true,
         api_token: None,
         conversation: None,
+        version: None,
+        model: None,
+        replay_of: None,
     };
     let run = state.runs.start(&actor, request).await?;
     let started = StreamMessage::Started {
@@ -171,6 +177,12 @@ pub async fn list_agent_runs(agent_id: String) -> Result<Vec<RunView>, AppError>
 pub struct RunDetail {
     pub run: RunView,
     pub attempts: Vec<galaxy_core::runs::AttemptView>,
+    /// The run of the same agent before this one ("compare with previous run").
+    pub previous: Option<String>,
+    /// The agent's latest version, when it still exists (the versions a replay may choose).
+    pub latest_version: Option<i64>,
+    /// Whether the caller may run agents (and so replay).
+    pub can_run: bool,
 }
 
 /// A run of the caller's workspace with its attempts (any member; `NotFound` for any other
@@ -180,7 +192,68 @@ pub async fn get_run_detail(id: String) -> Result<RunDetail, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let run = galaxy_core::runs::get_run(&state.db, &actor, &id).await?;
     let attempts = galaxy_core::runs::list_attempts(&state.db, &actor, &id).await?;
-    Ok(RunDetail { run, attempts })
+    let previous = galaxy_core::runs::previous_run(&state.db, &actor, &run).await?;
+    let latest_version = match &run.agent_id {
+        Some(agent) => match galaxy_core::agents::get_agent(&state.db, &actor, agent).await {
+            Ok(agent) => Some(agent.version),
+            Err(galaxy_core::CoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    Ok(RunDetail {
+        run,
+        attempts,
+        previous,
+        latest_version,
+        can_run: actor.role.can_build(),
+    })
+}
+
+/// Two runs of the caller's workspace side by side: their configuration diff, output diff and
+/// the deltas (any member).
+#[server(endpoint = "compare_runs")]
+pub async fn compare_runs(
+    a: String,
+    b: String,
+) -> Result<galaxy_core::runs::RunComparison, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let cpu = state.runs.save_rules().cpu;
+    Ok(galaxy_core::runs::compare_runs(&state.db, &cpu, &actor, a.trim(), b.trim()).await?)
+}
+
+/// Replays a run: its input again on the latest version (`version` blank) or the version named,
+/// with the version's model (`model` blank) or another, in `mode`; then opens the two runs
+/// side by side (`/runs/compare?a=<replayed>&b=<new>`). Waits for the new run to end.
+#[server(endpoint = "replay_run")]
+pub async fn replay_run(
+    run_id: String,
+    version: String,
+    model: String,
+    mode: String,
+) -> Result<RunView, AppError> {
+    use galaxy_core::runs::{Replay, RunTrigger, replay_request};
+    let (state, actor) = crate::session::require_actor().await?;
+    let version = match version.trim() {
+        "" | "latest" => None,
+        v => Some(v.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+            AppError::from_core(galaxy_core::CoreError::field(
+                "version",
+                "Choose a version of the agent.",
+            ))
+        })?),
+    };
+    let replay = Replay {
+        run_id,
+        version,
+        model: Some(model),
+        mode: parse_mode(&mode)?,
+    };
+    galaxy_core::workspaces::require_builder(&actor)?;
+    let request = replay_request(&state.db, &actor, &replay, RunTrigger::TestPanel).await?;
+    let run = state.runs.run(&actor, request).await?;
+    leptos_axum::redirect(&format!("/runs/compare?a={}&b={}", replay.run_id, run.id));
+    Ok(run)
 }
 
 /// A page of `/runs`: the runs, and the cursor of the next (older) page.

@@ -68,7 +68,12 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
     view! {
         <div class="panel-head">
             <h1>{agent.config.name.clone()}</h1>
-            <span class="muted">{format!("version {} · updated {}", agent.version, format_utc(agent.updated_at))}</span>
+            <span class="muted">
+                {format!("version {} · updated {}", agent.version, format_utc(agent.updated_at))}
+                {agent.published_version.map(|p| format!(" · API runs version {p}"))}
+                " · "
+                <a href=format!("/agents/{}/versions", agent.id) data-action="versions">"Versions"</a>
+            </span>
         </div>
         <div class="columns">
             <section class="panel">

@@ -10,7 +10,7 @@ use galaxy_core::timefmt::format_utc;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::runs::{RunDetail, get_run_detail};
+use crate::api::runs::{ReplayRun, RunDetail, get_run_detail};
 use crate::components::{ErrorNotice, StatusBadge};
 
 #[component]
@@ -51,11 +51,18 @@ fn ms(v: Option<i64>) -> String {
 
 #[component]
 fn RunDetailView(detail: RunDetail) -> impl IntoView {
-    let RunDetail { run, attempts } = detail;
+    let RunDetail {
+        run,
+        attempts,
+        previous,
+        latest_version,
+        can_run,
+    } = detail;
     let agent = match &run.agent_id {
         Some(id) => view! {
             <a href=format!("/agents/{id}")>{run.agent_name.clone()}</a>
-            {format!(" · version {}", run.agent_version)}
+            " · "
+            <a href=format!("/agents/{id}/versions/{}", run.agent_version) data-detail="version">{format!("version {}", run.agent_version)}</a>
         }
         .into_any(),
         None => view! { {format!("{} (deleted) · version {}", run.agent_name, run.agent_version)} }
@@ -70,6 +77,14 @@ fn RunDetailView(detail: RunDetail) -> impl IntoView {
             <h1>"Run"</h1>
             <span class="muted"><code>{run.id.clone()}</code></span>
         </div>
+        <nav class="row" aria-label="Look back">
+            {previous.map(|p| view! {
+                <a href=format!("/runs/compare?a={p}&b={}", run.id) data-action="compare-previous">"Compare with the previous run"</a>
+            })}
+            {run.replay_of.clone().map(|of| view! {
+                <a href=format!("/runs/compare?a={of}&b={}", run.id) data-action="compare-replayed">"Compare with the run it replays"</a>
+            })}
+        </nav>
         <section class="panel run-detail" data-run-id=run.id.clone()>
             <div class="run-head">
                 <StatusBadge status=run.status/>
@@ -82,6 +97,7 @@ fn RunDetailView(detail: RunDetail) -> impl IntoView {
                 <dt>"Finished"</dt><dd>{run.finished_at.map_or_else(|| "—".to_owned(), format_utc)}</dd>
                 <dt>"Tokens"</dt><dd data-detail="tokens">{format!("{} prompt + {} completion = {}", run.prompt_tokens, run.completion_tokens, run.total_tokens)}</dd>
                 <dt>"Cost"</dt><dd data-detail="cost">{format!("{} ({})", format_cost(run.cost_micros), run.cost_source.as_str())}</dd>
+                <dt>"Price table"</dt><dd data-detail="price_version">{run.price_table_version.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                 <dt>"Latency"</dt><dd>{format!("{} ms", run.latency_ms)}</dd>
                 <dt>"First token"</dt><dd>{ms(run.ttft_ms)}</dd>
                 <dt>"Finish reason"</dt><dd>{run.finish_reason.clone().unwrap_or_else(|| "—".to_owned())}</dd>
@@ -96,6 +112,51 @@ fn RunDetailView(detail: RunDetail) -> impl IntoView {
             }}
             <h2>"Provider calls"</h2>
             <Attempts attempts/>
+        </section>
+        {(can_run && latest_version.is_some()).then(|| view! {
+            <ReplayForm run=run.clone() latest=latest_version.unwrap_or(1)/>
+        })}
+    }
+}
+
+/// Replay: this run's input again, on the version and model chosen, in mock or live mode; the
+/// new run opens side by side with this one.
+#[component]
+fn ReplayForm(run: RunView, latest: i64) -> impl IntoView {
+    let replay = ServerAction::<ReplayRun>::new();
+    let pending = replay.pending();
+    let versions = (1..=latest)
+        .rev()
+        .map(|n| {
+            let label = if n == latest {
+                format!("Version {n} (latest)")
+            } else if n == run.agent_version {
+                format!("Version {n} (this run's)")
+            } else {
+                format!("Version {n}")
+            };
+            view! { <option value=n.to_string() selected=n == latest>{label}</option> }
+        })
+        .collect_view();
+    view! {
+        <section class="panel" aria-labelledby="replay">
+            <h2 id="replay">"Replay"</h2>
+            <p class="muted">"Run this input again, on the latest version or an older one, or with another model."</p>
+            <ActionForm action=replay>
+                <input type="hidden" name="run_id" value=run.id.clone()/>
+                <div class="row">
+                    <label class="grow">"Version" <select name="version">{versions}</select></label>
+                    <label class="grow">"Model" <input name="model" placeholder=format!("the version's ({})", run.model)/></label>
+                    <label>"Mode"
+                        <select name="mode">
+                            <option value="mock" selected=run.mode == galaxy_core::runs::RunMode::Mock>"Mock"</option>
+                            <option value="live" selected=run.mode == galaxy_core::runs::RunMode::Live>"Live"</option>
+                        </select>
+                    </label>
+                    <button type="submit" disabled=pending>"Replay"</button>
+                </div>
+            </ActionForm>
+            {move || replay.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
         </section>
     }
 }

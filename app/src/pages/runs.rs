@@ -166,7 +166,10 @@ pub fn RunsListPage() -> impl IntoView {
                     match page.await {
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                         Ok(page) => view! {
-                            <RunsTable runs=page.runs show_agent=true/>
+                            <form id="compare-runs" method="get" action="/runs/compare" class="row">
+                                <button type="submit" class="small-button">"Compare the two ticked runs"</button>
+                            </form>
+                            <RunsTable runs=page.runs show_agent=true pick=true/>
                             {page.next.map(|next| view! { <p><a class="button" href=older(next) rel="external" data-page="older">"Older runs →"</a></p> })}
                         }.into_any(),
                     }

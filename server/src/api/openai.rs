@@ -949,6 +949,9 @@ pub async fn completions(
         stream: asked.stream,
         api_token: Some(caller.token_ref()),
         conversation: Some(asked.conversation),
+        version: None,
+        model: None,
+        replay_of: None,
     };
     let started = state.runs.start(&actor, run).await?;
     let rate = started.rate;

@@ -48,6 +48,11 @@ pub struct CreateRun {
     /// arrives, then `finished` (`{run}`), or `error` (`{error}`).
     #[serde(default)]
     stream: bool,
+    /// Run this version of the agent; without it, the published version (or, when none is
+    /// published, the latest).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    version: Option<i64>,
 }
 
 /// Runs an agent: answered whole (the finished run), or streamed as server-sent events.
@@ -97,6 +102,9 @@ pub async fn create(
         stream: request.stream,
         api_token: Some(caller.token_ref()),
         conversation: None,
+        version: request.version,
+        model: None,
+        replay_of: None,
     };
 
     let key = match headers.get("idempotency-key") {

@@ -45,6 +45,13 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("api_base_url", [401, 200, 200, 200, 200, 200]),
     ("add_key", [401, 403, 403, 200, 200, 200]),
     ("cancel_run", [401, 403, 200, 200, 200, 200]),
+    ("compare_runs", [401, 200, 200, 200, 200, 404]),
+    ("diff_agent_versions", [401, 200, 200, 200, 200, 404]),
+    ("get_agent_version", [401, 200, 200, 200, 200, 404]),
+    ("list_agent_versions", [401, 200, 200, 200, 200, 404]),
+    ("publish_agent_version", [401, 403, 200, 200, 200, 404]),
+    ("replay_run", [401, 403, 200, 200, 200, 404]),
+    ("restore_agent_version", [401, 403, 200, 200, 200, 404]),
     ("change_password", [401, 200, 200, 200, 200, 200]),
     ("confirm_password", [401, 200, 200, 200, 200, 200]),
     ("create_api_token", [401, 403, 403, 200, 200, 200]),
@@ -92,11 +99,21 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("GET /agents", [302, 200, 200, 200, 200, 200]),
     ("GET /agents/new", [302, 200, 200, 200, 200, 200]),
     ("GET /agents/{id}", [302, 200, 200, 200, 200, 404]),
+    ("GET /agents/{id}/versions", [302, 200, 200, 200, 200, 404]),
+    (
+        "GET /agents/{id}/versions/diff",
+        [302, 200, 200, 200, 200, 404],
+    ),
+    (
+        "GET /agents/{id}/versions/{version}",
+        [302, 200, 200, 200, 200, 404],
+    ),
     ("GET /runs", [302, 200, 200, 200, 200, 200]),
     (
         "GET /runs/export?format=csv",
         [401, 200, 200, 200, 200, 200],
     ),
+    ("GET /runs/compare", [302, 200, 200, 200, 200, 200]),
     ("GET /runs/{id}", [302, 200, 200, 200, 200, 404]),
     ("GET /settings/keys", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/limits", [302, 200, 200, 200, 200, 200]),
@@ -269,6 +286,18 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
         "revoke_api_token" => pairs(&[("id", &f.token)]),
         "delete_agent" | "get_agent" => pairs(&[("id", &f.agent)]),
         "get_run_detail" => pairs(&[("id", &f.run)]),
+        "compare_runs" => pairs(&[("a", &f.run), ("b", &f.run)]),
+        "replay_run" => pairs(&[
+            ("run_id", &f.run),
+            ("version", ""),
+            ("model", ""),
+            ("mode", "mock"),
+        ]),
+        "list_agent_versions" => pairs(&[("id", &f.agent), ("before", "")]),
+        "get_agent_version" => pairs(&[("id", &f.agent), ("version", "1")]),
+        "diff_agent_versions" => pairs(&[("id", &f.agent), ("a", "1"), ("b", "1")]),
+        "restore_agent_version" => pairs(&[("id", &f.agent), ("version", "1")]),
+        "publish_agent_version" => pairs(&[("id", &f.agent), ("version", "")]),
         "list_runs_page" => pairs(&[("filters[agent]", &f.agent), ("filters[q]", "hi")]),
         "delete_price" => pairs(&[("provider", "openai"), ("model", &f.price_model)]),
         "estimate_run" => pairs(&[("agent_id", &f.agent), ("input", "hi")]),
@@ -356,7 +385,7 @@ fn path_of(route: &str, f: &Fixture) -> String {
         if get.starts_with("/runs/") {
             return get.replace("{id}", &f.run);
         }
-        get.replace("{id}", &f.agent)
+        get.replace("{id}", &f.agent).replace("{version}", "1")
     } else {
         format!("/api/{}", route.trim_end_matches(" (update)"))
     }
