@@ -386,5 +386,5 @@ mod compute {
     }
 }
 
-#[cfg(all(test, feature = "server"))]
+#[cfg(test)]
 mod tests;

@@ -42,6 +42,7 @@ pub mod agents;
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod contract;
 #[cfg(feature = "server")]
 pub mod cpu;

@@ -240,15 +240,18 @@ pub struct Replay {
     pub mode: RunMode,
 }
 
-/// What the dashboard shows: counts from the database and the latest runs.
+/// What the dashboard shows: the range's totals and charts, and the latest runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardStats {
     pub agents: i64,
+    /// Runs in the range (of the agent chosen, or the workspace).
     pub runs: i64,
     pub succeeded: i64,
+    /// Ended without succeeding (errors, refusals, stops).
     pub failed: i64,
     pub total_tokens: i64,
-    pub avg_latency_ms: Option<i64>,
+    pub cost_micros: i64,
+    pub charts: crate::charts::Charts,
     pub recent: Vec<RunView>,
 }
 

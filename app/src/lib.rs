@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod call_agent;
+pub mod charts_view;
 pub mod components;
 pub mod diff_view;
 pub mod error;

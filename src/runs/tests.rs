@@ -114,13 +114,15 @@ on_both_backends!(mock_runs_are_recorded_with_metrics, |w: World| async move {
         [again.id.as_str(), run.id.as_str()]
     );
     assert_eq!(listed[1], run, "what was returned is what was stored");
-    let stats = dashboard(&w.db, &a).await.unwrap();
+    let stats = dashboard(&w.db, &a, crate::charts::ChartRange::Day, None)
+        .await
+        .unwrap();
     assert_eq!(
         (stats.agents, stats.runs, stats.succeeded, stats.failed),
         (1, 2, 2, 0)
     );
     assert_eq!(stats.total_tokens, run.total_tokens * 2);
-    assert!(stats.avg_latency_ms.unwrap() >= simulated);
+    assert!(stats.charts.total.p50_ms.unwrap() >= simulated);
     assert_eq!(stats.recent.len(), 2);
     // Live mode is refused until provider keys exist, without a run.
     let live = w.try_run(&a, &agent.id, "x", RunMode::Live).await;
@@ -168,7 +170,9 @@ on_both_backends!(schemas_gate_input_and_shape_output, |w: World| async move {
     assert!(ok.output_is_json);
     let out: Value = serde_json::from_str(ok.output.as_deref().unwrap()).unwrap();
     assert!(["spam", "ham"].contains(&out["label"].as_str().unwrap()));
-    let stats = dashboard(&w.db, &a).await.unwrap();
+    let stats = dashboard(&w.db, &a, crate::charts::ChartRange::Day, None)
+        .await
+        .unwrap();
     assert_eq!((stats.runs, stats.succeeded, stats.failed), (3, 1, 2));
 });
 

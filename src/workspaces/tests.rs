@@ -57,7 +57,9 @@ mod tenancy {
                 .unwrap()
                 .is_empty()
         );
-        let stats = dashboard(&w.db, &b).await.unwrap();
+        let stats = dashboard(&w.db, &b, crate::charts::ChartRange::Day, None)
+            .await
+            .unwrap();
         assert_eq!((stats.agents, stats.runs), (0, 0));
         // A membership is needed to act in a workspace.
         assert!(

@@ -383,10 +383,26 @@ pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppErro
     })
 }
 
+/// The dashboard over `range` (`24h`, `7d` or `30d`; blank: 7 days), for one agent (`agent`, id
+/// or slug) or the whole workspace (blank). Any member.
 #[server(endpoint = "get_dashboard")]
-pub async fn get_dashboard() -> Result<DashboardStats, AppError> {
+pub async fn get_dashboard(
+    #[server(default)] range: String,
+    #[server(default)] agent: String,
+) -> Result<DashboardStats, AppError> {
+    use galaxy_core::charts::ChartRange;
     let (state, actor) = crate::session::require_actor().await?;
-    Ok(galaxy_core::runs::dashboard(&state.db, &actor).await?)
+    let range = match range.trim() {
+        "" => ChartRange::Week,
+        r => ChartRange::parse(r).map_err(|_| {
+            AppError::from_core(galaxy_core::CoreError::field(
+                "range",
+                "Choose 24h, 7d or 30d.",
+            ))
+        })?,
+    };
+    let agent = Some(agent.trim()).filter(|a| !a.is_empty());
+    Ok(galaxy_core::runs::dashboard(&state.db, &actor, range, agent).await?)
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! The dashboard: real counts and the latest runs of the workspace, from the database.
+//! The dashboard: the range's totals and charts (24 h, 7 d or 30 d; the workspace or one agent —
+//! chosen by a plain GET form, `/?range=30d&agent=…`, so it works without JavaScript), spend and
+//! limits, a quick run, and the latest runs.
 
 use leptos::prelude::*;
 
@@ -8,14 +10,28 @@ use leptos::ev::SubmitEvent;
 use crate::api::agents::list_agents;
 use crate::api::limits::get_usage;
 use crate::api::runs::get_dashboard;
+use crate::charts_view::DashboardCharts;
 use crate::components::{ErrorNotice, RunsTable};
 use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
+use galaxy_core::charts::ChartRange;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let live = LiveRun::new();
-    let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
+    let query = use_query_map();
+    let stats = Resource::new(
+        move || {
+            let q = query.read();
+            (
+                live.version.get(),
+                q.get("range").unwrap_or_default(),
+                q.get("agent").unwrap_or_default(),
+            )
+        },
+        |(_, range, agent)| get_dashboard(range, agent),
+    );
     let agents = Resource::new(|| (), |_| list_agents());
     let usage = Resource::new(move || live.version.get(), |_| get_usage());
     view! {
@@ -29,16 +45,30 @@ pub fn DashboardPage() -> impl IntoView {
                         } else {
                             "—".to_owned()
                         };
+                        let latency = match (s.charts.total.p50_ms, s.charts.total.p95_ms) {
+                            (Some(p50), Some(p95)) if p95 != i64::MAX => format!("≤ {p50} / {p95} ms"),
+                            _ => "—".to_owned(),
+                        };
+                        let range = s.charts.range;
+                        let chosen = s.charts.agent_id.clone().unwrap_or_default();
                         view! {
-                            <h1>"Dashboard"</h1>
+                            <div class="panel-head">
+                                <h1>"Dashboard"</h1>
+                                <RangeForm range chosen/>
+                            </div>
+                            <p class="muted small" data-range=range.as_str()>{range.label()}" (UTC)"</p>
                             <div class="cards">
                                 <div class="card"><span class="label">"Agents"</span><span class="value" data-stat="agents">{s.agents}</span></div>
                                 <div class="card"><span class="label">"Runs"</span><span class="value" data-stat="runs">{s.runs}</span></div>
                                 <div class="card"><span class="label">"Succeeded"</span><span class="value" data-stat="succeeded">{success_rate}</span></div>
                                 <div class="card"><span class="label">"Failed"</span><span class="value" data-stat="failed">{s.failed}</span></div>
                                 <div class="card"><span class="label">"Tokens"</span><span class="value" data-stat="tokens">{s.total_tokens}</span></div>
-                                <div class="card"><span class="label">"Avg latency"</span><span class="value" data-stat="latency">{s.avg_latency_ms.map_or_else(|| "—".to_owned(), |l| format!("{l} ms"))}</span></div>
+                                <div class="card"><span class="label">"Cost"</span><span class="value" data-stat="cost">{galaxy_core::pricing::format_cost(Some(s.cost_micros))}</span></div>
+                                <div class="card"><span class="label">"Latency p50 / p95"</span><span class="value" data-stat="latency">{latency}</span></div>
                             </div>
+                            <section class="panel">
+                                <DashboardCharts charts=s.charts/>
+                            </section>
                             <section class="panel">
                                 <div class="panel-head">
                                     <h2>"Latest runs"</h2>
@@ -72,6 +102,40 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The range and agent the dashboard shows: a GET form (the choice is in the URL).
+#[component]
+fn RangeForm(range: ChartRange, chosen: String) -> impl IntoView {
+    let agents = Resource::new(|| (), |_| list_agents());
+    view! {
+        <form method="get" action="/" class="row range-form" aria-label="What the dashboard shows">
+            <label>"Range"
+                <select name="range">
+                    {ChartRange::ALL.iter().map(|r| view! {
+                        <option value=r.as_str() selected=*r == range>{r.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Agent"
+                <select name="agent">
+                    <option value="">"All agents"</option>
+                    <Transition fallback=|| ()>
+                        {move || {
+                            let chosen = chosen.clone();
+                            Suspend::new(async move {
+                                agents.await.unwrap_or_default().into_iter().map(|a| {
+                                    let selected = a.id == chosen;
+                                    view! { <option value=a.id.clone() selected=selected>{a.name}</option> }
+                                }).collect_view()
+                            })
+                        }}
+                    </Transition>
+                </select>
+            </label>
+            <button type="submit" class="small-button">"Show"</button>
+        </form>
     }
 }
 

@@ -242,3 +242,88 @@ fn compare_replay_versions_restore_and_publish_without_javascript() {
         assert!(run.body.contains("no version 99"));
     })
 }
+
+/// The text of the dashboard card `name`.
+fn stat<'a>(html: &'a str, name: &str) -> &'a str {
+    let after = html
+        .split(&format!("data-stat=\"{name}\""))
+        .nth(1)
+        .unwrap_or_default();
+    let text = after.split_once('>').map_or("", |(_, t)| t);
+    text.split('<').next().unwrap_or_default()
+}
+
+#[test]
+fn the_dashboard_draws_its_charts_without_javascript() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "charts@example.com").await;
+        let agent = create_agent(r, &owner, "Charted").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let other = create_agent(r, &owner, "Quiet").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..3 {
+            mock_run(r, &owner, &agent, &format!("input {i}")).await;
+        }
+        for (range, bars) in [("24h", 24), ("7d", 7), ("30d", 30)] {
+            let page = get(r, &format!("/?range={range}"), Some(&owner)).await;
+            assert_eq!(page.status, StatusCode::OK);
+            for chart in ["runs", "cost", "tokens", "latency", "errors"] {
+                assert!(
+                    page.body.contains(&format!("data-chart=\"{chart}\"")),
+                    "{chart} in {range}"
+                );
+            }
+            // Accessible: a named image per chart and a data table with a row per bar.
+            assert_eq!(page.body.matches("role=\"img\"").count(), 5);
+            assert!(
+                page.body
+                    .contains("<title id=\"runs-title\">Runs by outcome")
+            );
+            assert!(
+                page.body.contains("3 runs, 3 succeeded, 0 errors."),
+                "{range}"
+            );
+            let runs_table = page.body.split("data-chart=\"runs\"").nth(1).unwrap();
+            let runs_table = runs_table.split("</table>").next().unwrap();
+            assert_eq!(runs_table.matches("<tr>").count(), bars + 1, "{range}");
+            assert!(
+                page.body
+                    .contains(&format!("<option value=\"{range}\" selected"))
+            );
+            assert!(page.body.contains("data-top=\"runs\""));
+            let top = page.body.split("data-top=\"runs\"").nth(1).unwrap();
+            assert!(
+                top.contains("<li data-runs=\"3\"><a href") && top.contains(">Charted<"),
+                "{top}"
+            );
+            assert_eq!(stat(&page.body, "runs"), "3");
+        }
+        // One agent: its runs only; the top lists stay the workspace's.
+        let quiet = get(r, &format!("/?range=30d&agent={other}"), Some(&owner)).await;
+        assert_eq!(stat(&quiet.body, "runs"), "0");
+        assert!(quiet.body.contains("<li data-runs=\"3\">"));
+        // A bad range is explained; another workspace's agent is not found.
+        let bad = get(r, "/?range=1y", Some(&owner)).await;
+        assert!(bad.body.contains("Choose 24h, 7d or 30d."), "{}", bad.body);
+        let outsider = sign_up(r, "outsider-charts@example.com").await;
+        let theirs = call(
+            r,
+            "get_dashboard",
+            &[("range", "30d"), ("agent", &agent)],
+            Some(&outsider),
+        )
+        .await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        let mine = call(r, "get_dashboard", &[("range", "30d")], Some(&outsider))
+            .await
+            .json();
+        assert_eq!(mine["runs"], 0);
+        assert_eq!(mine["charts"]["top_by_runs"], serde_json::json!([]));
+    })
+}

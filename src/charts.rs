@@ -1,0 +1,509 @@
+//! The dashboard's charts: runs by status, cost, tokens, latency p50/p95 and error rate per hour
+//! (24 h) or per UTC day (7 d, 30 d), for the workspace or one agent, and its top agents by runs
+//! and by cost.
+//!
+//! Aggregated in SQL on both databases from hourly rollups (`run_rollups`, `run_latency_rollups`)
+//! of *closed* hours — an hour that ended more than an hour ago with none of its runs still going,
+//! whose numbers can no longer change — and from `runs` itself for the hours after. Rolling up is
+//! done by the reader, once per hour and workspace, idempotently (two instances write the same
+//! rows). Latency percentiles come from a histogram (bucket bounds [`LATENCY_BOUNDS`]): a
+//! percentile is reported as the upper bound of its bucket, so "p95 ≤ 750 ms".
+
+use serde::{Deserialize, Serialize};
+
+use crate::runs::RunStatus;
+
+crate::string_enum! {
+    /// How far back the dashboard looks.
+    pub enum ChartRange("chart range") {
+        /// The last 24 hours, hour by hour.
+        Day = "24h",
+        /// The last 7 UTC days, day by day.
+        Week = "7d",
+        /// The last 30 UTC days, day by day.
+        Month = "30d",
+    }
+}
+
+impl ChartRange {
+    pub fn label(self) -> &'static str {
+        match self {
+            ChartRange::Day => "Last 24 hours",
+            ChartRange::Week => "Last 7 days",
+            ChartRange::Month => "Last 30 days",
+        }
+    }
+}
+
+/// Upper bounds (ms, exclusive) of the latency histogram's buckets; a last bucket holds the rest.
+pub const LATENCY_BOUNDS: [i64; 22] = [
+    25, 50, 100, 150, 200, 300, 400, 500, 750, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500,
+    10_000, 15_000, 20_000, 30_000, 60_000, 120_000,
+];
+
+/// One bar of the charts: an hour or a day.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartBucket {
+    /// When it starts (ms since the epoch, UTC).
+    pub start: i64,
+    /// Runs by status, statuses with none left out.
+    pub by_status: Vec<(RunStatus, i64)>,
+    pub runs: i64,
+    /// Failed, with an invalid output, or interrupted.
+    pub errors: i64,
+    /// Of the priced runs.
+    pub cost_micros: i64,
+    /// Runs without a price (their cost is unknown, never $0).
+    pub unpriced: i64,
+    pub tokens: i64,
+    /// Upper bounds of the buckets the median and the 95th percentile fall in (runs that called
+    /// a provider); `None` without such runs, `Some(i64::MAX)` above the last bound.
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+}
+
+impl ChartBucket {
+    /// Errors per ended run (0 to 1), `None` without ended runs.
+    pub fn error_rate(&self) -> Option<f64> {
+        let going: i64 = self
+            .by_status
+            .iter()
+            .filter(|(s, _)| matches!(s, RunStatus::Queued | RunStatus::Running))
+            .map(|(_, n)| n)
+            .sum();
+        let ended = self.runs - going;
+        (ended > 0).then(|| self.errors as f64 / ended as f64)
+    }
+}
+
+/// An agent among the busiest or the costliest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopAgent {
+    /// `None` for runs of deleted agents.
+    pub agent_id: Option<String>,
+    pub name: String,
+    pub runs: i64,
+    pub cost_micros: i64,
+}
+
+/// Everything the dashboard draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Charts {
+    pub range: ChartRange,
+    /// The agent the buckets are for (`None`: the workspace).
+    pub agent_id: Option<String>,
+    /// Oldest first.
+    pub buckets: Vec<ChartBucket>,
+    /// The range's totals (the buckets summed; percentiles over the whole range).
+    pub total: ChartBucket,
+    /// At most five each, over the whole workspace.
+    pub top_by_runs: Vec<TopAgent>,
+    pub top_by_cost: Vec<TopAgent>,
+}
+
+/// How many agents the top lists show.
+pub const TOP_AGENTS: usize = 5;
+
+/// The upper bound of the bucket holding the `p` quantile of a histogram (counts per
+/// [`LATENCY_BOUNDS`] bucket, one more for the rest).
+pub fn quantile(histogram: &[i64], p: f64) -> Option<i64> {
+    let n: i64 = histogram.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    // The smallest rank covering p of the runs (1-based).
+    let rank = ((p * n as f64).ceil() as i64).clamp(1, n);
+    let mut seen = 0;
+    for (i, count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return Some(LATENCY_BOUNDS.get(i).copied().unwrap_or(i64::MAX));
+        }
+    }
+    Some(i64::MAX)
+}
+
+#[cfg(feature = "server")]
+pub use compute::charts;
+
+#[cfg(feature = "server")]
+mod compute {
+    use std::collections::{BTreeMap, HashMap};
+
+    use sqlx::Row;
+
+    use super::*;
+    use crate::db::Db;
+    use crate::error::CoreError;
+    use crate::workspaces::Actor;
+
+    const HOUR_MS: i64 = 3_600_000;
+    const DAY_MS: i64 = 24 * HOUR_MS;
+    const BUCKETS: usize = LATENCY_BOUNDS.len() + 1;
+
+    /// `CASE` giving a run's latency bucket.
+    fn latency_bucket() -> String {
+        let mut sql = String::from("CASE");
+        for (i, bound) in LATENCY_BOUNDS.iter().enumerate() {
+            sql.push_str(&format!(" WHEN latency_ms < {bound} THEN {i}"));
+        }
+        sql.push_str(&format!(" ELSE {} END", LATENCY_BOUNDS.len()));
+        sql
+    }
+
+    /// Rolls up the closed hours of `[from, to)` (hours since the epoch) not yet rolled up;
+    /// answers the hour up to which the rollups are complete (later hours are read live).
+    async fn roll_up(db: &Db, workspace: &str, from: i64, to: i64) -> Result<i64, CoreError> {
+        // An hour with a run still going is not closed (nor any after it).
+        let going: (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(created_at) FROM runs WHERE workspace_id = $1 \
+             AND status IN ('queued', 'running') AND created_at >= $2",
+        )
+        .bind(workspace)
+        .bind(from * HOUR_MS)
+        .fetch_one(db.pool())
+        .await?;
+        let to = going.0.map_or(to, |at| to.min(at.div_euclid(HOUR_MS)));
+        if to <= from {
+            return Ok(from);
+        }
+        let (done,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM run_rollup_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3",
+        )
+        .bind(workspace)
+        .bind(from)
+        .bind(to)
+        .fetch_one(db.pool())
+        .await?;
+        if done == to - from {
+            return Ok(to);
+        }
+        // Idempotent: a closed hour's numbers are final, so rows already there are the same.
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO run_rollups (workspace_id, hour, agent_id, status, runs, cost_micros, \
+             unpriced, tokens) \
+             SELECT workspace_id, created_at / 3600000, COALESCE(agent_id, ''), status, COUNT(*), \
+             COALESCE(SUM(cost_micros), 0), SUM(CASE WHEN cost_micros IS NULL THEN 1 ELSE 0 END), \
+             COALESCE(SUM(total_tokens), 0) \
+             FROM runs WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 \
+             GROUP BY workspace_id, created_at / 3600000, COALESCE(agent_id, ''), status \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(from * HOUR_MS)
+        .bind(to * HOUR_MS)
+        .execute(&mut *tx)
+        .await?;
+        let bucket = latency_bucket();
+        sqlx::query(&format!(
+            "INSERT INTO run_latency_rollups (workspace_id, hour, agent_id, bucket, runs) \
+             SELECT workspace_id, created_at / 3600000, COALESCE(agent_id, ''), {bucket}, COUNT(*) \
+             FROM runs WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 \
+             AND attempts > 0 \
+             GROUP BY workspace_id, created_at / 3600000, COALESCE(agent_id, ''), {bucket} \
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(workspace)
+        .bind(from * HOUR_MS)
+        .bind(to * HOUR_MS)
+        .execute(&mut *tx)
+        .await?;
+        let hours: Vec<i64> = (from..to).collect();
+        for chunk in hours.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${})", i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO run_rollup_hours (workspace_id, hour) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(workspace);
+            for h in chunk {
+                q = q.bind(*h);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(to)
+    }
+
+    /// One aggregate row: status, runs, cost, unpriced runs, tokens.
+    type Counts = (String, i64, i64, i64, i64);
+
+    /// Per hour: the aggregate rows and the latency histogram; per agent: runs and cost.
+    #[derive(Default)]
+    struct Hours {
+        counts: BTreeMap<i64, Vec<Counts>>,
+        latency: BTreeMap<i64, [i64; BUCKETS]>,
+        by_agent: HashMap<String, (i64, i64)>,
+    }
+
+    async fn read(
+        db: &Db,
+        workspace: &str,
+        agent: Option<&str>,
+        (from, to): (i64, i64),
+        live: bool,
+        into: &mut Hours,
+    ) -> Result<(), CoreError> {
+        let bucket = latency_bucket();
+        // The same aggregates from the rollups or, for open hours, from the runs.
+        let (source, hour, agent_col, runs, cost, unpriced, tokens, lat_bucket, lat_runs, range) =
+            if live {
+                (
+                    "runs",
+                    "created_at / 3600000",
+                    "COALESCE(agent_id, '')",
+                    "COUNT(*)",
+                    "COALESCE(SUM(cost_micros), 0)",
+                    "SUM(CASE WHEN cost_micros IS NULL THEN 1 ELSE 0 END)",
+                    "COALESCE(SUM(total_tokens), 0)",
+                    bucket.as_str(),
+                    "COUNT(*)",
+                    "created_at >= $2 AND created_at < $3",
+                )
+            } else {
+                (
+                    "run_rollups",
+                    "hour",
+                    "agent_id",
+                    "SUM(runs)",
+                    "SUM(cost_micros)",
+                    "SUM(unpriced)",
+                    "SUM(tokens)",
+                    "bucket",
+                    "SUM(runs)",
+                    "hour >= $2 AND hour < $3",
+                )
+            };
+        let (lo, hi) = if live {
+            (from * HOUR_MS, to * HOUR_MS)
+        } else {
+            (from, to)
+        };
+        let agent_filter = if agent.is_some() {
+            format!(" AND {agent_col} = $4")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {hour} AS h, {agent_col} AS agent, status, CAST({runs} AS BIGINT) AS runs, \
+             CAST({cost} AS BIGINT) AS cost, CAST({unpriced} AS BIGINT) AS unpriced, \
+             CAST({tokens} AS BIGINT) AS tokens \
+             FROM {source} WHERE workspace_id = $1 AND {range} \
+             GROUP BY {hour}, {agent_col}, status"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(workspace)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(db.pool())
+            .await?;
+        for row in &rows {
+            let h: i64 = row.try_get("h")?;
+            let agent_id: String = row.try_get("agent")?;
+            let (runs, cost): (i64, i64) = (row.try_get("runs")?, row.try_get("cost")?);
+            let top = into.by_agent.entry(agent_id.clone()).or_default();
+            top.0 += runs;
+            top.1 += cost;
+            if agent.is_some_and(|a| a != agent_id) {
+                continue;
+            }
+            into.counts.entry(h).or_default().push((
+                row.try_get("status")?,
+                runs,
+                cost,
+                row.try_get("unpriced")?,
+                row.try_get("tokens")?,
+            ));
+        }
+        let latency_source = if live { "runs" } else { "run_latency_rollups" };
+        let called = if live { " AND attempts > 0" } else { "" };
+        let sql = format!(
+            "SELECT {hour} AS h, {lat_bucket} AS b, CAST({lat_runs} AS BIGINT) AS runs \
+             FROM {latency_source} WHERE workspace_id = $1 AND {range}{called}{agent_filter} \
+             GROUP BY {hour}, {lat_bucket}"
+        );
+        let mut q = sqlx::query(&sql).bind(workspace).bind(lo).bind(hi);
+        if let Some(a) = agent {
+            q = q.bind(a);
+        }
+        for row in &q.fetch_all(db.pool()).await? {
+            let h: i64 = row.try_get("h")?;
+            let b: i64 = row.try_get("b")?;
+            let runs: i64 = row.try_get("runs")?;
+            let slot = usize::try_from(b).unwrap_or(BUCKETS - 1).min(BUCKETS - 1);
+            into.latency.entry(h).or_insert([0; BUCKETS])[slot] += runs;
+        }
+        Ok(())
+    }
+
+    fn is_error(status: RunStatus) -> bool {
+        matches!(
+            status,
+            RunStatus::Failed | RunStatus::OutputInvalid | RunStatus::Interrupted
+        )
+    }
+
+    fn add(bucket: &mut ChartBucket, hist: &mut [i64; BUCKETS], hours: &Hours, h: i64) {
+        for (status, runs, cost, unpriced, tokens) in hours.counts.get(&h).into_iter().flatten() {
+            let Ok(status) = RunStatus::parse(status) else {
+                continue;
+            };
+            match bucket.by_status.iter_mut().find(|(s, _)| *s == status) {
+                Some(slot) => slot.1 += runs,
+                None => bucket.by_status.push((status, *runs)),
+            }
+            bucket.runs += runs;
+            if is_error(status) {
+                bucket.errors += runs;
+            }
+            bucket.cost_micros += cost;
+            bucket.unpriced += unpriced;
+            bucket.tokens += tokens;
+        }
+        if let Some(l) = hours.latency.get(&h) {
+            for (slot, n) in hist.iter_mut().zip(l) {
+                *slot += n;
+            }
+        }
+    }
+
+    /// The charts of the caller's workspace (or of one of its agents) over `range`, as of `now`.
+    #[tracing::instrument(skip(db))]
+    pub async fn charts(
+        db: &Db,
+        actor: &Actor,
+        range: ChartRange,
+        agent: Option<&str>,
+        now: i64,
+    ) -> Result<Charts, CoreError> {
+        let agent_id = match agent {
+            Some(a) => Some(crate::agents::get_agent(db, actor, a).await?.id),
+            None => None,
+        };
+        let now_hour = now.div_euclid(HOUR_MS);
+        let (first_hour, per_bucket, count) = match range {
+            ChartRange::Day => (now_hour - 23, 1, 24),
+            ChartRange::Week | ChartRange::Month => {
+                let days = if range == ChartRange::Week { 7 } else { 30 };
+                let today = now.div_euclid(DAY_MS);
+                ((today - days + 1) * 24, 24, days)
+            }
+        };
+        let ws = actor.workspace_id.as_str();
+        let rolled = roll_up(db, ws, first_hour, now_hour - 1).await?;
+        let mut hours = Hours::default();
+        read(
+            db,
+            ws,
+            agent_id.as_deref(),
+            (first_hour, rolled),
+            false,
+            &mut hours,
+        )
+        .await?;
+        read(
+            db,
+            ws,
+            agent_id.as_deref(),
+            (rolled, now_hour + 1),
+            true,
+            &mut hours,
+        )
+        .await?;
+
+        let mut total = ChartBucket::default();
+        let mut total_hist = [0; BUCKETS];
+        let mut buckets = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        for i in 0..count {
+            let start_hour = first_hour + i * per_bucket;
+            let mut bucket = ChartBucket {
+                start: start_hour * HOUR_MS,
+                ..ChartBucket::default()
+            };
+            let mut hist = [0; BUCKETS];
+            for h in start_hour..start_hour + per_bucket {
+                add(&mut bucket, &mut hist, &hours, h);
+                add(&mut total, &mut total_hist, &hours, h);
+            }
+            bucket
+                .by_status
+                .sort_by_key(|(s, _)| RunStatus::ALL.iter().position(|x| x == s));
+            bucket.p50_ms = quantile(&hist, 0.5);
+            bucket.p95_ms = quantile(&hist, 0.95);
+            buckets.push(bucket);
+        }
+        total.start = first_hour * HOUR_MS;
+        total
+            .by_status
+            .sort_by_key(|(s, _)| RunStatus::ALL.iter().position(|x| x == s));
+        total.p50_ms = quantile(&total_hist, 0.5);
+        total.p95_ms = quantile(&total_hist, 0.95);
+
+        let (top_by_runs, top_by_cost) = top_agents(db, actor, hours.by_agent).await?;
+        Ok(Charts {
+            range,
+            agent_id,
+            buckets,
+            total,
+            top_by_runs,
+            top_by_cost,
+        })
+    }
+
+    async fn top_agents(
+        db: &Db,
+        actor: &Actor,
+        by_agent: HashMap<String, (i64, i64)>,
+    ) -> Result<(Vec<TopAgent>, Vec<TopAgent>), CoreError> {
+        let mut all: Vec<(String, i64, i64)> =
+            by_agent.into_iter().map(|(a, (r, c))| (a, r, c)).collect();
+        all.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        let by_runs: Vec<_> = all.iter().take(TOP_AGENTS).cloned().collect();
+        all.sort_by(|x, y| y.2.cmp(&x.2).then_with(|| x.0.cmp(&y.0)));
+        let by_cost: Vec<_> = all
+            .iter()
+            .filter(|a| a.2 > 0)
+            .take(TOP_AGENTS)
+            .cloned()
+            .collect();
+        let ids: Vec<&String> = by_runs
+            .iter()
+            .chain(&by_cost)
+            .map(|a| &a.0)
+            .filter(|a| !a.is_empty())
+            .collect();
+        let mut names: HashMap<String, String> = HashMap::new();
+        if !ids.is_empty() {
+            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, name FROM agents WHERE workspace_id = $1 AND id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(&actor.workspace_id);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            names.extend(q.fetch_all(db.pool()).await?);
+        }
+        let named = |list: Vec<(String, i64, i64)>| {
+            list.into_iter()
+                .map(|(id, runs, cost_micros)| TopAgent {
+                    name: names
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "(deleted agent)".to_owned()),
+                    agent_id: names.contains_key(&id).then_some(id),
+                    runs,
+                    cost_micros,
+                })
+                .collect()
+        };
+        Ok((named(by_runs), named(by_cost)))
+    }
+}
+
+#[cfg(test)]
+mod tests;
