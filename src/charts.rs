@@ -287,12 +287,32 @@ mod compute {
         } else {
             String::new()
         };
+        // Per hour and status (the agent chosen, or all)…
         let sql = format!(
-            "SELECT {hour} AS h, {agent_col} AS agent, status, CAST({runs} AS BIGINT) AS runs, \
+            "SELECT {hour} AS h, status, CAST({runs} AS BIGINT) AS runs, \
              CAST({cost} AS BIGINT) AS cost, CAST({unpriced} AS BIGINT) AS unpriced, \
              CAST({tokens} AS BIGINT) AS tokens \
-             FROM {source} WHERE workspace_id = $1 AND {range} \
-             GROUP BY {hour}, {agent_col}, status"
+             FROM {source} WHERE workspace_id = $1 AND {range}{agent_filter} \
+             GROUP BY {hour}, status"
+        );
+        let mut q = sqlx::query(&sql).bind(workspace).bind(lo).bind(hi);
+        if let Some(a) = agent {
+            q = q.bind(a);
+        }
+        for row in &q.fetch_all(db.pool()).await? {
+            into.counts.entry(row.try_get("h")?).or_default().push((
+                row.try_get("status")?,
+                row.try_get("runs")?,
+                row.try_get("cost")?,
+                row.try_get("unpriced")?,
+                row.try_get("tokens")?,
+            ));
+        }
+        // …and per agent over the whole range, for the top lists (always the workspace's).
+        let sql = format!(
+            "SELECT {agent_col} AS agent, CAST({runs} AS BIGINT) AS runs, \
+             CAST({cost} AS BIGINT) AS cost \
+             FROM {source} WHERE workspace_id = $1 AND {range} GROUP BY {agent_col}"
         );
         let rows = sqlx::query(&sql)
             .bind(workspace)
@@ -301,22 +321,9 @@ mod compute {
             .fetch_all(db.pool())
             .await?;
         for row in &rows {
-            let h: i64 = row.try_get("h")?;
-            let agent_id: String = row.try_get("agent")?;
-            let (runs, cost): (i64, i64) = (row.try_get("runs")?, row.try_get("cost")?);
-            let top = into.by_agent.entry(agent_id.clone()).or_default();
-            top.0 += runs;
-            top.1 += cost;
-            if agent.is_some_and(|a| a != agent_id) {
-                continue;
-            }
-            into.counts.entry(h).or_default().push((
-                row.try_get("status")?,
-                runs,
-                cost,
-                row.try_get("unpriced")?,
-                row.try_get("tokens")?,
-            ));
+            let top = into.by_agent.entry(row.try_get("agent")?).or_default();
+            top.0 += row.try_get::<i64, _>("runs")?;
+            top.1 += row.try_get::<i64, _>("cost")?;
         }
         let latency_source = if live { "runs" } else { "run_latency_rollups" };
         let called = if live { " AND attempts > 0" } else { "" };
