@@ -9,7 +9,9 @@
 //!
 //! One module per domain noun: [`workspaces`], [`auth`], [`agents`], [`api_tokens`], [`contract`] (typed agent
 //! contracts), [`credentials`] (provider keys), [`providers`], [`runs`] (the run pipeline),
-//! [`pricing`], [`audit`] (workspace and account events), [`sessions`] (stored hashed), [`template`]; [`validation`] holds the field-error type every form
+//! [`pricing`], [`audit`] (workspace and account events), [`sessions`] (stored hashed), [`template`],
+//! [`diff`] (what changed between two versions or two outputs), [`charts`] (the dashboard's
+//! aggregates); [`validation`] holds the field-error type every form
 //! shares and [`string_enum`] the one mechanism for enums sent and stored as strings. Test fixtures
 //! live in [`testing`] (behind the `testing` feature).
 

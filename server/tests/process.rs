@@ -826,9 +826,11 @@ async fn two_servers_on_one_redis_enforce_one_rate_limit_and_one_budget() {
     let limited = i64::from(statuses.get(&429).copied().unwrap_or(0));
     assert_eq!(ok + limited, 600, "{statuses:?}");
     // A minute's worth plus the burst at once (210), then one every 300 ms while they came.
+    // Two servers and the sender on two loaded cores move the count by a few (seen: 272 to 276
+    // of an expected 276): the bounds allow that, and a broken limit is off by tens.
     let refill = (last_sent.as_secs_f64() * 200.0 / 60.0) as i64;
     assert!(
-        (210 + refill - 3..=210 + refill + 3).contains(&ok),
+        (210 + refill - 8..=210 + refill + 3).contains(&ok),
         "{ok} let through in {last_sent:?} (expected about {})",
         210 + refill
     );
