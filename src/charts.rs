@@ -101,6 +101,21 @@ pub struct Charts {
     pub top_by_cost: Vec<TopAgent>,
 }
 
+/// What the dashboard shows: the range's totals and charts, and the latest runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardStats {
+    pub agents: i64,
+    /// Runs in the range (of the agent chosen, or the workspace).
+    pub runs: i64,
+    pub succeeded: i64,
+    /// Ended without succeeding (errors, refusals, stops).
+    pub failed: i64,
+    pub total_tokens: i64,
+    pub cost_micros: i64,
+    pub charts: Charts,
+    pub recent: Vec<crate::runs::RunView>,
+}
+
 /// How many agents the top lists show.
 pub const TOP_AGENTS: usize = 5;
 
@@ -124,7 +139,7 @@ pub fn quantile(histogram: &[i64], p: f64) -> Option<i64> {
 }
 
 #[cfg(feature = "server")]
-pub use compute::charts;
+pub use compute::{charts, dashboard};
 
 #[cfg(feature = "server")]
 mod compute {
@@ -457,6 +472,47 @@ mod compute {
             total,
             top_by_runs,
             top_by_cost,
+        })
+    }
+
+    /// Totals, charts and latest runs for the dashboard over `range`, for one agent or all.
+    #[tracing::instrument(skip(db))]
+    pub async fn dashboard(
+        db: &Db,
+        actor: &Actor,
+        range: ChartRange,
+        agent: Option<&str>,
+    ) -> Result<DashboardStats, CoreError> {
+        let agents = crate::agents::count_agents(db, actor).await?;
+        let charts = charts(db, actor, range, agent, crate::db::now_ms()).await?;
+        let succeeded = charts
+            .total
+            .by_status
+            .iter()
+            .find(|(s, _)| *s == RunStatus::Succeeded)
+            .map_or(0, |(_, n)| *n);
+        let count = |statuses: &[RunStatus]| -> i64 {
+            charts
+                .total
+                .by_status
+                .iter()
+                .filter(|(s, _)| statuses.contains(s))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        // Every ended run that did not succeed: errors, refusals, stops.
+        let failed =
+            charts.total.runs - succeeded - count(&[RunStatus::Queued, RunStatus::Running]);
+        let recent = crate::runs::list_runs(db, actor, charts.agent_id.as_deref(), 10).await?;
+        Ok(DashboardStats {
+            agents,
+            runs: charts.total.runs,
+            succeeded,
+            failed,
+            total_tokens: charts.total.tokens,
+            cost_micros: charts.total.cost_micros,
+            charts,
+            recent,
         })
     }
 

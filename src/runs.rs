@@ -17,8 +17,8 @@
 //! are runs (`input_invalid`, a template error) are recorded runs. Once the `running` row is
 //! written, every path ends with a recorded row — success, failure, cancellation, a panic or a
 //! client that went away ([`pipeline`] says how). Rows left `running` by a crash become
-//! `interrupted` at the next start ([`store::mark_interrupted`]); [`stats`] is the dashboard's
-//! aggregate, [`in_flight`] the registry that lets a person stop a run.
+//! `interrupted` at the next start ([`store::mark_interrupted`]); the dashboard's aggregate is
+//! `crate::charts`, [`in_flight`] the registry that lets a person stop a run.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +51,6 @@ mod recorder;
 #[cfg(feature = "server")]
 mod remote_stop;
 #[cfg(feature = "server")]
-mod stats;
-#[cfg(feature = "server")]
 mod store;
 
 #[cfg(test)]
@@ -74,8 +72,6 @@ pub use in_flight::InFlight;
 pub use pipeline::{RunEvent, Runs, StartedRun};
 #[cfg(feature = "server")]
 pub use remote_stop::listen_for_stops;
-#[cfg(feature = "server")]
-pub use stats::dashboard;
 #[cfg(feature = "server")]
 pub use store::{
     MAX_SEARCH_CHARS, RunPage, RunQuery, get_run, list_attempts, list_runs, mark_interrupted,
@@ -238,21 +234,6 @@ pub struct Replay {
     /// `None`: the version's model.
     pub model: Option<String>,
     pub mode: RunMode,
-}
-
-/// What the dashboard shows: the range's totals and charts, and the latest runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DashboardStats {
-    pub agents: i64,
-    /// Runs in the range (of the agent chosen, or the workspace).
-    pub runs: i64,
-    pub succeeded: i64,
-    /// Ended without succeeding (errors, refusals, stops).
-    pub failed: i64,
-    pub total_tokens: i64,
-    pub cost_micros: i64,
-    pub charts: crate::charts::Charts,
-    pub recent: Vec<RunView>,
 }
 
 #[cfg(test)]

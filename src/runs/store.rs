@@ -514,9 +514,11 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
         });
     }
     if query.before.is_some() {
-        let (a, b, c) = (next(), next(), next());
+        let (a, b, c, d) = (next(), next(), next(), next());
+        // `created_at <= a` alone bounds the index range (an OR does not, on SQLite: the page
+        // would scan every newer run first); the OR then orders ties by id.
         sql.push_str(&format!(
-            " AND (created_at < {a} OR (created_at = {b} AND id < {c}))"
+            " AND created_at <= {d} AND (created_at < {a} OR (created_at = {b} AND id < {c}))"
         ));
     }
     sql.push_str(&format!(
@@ -556,7 +558,7 @@ pub async fn query_runs(db: &Db, actor: &Actor, query: &RunQuery) -> Result<RunP
         q = q.bind(pattern.clone()).bind(pattern);
     }
     if let Some((at, id)) = &query.before {
-        q = q.bind(*at).bind(*at).bind(id);
+        q = q.bind(*at).bind(*at).bind(id).bind(*at);
     }
     let rows = q.bind(limit + 1).fetch_all(db.pool()).await?;
     let mut runs = rows

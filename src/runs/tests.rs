@@ -11,6 +11,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use super::*;
 use crate::agents::AgentDraft;
+use crate::charts::dashboard;
 use crate::error::CoreError;
 use crate::pricing::CostSource;
 use crate::testing::{KEY, Script, Scripted, World, draft, openai_stream, openai_whole, request};

@@ -18,8 +18,9 @@ mod tenancy {
     use crate::agents::{
         AgentDraft, create_agent, delete_agent, get_agent, list_agents, update_agent,
     };
+    use crate::charts::dashboard;
     use crate::error::CoreError;
-    use crate::runs::{RunMode, dashboard, list_runs};
+    use crate::runs::{RunMode, list_runs};
     use crate::testing::World;
 
     fn draft(name: &str) -> AgentDraft {

@@ -1,6 +1,7 @@
 //! Running agents and reading runs: thin adapters over the run pipeline (`galaxy_core::runs`).
 
-use galaxy_core::runs::{DashboardStats, RunView};
+use galaxy_core::charts::DashboardStats;
+use galaxy_core::runs::RunView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{StreamingText, TextStream};
 use serde::{Deserialize, Serialize};
@@ -402,7 +403,7 @@ pub async fn get_dashboard(
         })?,
     };
     let agent = Some(agent.trim()).filter(|a| !a.is_empty());
-    Ok(galaxy_core::runs::dashboard(&state.db, &actor, range, agent).await?)
+    Ok(galaxy_core::charts::dashboard(&state.db, &actor, range, agent).await?)
 }
 
 #[cfg(test)]
