@@ -68,6 +68,12 @@ fn ms(v: Option<i64>) -> String {
     }
 }
 
+/// The labels of the first and the last bucket.
+fn ends(c: &Charts) -> (String, String) {
+    let at = |b: Option<&ChartBucket>| b.map(|b| label(c.range, b.start)).unwrap_or_default();
+    (at(c.buckets.first()), at(c.buckets.last()))
+}
+
 /// Where bar `i` of `n` starts and how wide it is.
 fn slot(i: usize, n: usize) -> (f64, f64) {
     let step = (WIDTH - LEFT) / n.max(1) as f64;
@@ -166,16 +172,7 @@ fn runs_chart(c: &Charts) -> impl IntoView {
                 .collect_view()
         })
         .collect_view();
-    let first = c
-        .buckets
-        .first()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
-    let last = c
-        .buckets
-        .last()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
+    let (first, last) = ends(c);
     let rows = c
         .buckets
         .iter()
@@ -223,16 +220,7 @@ fn bars(
             }
         })
         .collect_view();
-    let first = c
-        .buckets
-        .first()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
-    let last = c
-        .buckets
-        .last()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
+    let (first, last) = ends(c);
     let rows = c
         .buckets
         .iter()
@@ -282,16 +270,7 @@ fn latency_chart(c: &Charts) -> impl IntoView {
             .collect_view();
         view! { <polyline class=format!("line {class}") points=points.join(" ")/> {dots} }
     };
-    let first = c
-        .buckets
-        .first()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
-    let last = c
-        .buckets
-        .last()
-        .map(|b| label(c.range, b.start))
-        .unwrap_or_default();
+    let (first, last) = ends(c);
     let rows = c
         .buckets
         .iter()

@@ -175,18 +175,12 @@ impl Runs {
         input: &str,
     ) -> Result<crate::limits::RunEstimate, CoreError> {
         let shared = &self.0;
-        let request = RunRequest {
-            agent_id: agent_id.to_owned(),
-            input: input.to_owned(),
-            mode: super::RunMode::Mock,
-            trigger: super::RunTrigger::TestPanel,
-            stream: false,
-            api_token: None,
-            conversation: None,
-            version: None,
-            model: None,
-            replay_of: None,
-        };
+        let request = RunRequest::new(
+            agent_id,
+            input,
+            super::RunMode::Mock,
+            super::RunTrigger::TestPanel,
+        );
         let prepared = prepare(shared, actor, request).await?;
         let config = &prepared.agent.config;
         let (chat, may_repair) = match &prepared.plan {

@@ -67,18 +67,7 @@ impl serde_json::ser::Formatter for AsciiJson {
 pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<RunView, AppError> {
     use galaxy_core::runs::{RunRequest, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
-    let request = RunRequest {
-        agent_id,
-        input,
-        mode: parse_mode(&mode)?,
-        trigger: RunTrigger::TestPanel,
-        stream: false,
-        api_token: None,
-        conversation: None,
-        version: None,
-        model: None,
-        replay_of: None,
-    };
+    let request = RunRequest::new(&agent_id, &input, parse_mode(&mode)?, RunTrigger::TestPanel);
     Ok(state.runs.run(&actor, request).await?)
 }
 
