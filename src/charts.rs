@@ -243,10 +243,74 @@ mod compute {
         Ok(to)
     }
 
+    /// Sums the closed days `[from, to)` (days since the epoch, every hour of them rolled up)
+    /// not yet summed from the hourly rollups into the daily ones.
+    async fn roll_up_days(db: &Db, workspace: &str, from: i64, to: i64) -> Result<(), CoreError> {
+        if to <= from {
+            return Ok(());
+        }
+        let (done,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM run_rollup_days WHERE workspace_id = $1 AND day >= $2 AND day < $3",
+        )
+        .bind(workspace)
+        .bind(from)
+        .bind(to)
+        .fetch_one(db.pool())
+        .await?;
+        if done == to - from {
+            return Ok(());
+        }
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO run_day_rollups (workspace_id, day, agent_id, status, runs, cost_micros, \
+             unpriced, tokens) \
+             SELECT workspace_id, hour / 24, agent_id, status, SUM(runs), SUM(cost_micros), \
+             SUM(unpriced), SUM(tokens) \
+             FROM run_rollups WHERE workspace_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY workspace_id, hour / 24, agent_id, status \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(from * 24)
+        .bind(to * 24)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO run_day_latency_rollups (workspace_id, day, agent_id, bucket, runs) \
+             SELECT workspace_id, hour / 24, agent_id, bucket, SUM(runs) \
+             FROM run_latency_rollups WHERE workspace_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY workspace_id, hour / 24, agent_id, bucket \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(from * 24)
+        .bind(to * 24)
+        .execute(&mut *tx)
+        .await?;
+        let days: Vec<i64> = (from..to).collect();
+        for chunk in days.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${})", i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO run_rollup_days (workspace_id, day) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(workspace);
+            for d in chunk {
+                q = q.bind(*d);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One aggregate row: status, runs, cost, unpriced runs, tokens.
     type Counts = (String, i64, i64, i64, i64);
 
-    /// Per hour: the aggregate rows and the latency histogram; per agent: runs and cost.
+    /// Per hour: the aggregate rows and the latency histogram; per agent: runs and cost. (A day
+    /// read from the daily rollups is filed under its first hour.)
     #[derive(Default)]
     struct Hours {
         counts: BTreeMap<i64, Vec<Counts>>,
@@ -254,61 +318,102 @@ mod compute {
         by_agent: HashMap<String, (i64, i64)>,
     }
 
+    /// Where a stretch of hours is read from.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Source {
+        /// `runs` itself: the open hours.
+        Live,
+        /// The hourly rollups.
+        Hours,
+        /// The daily rollups (the stretch is whole days).
+        Days,
+    }
+
+    impl Source {
+        fn tables(self) -> (&'static str, &'static str) {
+            match self {
+                Source::Live => ("runs", "runs"),
+                Source::Hours => ("run_rollups", "run_latency_rollups"),
+                Source::Days => ("run_day_rollups", "run_day_latency_rollups"),
+            }
+        }
+
+        /// The grouping key and the hour it stands for.
+        fn key(self) -> (&'static str, &'static str) {
+            match self {
+                Source::Live => ("created_at / 3600000", "created_at / 3600000"),
+                Source::Hours => ("hour", "hour"),
+                Source::Days => ("day", "day * 24"),
+            }
+        }
+
+        fn agent(self) -> &'static str {
+            match self {
+                Source::Live => "COALESCE(agent_id, '')",
+                Source::Hours | Source::Days => "agent_id",
+            }
+        }
+
+        /// The range condition on $2..$3 and its bounds for the hours `[from, to)`.
+        fn range(self, from: i64, to: i64) -> (&'static str, i64, i64) {
+            match self {
+                Source::Live => (
+                    "created_at >= $2 AND created_at < $3",
+                    from * HOUR_MS,
+                    to * HOUR_MS,
+                ),
+                Source::Hours => ("hour >= $2 AND hour < $3", from, to),
+                Source::Days => ("day >= $2 AND day < $3", from / 24, to / 24),
+            }
+        }
+
+        /// Runs, cost, unpriced runs and tokens.
+        fn sums(self) -> [&'static str; 4] {
+            match self {
+                Source::Live => [
+                    "COUNT(*)",
+                    "COALESCE(SUM(cost_micros), 0)",
+                    "SUM(CASE WHEN cost_micros IS NULL THEN 1 ELSE 0 END)",
+                    "COALESCE(SUM(total_tokens), 0)",
+                ],
+                Source::Hours | Source::Days => [
+                    "SUM(runs)",
+                    "SUM(cost_micros)",
+                    "SUM(unpriced)",
+                    "SUM(tokens)",
+                ],
+            }
+        }
+    }
+
     async fn read(
         db: &Db,
         workspace: &str,
         agent: Option<&str>,
         (from, to): (i64, i64),
-        live: bool,
+        source: Source,
         into: &mut Hours,
     ) -> Result<(), CoreError> {
-        let bucket = latency_bucket();
-        // The same aggregates from the rollups or, for open hours, from the runs.
-        let (source, hour, agent_col, runs, cost, unpriced, tokens, lat_bucket, lat_runs, range) =
-            if live {
-                (
-                    "runs",
-                    "created_at / 3600000",
-                    "COALESCE(agent_id, '')",
-                    "COUNT(*)",
-                    "COALESCE(SUM(cost_micros), 0)",
-                    "SUM(CASE WHEN cost_micros IS NULL THEN 1 ELSE 0 END)",
-                    "COALESCE(SUM(total_tokens), 0)",
-                    bucket.as_str(),
-                    "COUNT(*)",
-                    "created_at >= $2 AND created_at < $3",
-                )
-            } else {
-                (
-                    "run_rollups",
-                    "hour",
-                    "agent_id",
-                    "SUM(runs)",
-                    "SUM(cost_micros)",
-                    "SUM(unpriced)",
-                    "SUM(tokens)",
-                    "bucket",
-                    "SUM(runs)",
-                    "hour >= $2 AND hour < $3",
-                )
-            };
-        let (lo, hi) = if live {
-            (from * HOUR_MS, to * HOUR_MS)
-        } else {
-            (from, to)
-        };
+        if to <= from {
+            return Ok(());
+        }
+        let (table, latency_table) = source.tables();
+        let (key, hour) = source.key();
+        let agent_col = source.agent();
+        let (range, lo, hi) = source.range(from, to);
+        let [runs, cost, unpriced, tokens] = source.sums();
         let agent_filter = if agent.is_some() {
             format!(" AND {agent_col} = $4")
         } else {
             String::new()
         };
-        // Per hour and status (the agent chosen, or all)…
+        // Per hour (or day) and status (the agent chosen, or all)…
         let sql = format!(
             "SELECT {hour} AS h, status, CAST({runs} AS BIGINT) AS runs, \
              CAST({cost} AS BIGINT) AS cost, CAST({unpriced} AS BIGINT) AS unpriced, \
              CAST({tokens} AS BIGINT) AS tokens \
-             FROM {source} WHERE workspace_id = $1 AND {range}{agent_filter} \
-             GROUP BY {hour}, status"
+             FROM {table} WHERE workspace_id = $1 AND {range}{agent_filter} \
+             GROUP BY {key}, status"
         );
         let mut q = sqlx::query(&sql).bind(workspace).bind(lo).bind(hi);
         if let Some(a) = agent {
@@ -327,7 +432,7 @@ mod compute {
         let sql = format!(
             "SELECT {agent_col} AS agent, CAST({runs} AS BIGINT) AS runs, \
              CAST({cost} AS BIGINT) AS cost \
-             FROM {source} WHERE workspace_id = $1 AND {range} GROUP BY {agent_col}"
+             FROM {table} WHERE workspace_id = $1 AND {range} GROUP BY {agent_col}"
         );
         let rows = sqlx::query(&sql)
             .bind(workspace)
@@ -340,12 +445,16 @@ mod compute {
             top.0 += row.try_get::<i64, _>("runs")?;
             top.1 += row.try_get::<i64, _>("cost")?;
         }
-        let latency_source = if live { "runs" } else { "run_latency_rollups" };
-        let called = if live { " AND attempts > 0" } else { "" };
+        let live_bucket = latency_bucket();
+        let (bucket, bucket_runs, called) = if source == Source::Live {
+            (live_bucket.as_str(), "COUNT(*)", " AND attempts > 0")
+        } else {
+            ("bucket", "SUM(runs)", "")
+        };
         let sql = format!(
-            "SELECT {hour} AS h, {lat_bucket} AS b, CAST({lat_runs} AS BIGINT) AS runs \
-             FROM {latency_source} WHERE workspace_id = $1 AND {range}{called}{agent_filter} \
-             GROUP BY {hour}, {lat_bucket}"
+            "SELECT {hour} AS h, {bucket} AS b, CAST({bucket_runs} AS BIGINT) AS runs \
+             FROM {latency_table} WHERE workspace_id = $1 AND {range}{called}{agent_filter} \
+             GROUP BY {key}, {bucket}"
         );
         let mut q = sqlx::query(&sql).bind(workspace).bind(lo).bind(hi);
         if let Some(a) = agent {
@@ -416,25 +525,23 @@ mod compute {
         };
         let ws = actor.workspace_id.as_str();
         let rolled = roll_up(db, ws, first_hour, now_hour - 1).await?;
+        // Day by day: the whole days rolled up are read from the daily rollups.
+        let days_end = if per_bucket == 24 {
+            let days_end = rolled.div_euclid(24) * 24;
+            roll_up_days(db, ws, first_hour / 24, days_end / 24).await?;
+            days_end.max(first_hour)
+        } else {
+            first_hour
+        };
+        let agent = agent_id.as_deref();
         let mut hours = Hours::default();
-        read(
-            db,
-            ws,
-            agent_id.as_deref(),
-            (first_hour, rolled),
-            false,
-            &mut hours,
-        )
-        .await?;
-        read(
-            db,
-            ws,
-            agent_id.as_deref(),
-            (rolled, now_hour + 1),
-            true,
-            &mut hours,
-        )
-        .await?;
+        for (span, source) in [
+            ((first_hour, days_end), Source::Days),
+            ((days_end, rolled), Source::Hours),
+            ((rolled, now_hour + 1), Source::Live),
+        ] {
+            read(db, ws, agent, span, source, &mut hours).await?;
+        }
 
         let mut total = ChartBucket::default();
         let mut total_hist = [0; BUCKETS];

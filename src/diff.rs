@@ -96,7 +96,7 @@ pub struct Bounded<T> {
 }
 
 #[cfg(feature = "server")]
-pub use compute::{config_diff, json_changes, line_diff, output_diff, summary, word_diff};
+pub use compute::{json_changes, line_diff, output_diff, word_diff};
 
 #[cfg(feature = "server")]
 mod compute {
@@ -106,7 +106,6 @@ mod compute {
     use similar::{Algorithm, ChangeTag, TextDiff};
 
     use super::*;
-    use crate::agents::AgentConfig;
 
     /// A text diff never runs longer than this; past it `similar` answers with a coarser diff.
     const DIFF_TIMEOUT: Duration = Duration::from_millis(200);
@@ -277,111 +276,6 @@ mod compute {
                     truncated: w.truncated,
                 }
             }
-        }
-    }
-
-    fn schema(v: &Option<Value>) -> Value {
-        v.clone().unwrap_or(Value::Null)
-    }
-
-    /// The fields where `b` differs from `a`, in the builder's order; `truncated` when a field's
-    /// diff was cut short.
-    pub fn config_diff(a: &AgentConfig, b: &AgentConfig) -> Bounded<Vec<FieldDiff>> {
-        let mut out = Vec::new();
-        let mut truncated = false;
-        let mut text = |field: &str, x: &str, y: &str, out: &mut Vec<FieldDiff>| {
-            if x != y {
-                let d = line_diff(x, y);
-                truncated |= d.truncated;
-                out.push(FieldDiff::Text {
-                    field: field.to_owned(),
-                    pieces: d.diff,
-                });
-            }
-        };
-        let value = |field: &str, x: String, y: String, out: &mut Vec<FieldDiff>| {
-            if x != y {
-                out.push(FieldDiff::Value {
-                    field: field.to_owned(),
-                    before: x,
-                    after: y,
-                });
-            }
-        };
-        value("Name", a.name.clone(), b.name.clone(), &mut out);
-        value("Slug", a.slug.clone(), b.slug.clone(), &mut out);
-        text("Description", &a.description, &b.description, &mut out);
-        value(
-            "Provider",
-            a.provider.as_str().to_owned(),
-            b.provider.as_str().to_owned(),
-            &mut out,
-        );
-        value("Model", a.model.clone(), b.model.clone(), &mut out);
-        text(
-            "System prompt",
-            &a.system_prompt,
-            &b.system_prompt,
-            &mut out,
-        );
-        text(
-            "Prompt template",
-            &a.prompt_template,
-            &b.prompt_template,
-            &mut out,
-        );
-        value(
-            "Temperature",
-            a.temperature.to_string(),
-            b.temperature.to_string(),
-            &mut out,
-        );
-        value(
-            "Max tokens",
-            a.max_tokens.to_string(),
-            b.max_tokens.to_string(),
-            &mut out,
-        );
-        for (field, x, y) in [
-            ("Input schema", &a.input_schema, &b.input_schema),
-            ("Output schema", &a.output_schema, &b.output_schema),
-        ] {
-            if x != y {
-                let c = json_changes(&schema(x), &schema(y));
-                truncated |= c.truncated;
-                out.push(FieldDiff::Json {
-                    field: field.to_owned(),
-                    changes: c.diff,
-                });
-            }
-        }
-        value(
-            "Repair output",
-            yes_no(a.repair_output),
-            yes_no(b.repair_output),
-            &mut out,
-        );
-        Bounded {
-            diff: out,
-            truncated,
-        }
-    }
-
-    fn yes_no(b: bool) -> String {
-        if b { "on" } else { "off" }.to_owned()
-    }
-
-    /// What changed from `a` to `b`, in a few words: "System prompt, Model".
-    pub fn summary(a: &AgentConfig, b: &AgentConfig) -> String {
-        let fields: Vec<String> = config_diff(a, b)
-            .diff
-            .iter()
-            .map(|d| d.field().to_owned())
-            .collect();
-        if fields.is_empty() {
-            "No change".to_owned()
-        } else {
-            fields.join(", ")
         }
     }
 }

@@ -2,6 +2,7 @@
 //! with its author and what it changed), read one whole, restore one (a new version equal to it —
 //! history is never rewritten), and publish one: the version API calls run unless they name one.
 
+use serde_json::Value;
 use sqlx::Row;
 
 use super::{
@@ -11,7 +12,7 @@ use super::{
 use crate::contract::compile;
 use crate::cpu::CpuPool;
 use crate::db::Db;
-use crate::diff::summary;
+use crate::diff::{Bounded, FieldDiff, json_changes, line_diff};
 use crate::error::CoreError;
 use crate::workspaces::{Actor, bump_generation, require_builder};
 
@@ -96,6 +97,16 @@ pub async fn get_version(
     version: i64,
 ) -> Result<AgentVersion, CoreError> {
     let agent = super::get_agent(db, actor, agent).await?;
+    version_of(db, actor, &agent, version).await
+}
+
+/// Version `version` of `agent` (already read in the caller's workspace).
+async fn version_of(
+    db: &Db,
+    actor: &Actor,
+    agent: &Agent,
+    version: i64,
+) -> Result<AgentVersion, CoreError> {
     let row = sqlx::query(
         "SELECT v.config, v.created_at, v.restored_from, u.display_name \
          FROM agent_versions v JOIN users u ON u.id = v.created_by \
@@ -109,7 +120,7 @@ pub async fn get_version(
     .ok_or_else(|| no_version(version))?;
     let config: String = row.try_get("config")?;
     Ok(AgentVersion {
-        agent_id: agent.id,
+        agent_id: agent.id.clone(),
         version,
         config: config_of(&config)?,
         created_at: row.try_get("created_at")?,
@@ -136,7 +147,7 @@ pub async fn agent_at_version(
     if current.version == version {
         return Ok(current);
     }
-    let old = get_version(db, actor, &current.id, version).await?;
+    let old = version_of(db, actor, &current, version).await?;
     Ok(Agent {
         config: old.config,
         version,
@@ -256,3 +267,111 @@ pub async fn output_schema_impact(
     })
     .await?
 }
+
+fn schema(v: &Option<Value>) -> Value {
+    v.clone().unwrap_or(Value::Null)
+}
+
+/// The fields where `b` differs from `a`, in the builder's order; `truncated` when a field's
+/// diff was cut short.
+pub fn config_diff(a: &AgentConfig, b: &AgentConfig) -> Bounded<Vec<FieldDiff>> {
+    let mut out = Vec::new();
+    let mut truncated = false;
+    let mut text = |field: &str, x: &str, y: &str, out: &mut Vec<FieldDiff>| {
+        if x != y {
+            let d = line_diff(x, y);
+            truncated |= d.truncated;
+            out.push(FieldDiff::Text {
+                field: field.to_owned(),
+                pieces: d.diff,
+            });
+        }
+    };
+    let value = |field: &str, x: String, y: String, out: &mut Vec<FieldDiff>| {
+        if x != y {
+            out.push(FieldDiff::Value {
+                field: field.to_owned(),
+                before: x,
+                after: y,
+            });
+        }
+    };
+    value("Name", a.name.clone(), b.name.clone(), &mut out);
+    value("Slug", a.slug.clone(), b.slug.clone(), &mut out);
+    text("Description", &a.description, &b.description, &mut out);
+    value(
+        "Provider",
+        a.provider.as_str().to_owned(),
+        b.provider.as_str().to_owned(),
+        &mut out,
+    );
+    value("Model", a.model.clone(), b.model.clone(), &mut out);
+    text(
+        "System prompt",
+        &a.system_prompt,
+        &b.system_prompt,
+        &mut out,
+    );
+    text(
+        "Prompt template",
+        &a.prompt_template,
+        &b.prompt_template,
+        &mut out,
+    );
+    value(
+        "Temperature",
+        a.temperature.to_string(),
+        b.temperature.to_string(),
+        &mut out,
+    );
+    value(
+        "Max tokens",
+        a.max_tokens.to_string(),
+        b.max_tokens.to_string(),
+        &mut out,
+    );
+    for (field, x, y) in [
+        ("Input schema", &a.input_schema, &b.input_schema),
+        ("Output schema", &a.output_schema, &b.output_schema),
+    ] {
+        if x != y {
+            let c = json_changes(&schema(x), &schema(y));
+            truncated |= c.truncated;
+            out.push(FieldDiff::Json {
+                field: field.to_owned(),
+                changes: c.diff,
+            });
+        }
+    }
+    value(
+        "Repair output",
+        yes_no(a.repair_output),
+        yes_no(b.repair_output),
+        &mut out,
+    );
+    Bounded {
+        diff: out,
+        truncated,
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "on" } else { "off" }.to_owned()
+}
+
+/// What changed from `a` to `b`, in a few words: "System prompt, Model".
+pub fn summary(a: &AgentConfig, b: &AgentConfig) -> String {
+    let fields: Vec<String> = config_diff(a, b)
+        .diff
+        .iter()
+        .map(|d| d.field().to_owned())
+        .collect();
+    if fields.is_empty() {
+        "No change".to_owned()
+    } else {
+        fields.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests;

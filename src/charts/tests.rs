@@ -121,6 +121,18 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(rolled >= 24 * 6, "{rolled} hours rolled up");
+        // The whole days before today were summed into daily rollups (29 of the 30-day view),
+        // and the second round of reads above counted them from there, the same.
+        let (days, day_runs): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM run_rollup_days), \
+             (SELECT CAST(SUM(runs) AS BIGINT) FROM run_day_rollups WHERE day = $1)",
+        )
+        .bind(20_000 - 3)
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(days, 29);
+        assert_eq!(day_runs, Some(2));
         // Another workspace sees none of it, and not its agents.
         let b = w.workspace("b@example.com").await;
         let theirs = charts(&w.db, &b, ChartRange::Month, None, now)

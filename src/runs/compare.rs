@@ -5,10 +5,11 @@
 use super::context::{Conversation, RunRequest};
 use super::store::{get_run, list_attempts};
 use super::{Replay, RunComparison, RunTrigger, RunView};
+use crate::agents::config_diff;
 use crate::agents::get_version;
 use crate::cpu::CpuPool;
 use crate::db::Db;
-use crate::diff::{config_diff, output_diff};
+use crate::diff::output_diff;
 use crate::error::CoreError;
 use crate::providers::{Speaker, Turn};
 use crate::workspaces::Actor;

@@ -122,6 +122,52 @@ fn version_number(text: &str, field: &str) -> Result<Option<i64>, AppError> {
     }
 }
 
+/// What saving an output schema would do to the runs the API answers: the agent's latest
+/// outputs checked against it, and which version the API runs meanwhile.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaCheck {
+    pub impact: galaxy_core::agents::SchemaImpact,
+    /// The published version (saving makes a draft; the API keeps running this one until a
+    /// version is published), or `None`: the API runs the latest, so saving changes it at once.
+    pub published: Option<i64>,
+}
+
+/// The builder's output schema (as typed) against the agent's last outputs — `None` when it is
+/// the schema the API runs now, or is empty or not a schema yet (the field says why).
+#[server(endpoint = "output_schema_check")]
+pub async fn output_schema_check(
+    id: String,
+    output_schema: String,
+) -> Result<Option<SchemaCheck>, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let agent = galaxy_core::agents::get_agent(&state.db, &actor, &id).await?;
+    let Ok(Some(schema)) = galaxy_core::contract::parse_schema_text(&output_schema) else {
+        return Ok(None);
+    };
+    let live = agent.published_version.unwrap_or(agent.version);
+    let running = galaxy_core::agents::agent_at_version(&state.db, &actor, &agent.id, live).await?;
+    if running.config.output_schema.as_ref() == Some(&schema) {
+        return Ok(None);
+    }
+    let impact = galaxy_core::agents::output_schema_impact(
+        &state.db,
+        &state.runs.save_rules().cpu,
+        &actor,
+        &agent.id,
+        &schema,
+    )
+    .await;
+    match impact {
+        Ok(impact) => Ok(Some(SchemaCheck {
+            impact,
+            published: agent.published_version,
+        })),
+        // Not a schema that compiles: the form reports that itself.
+        Err(galaxy_core::CoreError::Validation(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One version as its page shows it: the version whole, whether the caller may restore or
 /// publish, and — when its output schema differs from what the API runs now — how the agent's
 /// latest outputs fare against it.
@@ -196,7 +242,7 @@ pub async fn diff_agent_versions(
         .runs
         .save_rules()
         .cpu
-        .run(move || galaxy_core::diff::config_diff(&va.config, &vb.config))
+        .run(move || galaxy_core::agents::config_diff(&va.config, &vb.config))
         .await
         .map_err(galaxy_core::CoreError::from)?;
     Ok(VersionDiff {

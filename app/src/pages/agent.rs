@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::agents::{DeleteAgent, SaveAgent, get_agent, template_report};
+use crate::api::agents::{DeleteAgent, SaveAgent, get_agent, output_schema_check, template_report};
 use crate::api::keys::live_providers;
 use crate::api::runs::{RunAgent, list_agent_runs};
 use crate::call_agent::CallThisAgent;
@@ -239,6 +239,7 @@ fn AgentForm(id: Option<String>, draft: AgentDraft) -> impl IntoView {
             <TemplateFields template=prompt_template input_schema=input_schema.text/>
             <SchemaEditor state=output_schema label="Output schema" hint="What the model must answer. Sent to the provider as structured output and checked on every run."/>
             <FieldMessage errors field="output_schema"/>
+            {id.clone().map(|id| view! { <OutputImpact id output_schema=output_schema.text/> })}
             <label class="inline">
                 <input type="checkbox" name="draft[repair_output]" value="true" checked=repair_output.get_untracked()
                     prop:checked=move || repair_output.get()
@@ -296,6 +297,54 @@ fn TemplateFields(template: RwSignal<String>, input_schema: RwSignal<String>) ->
                                 <p class="warn" role="alert">{format!("Not in the input schema: {} (renders empty).", r.unknown.join(", "))}</p>
                             })}
                         }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// Whether the agent's latest outputs would validate against the output schema being edited,
+/// when it differs from the one the API runs; checked by the server a moment after typing stops.
+#[component]
+fn OutputImpact(id: String, output_schema: RwSignal<String>) -> impl IntoView {
+    let settled = RwSignal::new(output_schema.get_untracked());
+    Effect::new(move |_| {
+        let now = output_schema.get();
+        set_timeout(
+            move || {
+                if output_schema.try_get_untracked().as_ref() == Some(&now) {
+                    settled.try_set(now);
+                }
+            },
+            Duration::from_millis(500),
+        );
+    });
+    let check = Resource::new(
+        move || (id.clone(), settled.get()),
+        |(id, schema)| output_schema_check(id, schema),
+    );
+    view! {
+        <div class="output-impact small" aria-live="polite">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match check.await {
+                        Ok(Some(c)) if c.impact.failing > 0 => {
+                            let when = match c.published {
+                                Some(v) => format!("Saving makes a draft; the API keeps running version {v} until you publish this one."),
+                                None => "The API runs the latest version: saving changes what it answers at once.".to_owned(),
+                            };
+                            view! {
+                                <div class="notice" role="alert" data-impact=c.impact.failing.to_string()>
+                                    <p>{format!("{} of this agent's last {} outputs would not validate against this output schema. {when}", c.impact.failing, c.impact.checked)}</p>
+                                    <ul>{c.impact.examples.into_iter().map(|run| view! { <li><a href=format!("/runs/{run}")>{format!("Run {run}")}</a></li> }).collect_view()}</ul>
+                                </div>
+                            }.into_any()
+                        }
+                        Ok(Some(c)) if c.impact.checked > 0 => view! {
+                            <p class="muted" data-impact="0">{format!("The agent's last {} outputs all validate against this output schema.", c.impact.checked)}</p>
+                        }.into_any(),
+                        _ => ().into_any(),
                     }
                 })}
             </Transition>

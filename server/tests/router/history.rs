@@ -327,3 +327,61 @@ fn the_dashboard_draws_its_charts_without_javascript() {
         assert_eq!(mine["charts"]["top_by_runs"], serde_json::json!([]));
     })
 }
+
+#[test]
+fn the_builder_hears_which_recent_outputs_a_new_output_schema_would_refuse() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "schema@example.com").await;
+        let mut draft = agent_draft("Labeller");
+        let schema = r#"{"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}"#;
+        for (k, v) in draft.iter_mut() {
+            if k == "draft[output_schema]" {
+                *v = schema.to_owned();
+            }
+        }
+        let pairs: Vec<(&str, &str)> = draft
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let saved = call(r, "save_agent", &pairs, Some(&owner)).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        let agent = saved.json()["id"].as_str().unwrap().to_owned();
+        for i in 0..3 {
+            mock_run(r, &owner, &agent, &format!("item {i}")).await;
+        }
+        let check = |schema: &'static str| {
+            let agent = agent.clone();
+            let owner = owner.clone();
+            async move {
+                let reply = call(
+                    r,
+                    "output_schema_check",
+                    &[("id", &agent), ("output_schema", schema)],
+                    Some(&owner),
+                )
+                .await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                reply.json()
+            }
+        };
+        // The schema the API runs, an empty field and a half-typed one: nothing to say.
+        assert!(check(schema).await.is_null());
+        assert!(check("").await.is_null());
+        assert!(check("{\"type\": ").await.is_null());
+        // A stricter one: every output checked would be refused, and the API runs the latest.
+        let stricter = check(
+            r#"{"type": "object", "properties": {"score": {"type": "number"}}, "required": ["score"]}"#,
+        )
+        .await;
+        assert_eq!(stricter["impact"]["checked"], 3, "{stricter}");
+        assert_eq!(stricter["impact"]["failing"], 3);
+        assert_eq!(stricter["impact"]["examples"].as_array().unwrap().len(), 3);
+        assert!(stricter["published"].is_null());
+        // A looser one accepts them all.
+        let looser = check(r#"{"type": "object"}"#).await;
+        assert_eq!(looser["impact"]["failing"], 0, "{looser}");
+        assert_eq!(looser["impact"]["checked"], 3);
+    });
+}

@@ -86,6 +86,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("set_price", [401, 403, 403, 200, 200, 200]),
     ("sign_out_everywhere", [401, 200, 200, 200, 200, 200]),
     ("sign_up", [200, 200, 200, 200, 200, 200]),
+    ("output_schema_check", [401, 200, 200, 200, 200, 404]),
     ("template_report", [401, 200, 200, 200, 200, 200]),
     ("test_key", [401, 403, 403, 200, 200, 404]),
     // HTTP routes (GET).
@@ -348,6 +349,10 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
             ("email", &format!("signup-{n}@example.com")),
             ("display_name", "New"),
             ("password", password),
+        ]),
+        "output_schema_check" => pairs(&[
+            ("id", &f.agent),
+            ("output_schema", "{\"type\": \"object\"}"),
         ]),
         "template_report" => pairs(&[("template", "Hello {{ input }}"), ("input_schema", "")]),
         _ => Vec::new(),
