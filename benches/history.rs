@@ -340,7 +340,13 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        bench("SQLite", World::sqlite().await).await;
-        bench("PostgreSQL", World::postgres().await).await;
+        // BENCH_ONLY=sqlite or postgres runs one backend.
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if only != "postgres" {
+            bench("SQLite", World::sqlite().await).await;
+        }
+        if only != "sqlite" {
+            bench("PostgreSQL", World::postgres().await).await;
+        }
     });
 }

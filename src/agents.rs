@@ -636,6 +636,7 @@ mod server {
         };
         insert_version(&mut tx, actor, &id, 1, &config, now, None).await?;
         bump_generation(&mut *tx, &actor.workspace_id).await?;
+        crate::audit::record(&mut *tx, actor, "agent.created", &id, &config.name).await?;
         tx.commit().await?;
         tracing::info!(agent_id = id, "agent created");
         Ok(Agent {

@@ -14,6 +14,7 @@ crate::string_enum! {
         LoggedOut = "account.logged_out",
         PasswordChanged = "account.password_changed",
         SignedOutEverywhere = "account.signed_out_everywhere",
+        SignedOutOthers = "account.signed_out_others",
     }
 }
 
@@ -27,6 +28,7 @@ impl AccountAction {
             AccountAction::LoggedOut => "Logged out",
             AccountAction::PasswordChanged => "Password changed",
             AccountAction::SignedOutEverywhere => "Signed out everywhere",
+            AccountAction::SignedOutOthers => "Signed out other sessions",
         }
     }
 }
@@ -38,6 +40,78 @@ pub struct AccountEvent {
     /// The client's address ("" when unknown).
     pub client: String,
     pub at: i64,
+}
+
+/// One entry of a workspace's audit log, as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_id: String,
+    /// The actor's display name.
+    pub actor: String,
+    /// What happened: `member.invited`, `credential.revoked`, …
+    pub action: String,
+    /// What it happened to (an id, a scope, a model).
+    pub target: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+/// Which audit entries to read: filters (all optional) and a keyset cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    pub actor_id: Option<String>,
+    /// An action (`member.invited`) or a family (`member.`: every action that starts so).
+    pub action: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Entries strictly older than this (created_at, id).
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// A page of the audit log, newest first, and the cursor of the next (older) page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<(i64, String)>,
+}
+
+/// Entries per page of the audit log page (and the most a query may ask for).
+pub const AUDIT_PAGE: i64 = 50;
+pub const MAX_AUDIT_PAGE: i64 = 500;
+/// Actions longer than this are not an action (the filter is refused).
+pub const MAX_ACTION_CHARS: usize = 64;
+
+/// How the audit log page says an action.
+pub fn action_label(action: &str) -> &str {
+    match action {
+        "credential.added" => "Provider key added",
+        "credential.rotated" => "Provider key rotated",
+        "credential.revoked" => "Provider key revoked",
+        "credential.tested" => "Provider key tested",
+        "api_token.created" => "API token created",
+        "api_token.revoked" => "API token revoked",
+        "member.invited" => "Member invited",
+        "invite.revoked" => "Invitation revoked",
+        "member.joined" => "Member joined",
+        "member.role_changed" => "Role changed",
+        "member.removed" => "Member removed",
+        "member.left" => "Member left",
+        "member.signed_in" => "Signed in",
+        "workspace.created" => "Workspace created",
+        "workspace.renamed" => "Workspace renamed",
+        "agent.created" => "Agent created",
+        "agent.deleted" => "Agent deleted",
+        "agent.version_published" => "Version published",
+        "limits.set" => "Limits changed",
+        "limits.override_set" => "Limit override set",
+        "limits.override_removed" => "Limit override removed",
+        "budget.alert" => "Budget alert",
+        "price.set" => "Price set",
+        "price.deleted" => "Price removed",
+        other => other,
+    }
 }
 
 #[cfg(feature = "server")]
@@ -63,13 +137,34 @@ mod server {
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
+        record_by(
+            executor,
+            (&actor.workspace_id, &actor.user_id),
+            action,
+            target,
+            detail,
+        )
+        .await
+    }
+
+    /// [`record`] for a user not acting through an [`Actor`] (a log-in): `(workspace, user)`.
+    pub async fn record_by<'e, E>(
+        executor: E,
+        (workspace_id, user_id): (&str, &str),
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), CoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         sqlx::query(
             "INSERT INTO audit_events (id, workspace_id, actor_id, action, target, detail, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(new_id())
-        .bind(&actor.workspace_id)
-        .bind(&actor.user_id)
+        .bind(workspace_id)
+        .bind(user_id)
         .bind(action)
         .bind(target)
         .bind(detail)
@@ -136,5 +231,110 @@ mod server {
                 })
             })
             .collect()
+    }
+
+    /// A page of the caller's workspace's audit log, newest first (admins and owners). The log
+    /// is append-only: nothing in the code updates or deletes an entry (deleting the workspace
+    /// deletes it whole).
+    #[tracing::instrument(skip(db))]
+    pub async fn list_audit(
+        db: &Db,
+        actor: &Actor,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, CoreError> {
+        crate::workspaces::require_admin(actor)?;
+        if query
+            .action
+            .as_ref()
+            .is_some_and(|a| a.chars().count() > MAX_ACTION_CHARS)
+        {
+            return Err(CoreError::field("action", "No action is that long."));
+        }
+        let limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
+        let mut sql = String::from(
+            "SELECT e.id, e.actor_id, u.display_name, e.action, e.target, e.detail, e.created_at \
+             FROM audit_events e JOIN users u ON u.id = e.actor_id WHERE e.workspace_id = $1",
+        );
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if query.actor_id.is_some() {
+            sql.push_str(&format!(" AND e.actor_id = {}", next()));
+        }
+        let family = query.action.as_ref().filter(|a| a.ends_with('.'));
+        if query.action.is_some() {
+            if family.is_some() {
+                // A family: the prefix, as a range (no LIKE escaping to get wrong).
+                let (lo, hi) = (next(), next());
+                sql.push_str(&format!(" AND e.action >= {lo} AND e.action < {hi}"));
+            } else {
+                sql.push_str(&format!(" AND e.action = {}", next()));
+            }
+        }
+        if query.from_ms.is_some() {
+            sql.push_str(&format!(" AND e.created_at >= {}", next()));
+        }
+        if query.to_ms.is_some() {
+            sql.push_str(&format!(" AND e.created_at < {}", next()));
+        }
+        if query.before.is_some() {
+            let (at, at2, id) = (next(), next(), next());
+            sql.push_str(&format!(
+                " AND e.created_at <= {at} AND (e.created_at < {at2} OR e.id < {id})"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY e.created_at DESC, e.id DESC LIMIT {}",
+            next()
+        ));
+        let mut q =
+            sqlx::query_as::<_, (String, String, String, String, String, String, i64)>(&sql)
+                .bind(&actor.workspace_id);
+        if let Some(a) = &query.actor_id {
+            q = q.bind(a);
+        }
+        if let Some(action) = &query.action {
+            if family.is_some() {
+                // Just past every string with this prefix: '.' + 1 is '/'.
+                let upper = format!("{}/", &action[..action.len() - 1]);
+                q = q.bind(action).bind(upper);
+            } else {
+                q = q.bind(action);
+            }
+        }
+        if let Some(from) = query.from_ms {
+            q = q.bind(from);
+        }
+        if let Some(to) = query.to_ms {
+            q = q.bind(to);
+        }
+        if let Some((at, id)) = &query.before {
+            q = q.bind(*at).bind(*at).bind(id);
+        }
+        let rows = q.bind(limit + 1).fetch_all(db.pool()).await?;
+        let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let entries: Vec<AuditEntry> = rows
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(
+                |(id, actor_id, name, action, target, detail, at)| AuditEntry {
+                    id,
+                    actor_id,
+                    actor: name,
+                    action,
+                    target,
+                    detail,
+                    at,
+                },
+            )
+            .collect();
+        let next = if more {
+            entries.last().map(|e| (e.at, e.id.clone()))
+        } else {
+            None
+        };
+        Ok(AuditPage { entries, next })
     }
 }

@@ -43,17 +43,31 @@ pub fn validate_sign_up(email: &str, display_name: &str, password: &str) -> Vec<
     if let Err(m) = check_email(&normalize_email(email)) {
         errors.push(FieldError::new("email", m));
     }
-    let name = display_name.trim();
-    if name.is_empty() {
-        errors.push(FieldError::new("display_name", "Enter your name."));
-    } else if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        errors.push(FieldError::new(
-            "display_name",
-            format!("Use at most {MAX_DISPLAY_NAME_CHARS} characters."),
-        ));
+    if let Err(e) = validate_display_name(display_name) {
+        errors.push(e);
     }
     errors.extend(validate_new_password("password", password));
     errors
+}
+
+/// The trimmed display name, or what is wrong with it (field `display_name`).
+pub fn validate_display_name(display_name: &str) -> Result<String, FieldError> {
+    let name = display_name.trim();
+    if name.is_empty() {
+        Err(FieldError::new("display_name", "Enter your name."))
+    } else if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        Err(FieldError::new(
+            "display_name",
+            format!("Use at most {MAX_DISPLAY_NAME_CHARS} characters."),
+        ))
+    } else if name.chars().any(char::is_control) {
+        Err(FieldError::new(
+            "display_name",
+            "Use letters, digits, spaces and punctuation.",
+        ))
+    } else {
+        Ok(name.to_owned())
+    }
 }
 
 fn check_email(email: &str) -> Result<(), &'static str> {

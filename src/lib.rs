@@ -59,6 +59,7 @@ pub mod instances;
 #[cfg(feature = "server")]
 pub mod limiter;
 pub mod limits;
+pub mod members;
 pub mod pricing;
 pub mod providers;
 pub mod redacted;

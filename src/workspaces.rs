@@ -60,6 +60,39 @@ pub struct CurrentUser {
     pub workspace_id: String,
     pub workspace_name: String,
     pub role: Role,
+    /// Every workspace the user is a member of, by name (the header's switcher).
+    pub workspaces: Vec<WorkspaceSummary>,
+}
+
+/// A workspace the user belongs to, with their role in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceSummary {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+pub const MAX_WORKSPACE_NAME_CHARS: usize = 80;
+/// Workspaces one person may belong to (each listed on every page's switcher).
+pub const MAX_WORKSPACES: i64 = 50;
+
+/// The trimmed workspace name, or what is wrong with it (shared: the browser says the same).
+pub fn validate_workspace_name(name: &str) -> Result<String, crate::validation::FieldError> {
+    let name = name.trim();
+    let err = |m: String| crate::validation::FieldError::new("name", m);
+    if name.is_empty() {
+        Err(err("Name the workspace.".to_owned()))
+    } else if name.chars().count() > MAX_WORKSPACE_NAME_CHARS {
+        Err(err(format!(
+            "Use at most {MAX_WORKSPACE_NAME_CHARS} characters."
+        )))
+    } else if name.chars().any(char::is_control) {
+        Err(err(
+            "Use letters, digits, spaces and punctuation.".to_owned()
+        ))
+    } else {
+        Ok(name.to_owned())
+    }
 }
 
 #[cfg(feature = "server")]
@@ -158,6 +191,7 @@ mod server {
         .fetch_optional(db.pool())
         .await?;
         let (email, display_name, workspace_name) = row.ok_or(CoreError::Unauthenticated)?;
+        let workspaces = list_workspaces(db, &actor.user_id).await?;
         Ok(CurrentUser {
             user_id: actor.user_id.clone(),
             email,
@@ -165,12 +199,182 @@ mod server {
             workspace_id: actor.workspace_id.clone(),
             workspace_name,
             role: actor.role,
+            workspaces,
         })
+    }
+
+    /// The workspaces `user_id` belongs to, by name.
+    #[tracing::instrument(skip(db))]
+    pub async fn list_workspaces(
+        db: &Db,
+        user_id: &str,
+    ) -> Result<Vec<WorkspaceSummary>, CoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 ORDER BY w.name, w.id LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(MAX_WORKSPACES)
+        .fetch_all(db.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, name, role)| {
+                Ok(WorkspaceSummary {
+                    id,
+                    name,
+                    role: Role::parse(&role)
+                        .map_err(|e| CoreError::Internal(format!("stored {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The workspace a session falls back to when its own is gone (left, removed, deleted):
+    /// the user's oldest membership, if any.
+    #[tracing::instrument(skip(db))]
+    pub async fn fallback_workspace(db: &Db, user_id: &str) -> Result<Option<String>, CoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT workspace_id FROM memberships WHERE user_id = $1 \
+             ORDER BY created_at, workspace_id LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Creates a workspace owned by the caller (who then switches to it).
+    #[tracing::instrument(skip(db))]
+    pub async fn create_workspace(
+        db: &Db,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<WorkspaceSummary, CoreError> {
+        let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
+        let mut tx = db.pool().begin().await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+                .bind(&actor.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count >= MAX_WORKSPACES {
+            return Err(CoreError::field(
+                "name",
+                &format!("You belong to {MAX_WORKSPACES} workspaces, the most one person may."),
+            ));
+        }
+        let (id, now) = (crate::db::new_id(), crate::db::now_ms());
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(&name)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&id)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let owner = Actor {
+            workspace_id: id.clone(),
+            role: Role::Owner,
+            ..actor.clone()
+        };
+        crate::audit::record(&mut *tx, &owner, "workspace.created", &id, &name).await?;
+        tx.commit().await?;
+        Ok(WorkspaceSummary {
+            id,
+            name,
+            role: Role::Owner,
+        })
+    }
+
+    /// Renames the caller's workspace (owners).
+    #[tracing::instrument(skip(db))]
+    pub async fn rename_workspace(db: &Db, actor: &Actor, name: &str) -> Result<(), CoreError> {
+        require_owner(actor)?;
+        let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
+        let mut tx = db.pool().begin().await?;
+        let (before,): (String,) = sqlx::query_as("SELECT name FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2")
+            .bind(&name)
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!("{before} → {name}");
+        crate::audit::record(
+            &mut *tx,
+            actor,
+            "workspace.renamed",
+            &actor.workspace_id,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the caller's workspace with everything in it — agents and their versions, runs,
+    /// provider keys, API tokens, limits, budget records, invitations, its audit log — once
+    /// `confirm` repeats its name exactly (owners). A person's last workspace stays: there is
+    /// nowhere to go without one. Every member's session falls back to another workspace of
+    /// theirs on its next request.
+    #[tracing::instrument(skip(db))]
+    pub async fn delete_workspace(db: &Db, actor: &Actor, confirm: &str) -> Result<(), CoreError> {
+        require_owner(actor)?;
+        let (name,): (String,) = sqlx::query_as("SELECT name FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .fetch_one(db.pool())
+            .await?;
+        if confirm != name {
+            return Err(CoreError::field(
+                "confirm",
+                "Type the workspace's name exactly to delete it.",
+            ));
+        }
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+                .bind(&actor.user_id)
+                .fetch_one(db.pool())
+                .await?;
+        if count <= 1 {
+            return Err(CoreError::field(
+                "confirm",
+                "This is your only workspace: create another before deleting this one.",
+            ));
+        }
+        let mut tx = db.pool().begin().await?;
+        sqlx::query("DELETE FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(workspace_id = actor.workspace_id, "workspace deleted");
+        Ok(())
     }
 
     /// Refuses unless the actor manages keys, prices and members (admins and owners).
     pub fn require_admin(actor: &Actor) -> Result<(), CoreError> {
         if actor.role.can_admin() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+
+    /// Refuses unless the actor manages the workspace itself (owners).
+    pub fn require_owner(actor: &Actor) -> Result<(), CoreError> {
+        if actor.role == Role::Owner {
             Ok(())
         } else {
             Err(CoreError::Forbidden)

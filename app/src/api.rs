@@ -4,9 +4,12 @@
 
 pub mod account;
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod keys;
 pub mod limits;
+pub mod members;
 pub mod prices;
 pub mod runs;
 pub mod tokens;
+pub mod workspaces;

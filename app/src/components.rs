@@ -15,6 +15,8 @@ use crate::error::AppError;
 #[component]
 pub fn Nav() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let switch = ServerAction::<crate::api::workspaces::SwitchWorkspace>::new();
+    reload_on_success(switch, "/");
     // Admins see the workspace's budget alert on every page until the month or the budget changes.
     let alert = Resource::new(
         move || (auth.log_in.version().get(), auth.log_out.version().get()),
@@ -26,17 +28,33 @@ pub fn Nav() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match auth.user.await {
-                        Ok(Some(user)) => view! {
+                        Ok(Some(user)) => {
+                            let here = user.workspace_name.clone();
+                            view! {
                             <nav class="links">
                                 <a href="/">"Dashboard"</a>
                                 <a href="/agents">"Agents"</a>
                                 <a href="/runs">"Runs"</a>
-                                <a href="/settings/keys">"Provider keys"</a>
-                                <a href="/settings/prices">"Prices"</a>
-                                <a href="/settings/tokens">"API tokens"</a>
-                                <a href="/settings/limits">"Limits & budget"</a>
+                                {user.role.can_admin().then(|| view! {
+                                    <a href="/settings/keys">"Provider keys"</a>
+                                    <a href="/settings/prices">"Prices"</a>
+                                    <a href="/settings/tokens">"API tokens"</a>
+                                    <a href="/settings/limits">"Limits & budget"</a>
+                                })}
+                                <a href="/settings/members">"Members"</a>
+                                {user.role.can_admin().then(|| view! { <a href="/settings/audit">"Audit log"</a> })}
+                                <a href="/settings/workspace">"Workspace"</a>
                             </nav>
                             <div class="who">
+                                <ActionForm action=switch>
+                                    <label class="visually-hidden" for="workspace-switcher">"Workspace"</label>
+                                    <select name="workspace_id" id="workspace-switcher" data-workspace=here>
+                                        {user.workspaces.iter().map(|w| view! {
+                                            <option value=w.id.clone() selected=w.id == user.workspace_id>{format!("{} ({})", w.name, w.role.as_str())}</option>
+                                        }).collect_view()}
+                                    </select>
+                                    <button type="submit" class="link-button" data-action="switch-workspace">"Switch"</button>
+                                </ActionForm>
                                 <a class="muted" href="/account" title=user.email.clone()>
                                     {user.display_name.clone()} " · " {user.workspace_name.clone()}
                                 </a>
@@ -45,7 +63,7 @@ pub fn Nav() -> impl IntoView {
                                 </ActionForm>
                             </div>
                         }
-                        .into_any(),
+                        .into_any()},
                         _ => view! {
                             <nav class="links">
                                 <a href="/login">"Log in"</a>
@@ -145,6 +163,25 @@ pub fn FieldMessage(errors: Signal<Vec<FieldError>>, field: &'static str) -> imp
             })
         })
     }
+}
+
+/// Once `action` succeeds, loads `to` whole (a full page load): for actions that change the
+/// session's workspace, after which every resource on the page — the header's too — is stale.
+pub fn reload_on_success<A>(action: ServerAction<A>, to: &'static str)
+where
+    A: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    A::Output: Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            #[cfg(feature = "hydrate")]
+            {
+                let _ = window().location().set_href(to);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = to;
+        }
+    });
 }
 
 /// A coloured status label.

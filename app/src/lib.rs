@@ -33,16 +33,20 @@ use crate::error::AppError;
 use crate::pages::account::AccountPage;
 use crate::pages::agent::{AgentPage, NewAgentPage};
 use crate::pages::agents::AgentsPage;
+use crate::pages::audit::AuditPage;
 use crate::pages::auth::{LoginPage, SignupPage};
 use crate::pages::compare::ComparePage;
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::invite::InvitePage;
 use crate::pages::keys::KeysPage;
 use crate::pages::limits::LimitsPage;
+use crate::pages::members::MembersPage;
 use crate::pages::prices::PricesPage;
 use crate::pages::run::RunDetailPage;
 use crate::pages::runs::RunsListPage;
 use crate::pages::tokens::TokensPage;
 use crate::pages::versions::{VersionDiffPage, VersionPage, VersionsPage};
+use crate::pages::workspace::WorkspacePage;
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -153,6 +157,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/limits") view=LimitsPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

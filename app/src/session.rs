@@ -71,10 +71,28 @@ pub async fn actor_of(state: &AppState, session: &Session) -> Result<Option<Acto
     else {
         return Ok(None);
     };
-    let Some(actor) = load_session_actor(&state.db, &user_id, &workspace_id, &session_key)
+    let mut actor = load_session_actor(&state.db, &user_id, &workspace_id, &session_key)
         .await
-        .map_err(AppError::from_core)?
-    else {
+        .map_err(AppError::from_core)?;
+    if actor.is_none() {
+        // Not (or no longer) a member there — left, removed, or the workspace deleted: the
+        // session moves to another workspace of theirs, if the session itself is still alive.
+        if let Some(other) = galaxy_core::workspaces::fallback_workspace(&state.db, &user_id)
+            .await
+            .map_err(AppError::from_core)?
+        {
+            actor = load_session_actor(&state.db, &user_id, &other, &session_key)
+                .await
+                .map_err(AppError::from_core)?;
+            if actor.is_some() {
+                session
+                    .insert(WORKSPACE_ID, &other)
+                    .await
+                    .map_err(session_err)?;
+            }
+        }
+    }
+    let Some(actor) = actor else {
         session.flush().await.map_err(session_err)?;
         return Ok(None);
     };
@@ -117,6 +135,31 @@ pub async fn start(signed_in: &SignedIn) -> Result<(), AppError> {
     session.insert(LOGIN_AT, now).await.map_err(session_err)?;
     session.insert(SEEN_AT, now).await.map_err(session_err)?;
     Ok(())
+}
+
+/// Moves the session to another workspace (the caller checked the membership).
+pub async fn switch_to(workspace_id: &str) -> Result<(), AppError> {
+    session()
+        .await?
+        .insert(WORKSPACE_ID, workspace_id)
+        .await
+        .map_err(session_err)
+}
+
+/// Sends a plain form's browser (no JavaScript) to `path` once the session's workspace changed;
+/// a hydrated page instead loads `path` whole itself ([`crate::components::reload_on_success`]),
+/// so no page renders another workspace's data under this one's header, even for a moment.
+pub fn redirect_whole(path: &str) {
+    let plain = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if plain {
+        leptos_axum::redirect(path);
+    }
 }
 
 /// Ends the session: deleted from the store, cookie cleared.

@@ -2,6 +2,9 @@
 //! one of them and whole (input and output uncut), as CSV or JSON Lines — streamed page by page
 //! (20 runs at a time, read by keyset cursor), never built in memory. Signed-in members only
 //! (the session cookie); the filters are checked by the same rules as the page's.
+//!
+//! `GET /settings/audit/export?<the audit log's filters>`: the workspace's audit log as JSON
+//! Lines, newest first, streamed the same way (admins and owners).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -168,6 +171,73 @@ pub async fn runs(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(name));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The audit log export.
+pub async fn audit(
+    State(state): State<AppState>,
+    session: Session,
+    Query(filters): Query<galaxy_app::api::audit::AuditFilters>,
+) -> Response {
+    let actor = match galaxy_app::session::actor_of(&state, &session).await {
+        Ok(Some(actor)) => actor,
+        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "Log in to export the audit log."),
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    if !actor.role.can_admin() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "Only admins and owners read the audit log.",
+        );
+    }
+    let query = match galaxy_app::api::audit::audit_query(filters, 200) {
+        Ok(q) => q,
+        Err(fields) => {
+            let what: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, &what.join("\n"));
+        }
+    };
+    let db = state.db.clone();
+    let pages = futures_util::stream::unfold(Some(query), move |next| {
+        let (db, actor) = (db.clone(), actor.clone());
+        async move {
+            let query = next?;
+            let page = match galaxy_core::audit::list_audit(&db, &actor, &query).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, "an audit export failed part-way");
+                    return Some((Err(std::io::Error::other("the export failed")), None));
+                }
+            };
+            let mut chunk = String::new();
+            for entry in &page.entries {
+                if let Ok(line) = serde_json::to_string(entry) {
+                    chunk.push_str(&line);
+                    chunk.push('\n');
+                }
+            }
+            let following = page.next.map(|before| galaxy_core::audit::AuditQuery {
+                before: Some(before),
+                ..query
+            });
+            Some((Ok(Bytes::from(chunk)), following))
+        }
+    });
+    let mut response = Body::from_stream(pages).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"audit.jsonl\""),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

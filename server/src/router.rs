@@ -101,6 +101,7 @@ pub fn router(
             post(server_fn_handler).get(server_fn_handler),
         )
         .route("/runs/export", get(crate::export::runs))
+        .route("/settings/audit/export", get(crate::export::audit))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

@@ -31,6 +31,8 @@ mod matrix;
 mod openai;
 #[path = "router/openapi.rs"]
 mod openapi;
+#[path = "router/teams.rs"]
+mod teams;
 
 /// One multi-threaded runtime for every test in this file, as in the server (per-test runtimes
 /// let a task spawned during one test's page render land on another test's finished runtime).

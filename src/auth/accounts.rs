@@ -262,6 +262,16 @@ impl Accounts {
             client,
         };
         record_account(db.pool(), subject, AccountAction::LoggedIn).await?;
+        // And in the workspace the session opens, for its admins' audit log.
+        let from = client.map(|c| c.to_string()).unwrap_or_default();
+        crate::audit::record_by(
+            db.pool(),
+            (&workspace_id, &user_id),
+            "member.signed_in",
+            &user_id,
+            &from,
+        )
+        .await?;
         tracing::info!(user_id, "user logged in");
         Ok(SignedIn {
             user_id,
@@ -332,22 +342,46 @@ impl Accounts {
     }
 }
 
-/// Ends every session of the account, this one included, and records it. How many ended.
-#[tracing::instrument(skip(db))]
+/// Ends every session of the account — but the one stored under `keep`, when given (sign out
+/// the others) — and records it. How many ended.
+#[tracing::instrument(skip(db, keep))]
 pub async fn sign_out_everywhere(
     db: &Db,
     user_id: &str,
+    keep: Option<&str>,
     client: Option<IpAddr>,
 ) -> Result<u64, CoreError> {
     let email = user_email(db, user_id).await?;
-    let ended = crate::sessions::end_for_user(db.pool(), user_id, None).await?;
+    let ended = crate::sessions::end_for_user(db.pool(), user_id, keep).await?;
     let subject = AccountSubject {
         user_id: Some(user_id),
         email: &email,
         client,
     };
-    record_account(db.pool(), subject, AccountAction::SignedOutEverywhere).await?;
+    let action = if keep.is_some() {
+        AccountAction::SignedOutOthers
+    } else {
+        AccountAction::SignedOutEverywhere
+    };
+    record_account(db.pool(), subject, action).await?;
     Ok(ended)
+}
+
+/// Changes the account's display name (shown to the workspaces' members and in audit logs).
+#[tracing::instrument(skip(db))]
+pub async fn rename_account(
+    db: &Db,
+    user_id: &str,
+    display_name: &str,
+) -> Result<String, CoreError> {
+    let name = crate::auth::validate_display_name(display_name)
+        .map_err(|e| CoreError::Validation(vec![e]))?;
+    sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+        .bind(&name)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(name)
 }
 
 /// Records a log-out (the session itself is ended by the caller).

@@ -353,7 +353,9 @@ mod accounts {
             session_of(&w, &me.user_id, "b").await;
             session_of(&w, &other.user_id, "c").await;
             assert_eq!(
-                sign_out_everywhere(&w.db, &me.user_id, None).await.unwrap(),
+                sign_out_everywhere(&w.db, &me.user_id, None, None)
+                    .await
+                    .unwrap(),
                 2
             );
             assert_eq!(

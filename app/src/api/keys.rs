@@ -118,6 +118,7 @@ mod tests {
                 LogIn {
                     email: "a@example.com".into(),
                     password: "hunter2-secret".to_owned().into(),
+                    next: String::new(),
                 }
             ),
             format!(
@@ -126,6 +127,7 @@ mod tests {
                     email: "a@example.com".into(),
                     display_name: "A".into(),
                     password: "hunter3-secret".to_owned().into(),
+                    next: String::new(),
                 }
             ),
         ];

@@ -6,14 +6,28 @@ use galaxy_core::timefmt::format_utc;
 use leptos::html::Form;
 use leptos::prelude::*;
 
-use crate::api::account::{ChangePassword, SignOutEverywhere, account_overview};
+use crate::api::account::{
+    ChangePassword, RenameAccount, SignOutEverywhere, SignOutOtherSessions, account_overview,
+};
 use crate::components::{ErrorNotice, FieldMessage, form_feedback};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
-    let overview = Resource::new(move || change.version().get(), |_| account_overview());
+    let others = ServerAction::<SignOutOtherSessions>::new();
+    let rename = ServerAction::<RenameAccount>::new();
+    let (name_errors, name_message) = form_feedback(rename);
+    let overview = Resource::new(
+        move || {
+            (
+                change.version().get(),
+                others.version().get(),
+                rename.version().get(),
+            )
+        },
+        |_| account_overview(),
+    );
     view! {
         <h1>"Your account"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -24,6 +38,17 @@ pub fn AccountPage() -> impl IntoView {
                         <p class="muted">{info.display_name.clone()} " · " {info.email.clone()}</p>
                         <div class="columns">
                             <section class="panel">
+                                <h2>"Your name"</h2>
+                                <ActionForm action=rename>
+                                    {move || name_message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                                    <label>"Display name (what your workspaces see)"
+                                        <input type="text" name="display_name" required maxlength="80" autocomplete="name"
+                                            value=info.display_name.clone()/>
+                                    </label>
+                                    <FieldMessage errors=name_errors field="display_name"/>
+                                    <button type="submit">"Save name"</button>
+                                    {move || rename.value().get().and_then(|r| r.ok()).map(|n| view! { <span class="ok" role="status">{format!("Saved: {n}.")}</span> })}
+                                </ActionForm>
                                 <h2>"Change password"</h2>
                                 <ChangePasswordForm change/>
                             </section>
@@ -35,9 +60,15 @@ pub fn AccountPage() -> impl IntoView {
                                         n => format!("Signed in on {n} browsers, this one included."),
                                     }}
                                 </p>
-                                <ActionForm action=everywhere>
-                                    <button type="submit" class="danger">"Sign out everywhere"</button>
-                                </ActionForm>
+                                <div class="row">
+                                    <ActionForm action=others>
+                                        <button type="submit" data-action="sign-out-others">"Sign out other sessions"</button>
+                                    </ActionForm>
+                                    <ActionForm action=everywhere>
+                                        <button type="submit" class="danger">"Sign out everywhere"</button>
+                                    </ActionForm>
+                                </div>
+                                {move || others.value().get().and_then(|r| r.ok()).map(|n| view! { <p class="ok" role="status">{format!("{n} other sessions ended.")}</p> })}
                                 {move || everywhere.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
                                 <h2>"Recent activity"</h2>
                                 <table class="events">

@@ -44,16 +44,19 @@ pub fn AgentPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let agent = Resource::new(id, get_agent);
+    let auth = expect_context::<crate::Auth>();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                // Viewers read; members and above build and run (the server checks it anyway).
+                let can_build = auth.user.await.ok().flatten().is_some_and(|u| u.role.can_build());
                 match agent.await {
                     Err(error) => view! {
                         <h1>"Agent"</h1>
                         <ErrorNotice error/>
                         <p><a href="/agents">"All agents"</a></p>
                     }.into_any(),
-                    Ok(agent) => view! { <AgentDetail agent/> }.into_any(),
+                    Ok(agent) => view! { <AgentDetail agent can_build/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -61,7 +64,7 @@ pub fn AgentPage() -> impl IntoView {
 }
 
 #[component]
-fn AgentDetail(agent: Agent) -> impl IntoView {
+fn AgentDetail(agent: Agent, can_build: bool) -> impl IntoView {
     let draft = AgentDraft::from_config(&agent.config);
     let delete = ServerAction::<DeleteAgent>::new();
     let id = agent.id.clone();
@@ -78,18 +81,31 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
         <div class="columns">
             <section class="panel">
                 <h2>"Configuration"</h2>
-                <AgentForm id=Some(id.clone()) draft/>
-                <details class="danger">
-                    <summary>"Delete this agent…"</summary>
-                    <p>"Its runs stay on record. This cannot be undone."</p>
-                    <ActionForm action=delete>
-                        <input type="hidden" name="id" value=id/>
-                        <button type="submit" class="danger">"Delete permanently"</button>
-                    </ActionForm>
-                    {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
-                </details>
+                <fieldset class="plain" disabled=!can_build>
+                    <AgentForm id=Some(id.clone()) draft/>
+                </fieldset>
+                {can_build.then(|| view! {
+                    <details class="danger">
+                        <summary>"Delete this agent…"</summary>
+                        <p>"Its runs stay on record. This cannot be undone."</p>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="danger">"Delete permanently"</button>
+                        </ActionForm>
+                        {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error/> })}
+                    </details>
+                })}
             </section>
-            <TestPanel agent=agent.clone()/>
+            {if can_build {
+                view! { <TestPanel agent=agent.clone()/> }.into_any()
+            } else {
+                view! {
+                    <section class="panel" data-viewer="true">
+                        <h2>"Test"</h2>
+                        <p class="muted">"You are a viewer in this workspace: you read agents, runs and the dashboard. Members and above build and run agents — ask an admin for that role."</p>
+                    </section>
+                }.into_any()
+            }}
         </div>
         <CallThisAgent agent/>
     }

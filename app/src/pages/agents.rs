@@ -9,10 +9,16 @@ use crate::components::ErrorNotice;
 #[component]
 pub fn AgentsPage() -> impl IntoView {
     let agents = Resource::new(|| (), |_| list_agents());
+    let auth = expect_context::<crate::Auth>();
     view! {
         <div class="panel-head">
             <h1>"Agents"</h1>
-            <a class="button primary" href="/agents/new">"New agent"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let can_build = auth.user.await.ok().flatten().is_some_and(|u| u.role.can_build());
+                    can_build.then(|| view! { <a class="button primary" href="/agents/new">"New agent"</a> })
+                })}
+            </Transition>
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

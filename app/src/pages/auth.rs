@@ -3,6 +3,7 @@
 
 use galaxy_core::validation::FieldError;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::Auth;
 use crate::components::FieldMessage;
@@ -10,6 +11,8 @@ use crate::components::FieldMessage;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let next = next_path();
+    let next_value = next.clone();
     let result = auth.log_in.value();
     let message = move || {
         result
@@ -24,9 +27,10 @@ pub fn LoginPage() -> impl IntoView {
                 {move || message().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                 <label>"Email"<input type="email" name="email" autocomplete="username" required/></label>
                 <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
+                <input type="hidden" name="next" value=next_value.clone()/>
                 <button type="submit" class="primary">"Log in"</button>
             </ActionForm>
-            <p class="muted">"New here? " <a href="/signup">"Create an account"</a></p>
+            <p class="muted">"New here? " <a href=with_next("/signup", &next)>"Create an account"</a></p>
         </section>
     }
 }
@@ -34,6 +38,8 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let next = next_path();
+    let next_value = next.clone();
     let result = auth.sign_up.value();
     let errors = Signal::derive(move || {
         result
@@ -78,9 +84,39 @@ pub fn SignupPage() -> impl IntoView {
                         minlength="8" maxlength="128" aria-describedby=described("password")/>
                 </label>
                 <FieldMessage errors field="password"/>
+                <input type="hidden" name="next" value=next_value.clone()/>
                 <button type="submit" class="primary">"Sign up"</button>
             </ActionForm>
-            <p class="muted">"Already have an account? " <a href="/login">"Log in"</a></p>
+            <p class="muted">"Already have an account? " <a href=with_next("/login", &next)>"Log in"</a></p>
         </section>
     }
+}
+
+/// The page to return to after signing in (`?next=`), as the URL gave it (the server checks it).
+fn next_path() -> String {
+    use_query_map()
+        .get_untracked()
+        .get("next")
+        .unwrap_or_default()
+}
+
+fn with_next(page: &str, next: &str) -> String {
+    if next.is_empty() {
+        page.to_owned()
+    } else {
+        format!("{page}?next={}", urlencoding_path(next))
+    }
+}
+
+/// `next` is a path of this site: letters, digits and `/-_.`; anything else is escaped.
+fn urlencoding_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

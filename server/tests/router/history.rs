@@ -8,7 +8,12 @@ use axum::http::{Request, StatusCode, header};
 use super::*;
 
 /// A form POST as a browser without JavaScript sends it.
-async fn form_post(r: &Router, name: &str, pairs: &[(&str, &str)], cookie: &str) -> Reply {
+pub(super) async fn form_post(
+    r: &Router,
+    name: &str,
+    pairs: &[(&str, &str)],
+    cookie: &str,
+) -> Reply {
     let body = encode(pairs);
     let req = Request::post(format!("/api/{name}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

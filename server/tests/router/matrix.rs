@@ -42,6 +42,23 @@ const WHO: [Who; 6] = [
 const MATRIX: &[(&str, [u16; 6])] = &[
     //  route                  anon  view  memb  admin owner outsider
     ("account_overview", [401, 200, 200, 200, 200, 200]),
+    // Teams: the outsider acts in their own workspace where no id is named, and cannot reach
+    // A's invitations or members; every signed-in person may accept a valid link (A's members
+    // stay as they are; the outsider joins, and the test takes them out again).
+    ("accept_invite", [401, 200, 200, 200, 200, 200]),
+    ("change_member_role", [401, 403, 403, 200, 200, 404]),
+    ("create_invite", [401, 403, 403, 200, 200, 200]),
+    ("create_workspace", [401, 200, 200, 200, 200, 200]),
+    ("delete_workspace", [401, 403, 403, 403, 422, 422]),
+    ("invite_info", [200, 200, 200, 200, 200, 200]),
+    ("list_audit", [401, 403, 403, 200, 200, 200]),
+    ("list_members", [401, 200, 200, 200, 200, 200]),
+    ("remove_member", [401, 403, 403, 200, 200, 404]),
+    ("rename_account", [401, 200, 200, 200, 200, 200]),
+    ("rename_workspace", [401, 403, 403, 403, 200, 200]),
+    ("revoke_invite", [401, 403, 403, 200, 200, 404]),
+    ("sign_out_other_sessions", [401, 200, 200, 200, 200, 200]),
+    ("switch_workspace", [401, 200, 200, 200, 200, 404]),
     ("api_base_url", [401, 200, 200, 200, 200, 200]),
     ("add_key", [401, 403, 403, 200, 200, 200]),
     ("cancel_run", [401, 403, 200, 200, 200, 200]),
@@ -120,6 +137,12 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("GET /settings/limits", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/prices", [302, 200, 200, 200, 200, 200]),
     ("GET /settings/tokens", [302, 200, 200, 200, 200, 200]),
+    ("GET /settings/members", [302, 200, 200, 200, 200, 200]),
+    ("GET /settings/audit", [302, 200, 200, 200, 200, 200]),
+    ("GET /settings/audit/export", [401, 403, 403, 200, 200, 200]),
+    ("GET /settings/workspace", [302, 200, 200, 200, 200, 200]),
+    // An invitation page is for whoever holds the link.
+    ("GET /invite/{token}", [200, 200, 200, 200, 200, 200]),
     ("GET /login", [200, 200, 200, 200, 200, 200]),
     ("GET /signup", [200, 200, 200, 200, 200, 200]),
 ];
@@ -181,9 +204,14 @@ struct Fixture {
     run: String,
     price_model: String,
     token: String,
+    workspace: String,
+    invite: String,
+    invite_token: String,
+    /// A member of A made for this cell (role changes and removals act on them).
+    extra: String,
 }
 
-async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
+async fn fixture(r: &Router, db: &galaxy_core::db::Db, owner: &str, n: usize) -> Fixture {
     let agent_name = format!("Matrix agent {n}");
     let agent = create_agent(r, owner, &agent_name).await["id"]
         .as_str()
@@ -250,6 +278,39 @@ async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
     .await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.body);
     let token = token.json()["summary"]["id"].as_str().unwrap().to_owned();
+    let (workspace,): (String,) = sqlx::query_as("SELECT workspace_id FROM agents WHERE id = $1")
+        .bind(&agent)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    // One pending invitation per cell (a workspace holds at most 100).
+    sqlx::query("UPDATE invites SET revoked_at = 1 WHERE workspace_id = $1 AND revoked_at IS NULL")
+        .bind(&workspace)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let invite = call(r, "create_invite", &[("role", "viewer")], Some(owner)).await;
+    assert_eq!(invite.status, StatusCode::OK, "{}", invite.body);
+    let invite = invite.json();
+    let extra = format!("0191{n:0>28}");
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, password_hash, created_at) \
+         VALUES ($1, $2, 'Extra', 'x', 0)",
+    )
+    .bind(&extra)
+    .bind(format!("extra-{n}@example.com"))
+    .execute(db.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+         VALUES ($1, $2, 'member', 0)",
+    )
+    .bind(&workspace)
+    .bind(&extra)
+    .execute(db.pool())
+    .await
+    .unwrap();
     Fixture {
         agent,
         agent_name,
@@ -257,6 +318,10 @@ async fn fixture(r: &Router, owner: &str, n: usize) -> Fixture {
         run,
         price_model,
         token,
+        workspace,
+        invite: invite["invite"]["id"].as_str().unwrap().to_owned(),
+        invite_token: invite["token"].as_str().unwrap().to_owned(),
+        extra,
     }
 }
 
@@ -355,6 +420,18 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
             ("output_schema", "{\"type\": \"object\"}"),
         ]),
         "template_report" => pairs(&[("template", "Hello {{ input }}"), ("input_schema", "")]),
+        "accept_invite" | "invite_info" => pairs(&[("token", &f.invite_token)]),
+        "change_member_role" => pairs(&[("user_id", &f.extra), ("role", "viewer")]),
+        "remove_member" => pairs(&[("user_id", &f.extra)]),
+        "create_invite" => pairs(&[("role", "member")]),
+        "revoke_invite" => pairs(&[("id", &f.invite)]),
+        "create_workspace" => pairs(&[("name", &format!("Matrix {n}"))]),
+        // Never the name: the matrix keeps its workspaces.
+        "delete_workspace" => pairs(&[("confirm", "not the name")]),
+        "rename_workspace" => pairs(&[("name", "Renamed in the matrix")]),
+        "rename_account" => pairs(&[("display_name", "Matrix person")]),
+        "switch_workspace" => pairs(&[("workspace_id", &f.workspace)]),
+        "list_audit" => pairs(&[("filters[action]", "member.")]),
         _ => Vec::new(),
     }
 }
@@ -390,7 +467,9 @@ fn path_of(route: &str, f: &Fixture) -> String {
         if get.starts_with("/runs/") {
             return get.replace("{id}", &f.run);
         }
-        get.replace("{id}", &f.agent).replace("{version}", "1")
+        get.replace("{id}", &f.agent)
+            .replace("{version}", "1")
+            .replace("{token}", &f.invite_token)
     } else {
         format!("/api/{}", route.trim_end_matches(" (update)"))
     }
@@ -405,6 +484,7 @@ async fn snapshot(r: &Router, owner: &str) -> Vec<Value> {
         "list_prices",
         "get_dashboard",
         "list_api_tokens",
+        "list_members",
     ] {
         seen.push(call(r, name, &[], Some(owner)).await.json());
     }
@@ -445,6 +525,7 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
                         | "/metrics"
                         | "/api/v1/openapi.json"
                         | "/runs/export?format=csv"
+                        | "/settings/audit/export"
                 )
             })
             .map(str::to_owned)
@@ -516,7 +597,7 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
             for (who, want) in WHO.iter().zip(expected) {
                 n += 1;
                 let owner = people.session(&app, Who::Owner).await.unwrap();
-                let f = fixture(r, &owner, n).await;
+                let f = fixture(r, &app.state.db, &owner, n).await;
                 let cookie = people.session(&app, *who).await;
                 let before = if *want >= 400 {
                     snapshot(r, &owner).await
@@ -530,6 +611,15 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
                     let pairs = arguments(route, &f, people.email(*who), n);
                     post(r, &path, &pairs, cookie.as_deref(), &[]).await
                 };
+                if *route == "accept_invite" && *who == Who::Outsider {
+                    // They joined A: out again, so the rest of the matrix sees an outsider.
+                    sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                        .bind(&f.workspace)
+                        .bind(&people.get(Who::Outsider).1)
+                        .execute(app.state.db.pool())
+                        .await
+                        .unwrap();
+                }
                 let got = reply.status.as_u16();
                 if got != *want {
                     failures.push(format!(
@@ -572,7 +662,7 @@ fn every_route_answers_each_role_and_tenant_as_the_matrix_says() {
 
         // CSRF: every server fn refuses a cross-site POST and a GET, whoever calls.
         let owner = people.session(&app, Who::Owner).await.unwrap();
-        let f = fixture(r, &owner, n + 1).await;
+        let f = fixture(r, &app.state.db, &owner, n + 1).await;
         for (route, _) in MATRIX.iter().filter(|(r, _)| !r.starts_with("GET ")) {
             let path = path_of(route, &f);
             let pairs = arguments(route, &f, "owner-a@example.com", n + 1);
