@@ -15,6 +15,7 @@ crate::string_enum! {
         PasswordChanged = "account.password_changed",
         SignedOutEverywhere = "account.signed_out_everywhere",
         SignedOutOthers = "account.signed_out_others",
+        WorkspaceDeleted = "account.workspace_deleted",
     }
 }
 
@@ -29,6 +30,7 @@ impl AccountAction {
             AccountAction::PasswordChanged => "Password changed",
             AccountAction::SignedOutEverywhere => "Signed out everywhere",
             AccountAction::SignedOutOthers => "Signed out other sessions",
+            AccountAction::WorkspaceDeleted => "Deleted a workspace",
         }
     }
 }
@@ -264,11 +266,12 @@ mod server {
             sql.push_str(&format!(" AND e.actor_id = {}", next()));
         }
         let family = query.action.as_ref().filter(|a| a.ends_with('.'));
-        if query.action.is_some() {
+        if let Some(action) = &query.action {
             if family.is_some() {
-                // A family: the prefix, as a range (no LIKE escaping to get wrong).
-                let (lo, hi) = (next(), next());
-                sql.push_str(&format!(" AND e.action >= {lo} AND e.action < {hi}"));
+                // A family: the prefix compared whole (no LIKE escaping to get wrong, and no
+                // collation can reorder punctuation as a range would let it).
+                let len = action.chars().count();
+                sql.push_str(&format!(" AND substr(e.action, 1, {len}) = {}", next()));
             } else {
                 sql.push_str(&format!(" AND e.action = {}", next()));
             }
@@ -296,13 +299,7 @@ mod server {
             q = q.bind(a);
         }
         if let Some(action) = &query.action {
-            if family.is_some() {
-                // Just past every string with this prefix: '.' + 1 is '/'.
-                let upper = format!("{}/", &action[..action.len() - 1]);
-                q = q.bind(action).bind(upper);
-            } else {
-                q = q.bind(action);
-            }
+            q = q.bind(action);
         }
         if let Some(from) = query.from_ms {
             q = q.bind(from);

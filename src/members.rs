@@ -19,6 +19,8 @@ use crate::workspaces::Role;
 pub const INVITE_DAYS: i64 = 7;
 /// Pending invitations a workspace may hold at once.
 pub const MAX_PENDING_INVITES: i64 = 100;
+/// Members a workspace may have (the members page lists them all).
+pub const MAX_MEMBERS: i64 = 500;
 /// Invitation tokens start with this (and hold 32 random bytes, base64url: 43 characters).
 pub const INVITE_PREFIX: &str = "gxi_";
 
@@ -111,9 +113,10 @@ mod server {
         let rows = sqlx::query(
             "SELECT u.id, u.display_name, u.email, m.role, m.created_at \
              FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.workspace_id = $1 ORDER BY u.display_name, u.email",
+             WHERE m.workspace_id = $1 ORDER BY u.display_name, u.email LIMIT $2",
         )
         .bind(&actor.workspace_id)
+        .bind(MAX_MEMBERS)
         .fetch_all(db.pool())
         .await?;
         let mut members = rows
@@ -130,6 +133,51 @@ mod server {
             .collect::<Result<Vec<_>, CoreError>>()?;
         members.sort_by_key(|m| std::cmp::Reverse(m.role));
         Ok(members)
+    }
+
+    /// Takes the workspace's row lock for the rest of the transaction (a no-op write: on
+    /// PostgreSQL a row lock, on SQLite the write lock), so two owners demoting or removing each
+    /// other at once are serialised and the second sees the first's change — a workspace never
+    /// ends without an owner.
+    async fn lock_workspace(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        workspace: &str,
+    ) -> Result<(), CoreError> {
+        sqlx::query("UPDATE workspaces SET generation = generation WHERE id = $1")
+            .bind(workspace)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes the pending invitations `user` made that their role no longer lets them give
+    /// (all of them when they are no longer a member: `role` is `None`).
+    async fn revoke_invites_beyond(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        workspace: &str,
+        user: &str,
+        role: Option<Role>,
+    ) -> Result<(), CoreError> {
+        let beyond: Vec<&str> = Role::ALL
+            .iter()
+            .filter(|r| role.is_none_or(|mine| !may_grant(mine, **r)))
+            .map(|r| r.as_str())
+            .collect();
+        if beyond.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = beyond.iter().map(|r| format!("'{r}'")).collect();
+        sqlx::query(&format!(
+            "UPDATE invites SET revoked_at = $1 WHERE workspace_id = $2 AND created_by = $3 \
+             AND accepted_at IS NULL AND revoked_at IS NULL AND role IN ({})",
+            list.join(", ")
+        ))
+        .bind(now_ms())
+        .bind(workspace)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// The member's role and the workspace's owner count, read in the caller's transaction.
@@ -169,6 +217,7 @@ mod server {
     ) -> Result<(), CoreError> {
         require_admin(actor)?;
         let mut tx = db.pool().begin().await?;
+        lock_workspace(&mut tx, &actor.workspace_id).await?;
         let (current, owners) = role_and_owners(&mut tx, &actor.workspace_id, user_id).await?;
         if current == role {
             return Ok(());
@@ -185,6 +234,7 @@ mod server {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        revoke_invites_beyond(&mut tx, &actor.workspace_id, user_id, Some(role)).await?;
         let detail = format!("{} → {}", current.as_str(), role.as_str());
         audit::record(&mut *tx, actor, "member.role_changed", user_id, &detail).await?;
         tx.commit().await?;
@@ -200,6 +250,7 @@ mod server {
             require_admin(actor)?;
         }
         let mut tx = db.pool().begin().await?;
+        lock_workspace(&mut tx, &actor.workspace_id).await?;
         let (current, owners) = role_and_owners(&mut tx, &actor.workspace_id, user_id).await?;
         if !leaving && !may_grant(actor.role, current) {
             return Err(CoreError::Forbidden);
@@ -366,10 +417,14 @@ mod server {
         if !looks_like_invite(token) {
             return Err(no_invite());
         }
+        // The creator must still be a member who may give the role (a removed or demoted
+        // admin's links die with their authority).
         let row = sqlx::query(
-            "SELECT i.id, i.workspace_id, i.role, i.expires_at, w.name, u.display_name \
+            "SELECT i.id, i.workspace_id, i.role, i.expires_at, w.name, u.display_name, \
+             c.role AS creator_role \
              FROM invites i JOIN workspaces w ON w.id = i.workspace_id \
              JOIN users u ON u.id = i.created_by \
+             JOIN memberships c ON c.workspace_id = i.workspace_id AND c.user_id = i.created_by \
              WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL \
              AND i.expires_at > $2",
         )
@@ -379,6 +434,12 @@ mod server {
         .await?
         .ok_or_else(no_invite)?;
         let role = stored_role(&row.try_get::<String, _>("role")?)?;
+        if !may_grant(
+            stored_role(&row.try_get::<String, _>("creator_role")?)?,
+            role,
+        ) {
+            return Err(no_invite());
+        }
         Ok((
             row.try_get("id")?,
             row.try_get("workspace_id")?,
@@ -414,6 +475,29 @@ mod server {
         if member.is_some() {
             return Ok(workspace);
         }
+        let (members, mine): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE workspace_id = $1), \
+             (SELECT COUNT(*) FROM memberships WHERE user_id = $2)",
+        )
+        .bind(&workspace)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if members >= MAX_MEMBERS {
+            return Err(CoreError::field(
+                "token",
+                &format!("This workspace has {MAX_MEMBERS} members, the most it may have."),
+            ));
+        }
+        if mine >= crate::workspaces::MAX_WORKSPACES {
+            return Err(CoreError::field(
+                "token",
+                &format!(
+                    "You belong to {} workspaces, the most one person may: leave one first.",
+                    crate::workspaces::MAX_WORKSPACES
+                ),
+            ));
+        }
         let now = now_ms();
         // One-time: of two acceptances at once, one spends the link and the other finds it spent.
         let spent = sqlx::query(
@@ -428,8 +512,10 @@ mod server {
         if spent.rows_affected() != 1 {
             return Err(no_invite());
         }
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        // Joined meanwhile by another acceptance of theirs: keep that, leave this link unspent.
+        let joined = sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&workspace)
         .bind(user_id)
@@ -437,6 +523,9 @@ mod server {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if joined.rows_affected() == 0 {
+            return Ok(workspace);
+        }
         let joined = Actor {
             user_id: user_id.to_owned(),
             workspace_id: workspace.clone(),

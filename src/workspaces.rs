@@ -230,7 +230,8 @@ mod server {
     }
 
     /// The workspace a session falls back to when its own is gone (left, removed, deleted):
-    /// the user's oldest membership, if any.
+    /// the user's oldest membership — or, for someone left with none, a new personal one.
+    /// `None` only when the account itself is gone.
     #[tracing::instrument(skip(db))]
     pub async fn fallback_workspace(db: &Db, user_id: &str) -> Result<Option<String>, CoreError> {
         let row: Option<(String,)> = sqlx::query_as(
@@ -240,7 +241,48 @@ mod server {
         .bind(user_id)
         .fetch_optional(db.pool())
         .await?;
-        Ok(row.map(|r| r.0))
+        if let Some((id,)) = row {
+            return Ok(Some(id));
+        }
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
+        match exists {
+            Some(_) => Ok(Some(personal_workspace(db, user_id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates "<name>'s workspace", owned by `user_id` (someone with no workspace left).
+    pub async fn personal_workspace(db: &Db, user_id: &str) -> Result<String, CoreError> {
+        let (name,): (String,) = sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(db.pool())
+            .await?;
+        let (id, now) = (crate::db::new_id(), crate::db::now_ms());
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(format!("{name}'s workspace"))
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id, workspace_id = id, "personal workspace made");
+        Ok(id)
     }
 
     /// Creates a workspace owned by the caller (who then switches to it).
@@ -342,22 +384,53 @@ mod server {
                 "Type the workspace's name exactly to delete it.",
             ));
         }
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
-                .bind(&actor.user_id)
-                .fetch_one(db.pool())
-                .await?;
+        let mut tx = db.pool().begin().await?;
+        // The write lock first: two deletions at once are serialised and each counts afresh.
+        sqlx::query("UPDATE workspaces SET generation = generation WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        let (count, going): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE user_id = $1), \
+             (SELECT COUNT(*) FROM runs WHERE workspace_id = $2 \
+              AND status IN ('queued', 'running'))",
+        )
+        .bind(&actor.user_id)
+        .bind(&actor.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
         if count <= 1 {
             return Err(CoreError::field(
                 "confirm",
                 "This is your only workspace: create another before deleting this one.",
             ));
         }
-        let mut tx = db.pool().begin().await?;
+        if going > 0 {
+            return Err(CoreError::field(
+                "confirm",
+                "Runs are still going in this workspace: wait for them to end (or stop them), then delete it.",
+            ));
+        }
         sqlx::query("DELETE FROM workspaces WHERE id = $1")
             .bind(&actor.workspace_id)
             .execute(&mut *tx)
             .await?;
+        // Its audit log went with it: the deletion stays on the deleting account's record.
+        let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+            .bind(&actor.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let subject = crate::audit::AccountSubject {
+            user_id: Some(&actor.user_id),
+            email: &email,
+            client: None,
+        };
+        crate::audit::record_account(
+            &mut *tx,
+            subject,
+            crate::audit::AccountAction::WorkspaceDeleted,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(workspace_id = actor.workspace_id, "workspace deleted");
         Ok(())

@@ -207,6 +207,12 @@ pub async fn audit(
         let (db, actor) = (db.clone(), actor.clone());
         async move {
             let query = next?;
+            // Read afresh for every page: someone demoted or removed mid-export stops there.
+            let current =
+                galaxy_core::workspaces::load_actor(&db, &actor.user_id, &actor.workspace_id).await;
+            let Ok(Some(actor)) = current else {
+                return Some((Err(std::io::Error::other("the export was stopped")), None));
+            };
             let page = match galaxy_core::audit::list_audit(&db, &actor, &query).await {
                 Ok(page) => page,
                 Err(e) => {

@@ -150,8 +150,26 @@ pub fn router(
         .layer(CompressionLayer::new().compress_when(
             DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %logged_path(request.uri().path()),
+                )
+            }),
+        )
         .with_state(state)
+}
+
+/// A request's path as logs show it: never its query (a `next` may carry a link), and an
+/// invitation link's token cut off — the path is the secret there.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/invite/") {
+        "/invite/…"
+    } else {
+        path
+    }
 }
 
 /// Refuses a request to the public API whose `Content-Length` is over [`MAX_BODY_BYTES`], in
@@ -296,7 +314,11 @@ async fn same_site_requests_only(
         },
     };
     if cross_site {
-        tracing::warn!(method = %request.method(), uri = %request.uri(), "cross-site request refused");
+        tracing::warn!(
+            method = %request.method(),
+            path = %logged_path(request.uri().path()),
+            "cross-site request refused"
+        );
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     next.run(request).await

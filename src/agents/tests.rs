@@ -331,12 +331,14 @@ mod stored {
             let kept = get_run(&w.db, &a, &run.id).await.unwrap();
             assert_eq!(kept.agent_id, None);
             assert_eq!(kept.agent_name, "Doomed");
-            let (action, target): (String, String) =
-                sqlx::query_as("SELECT action, target FROM audit_events WHERE workspace_id = $1")
-                    .bind(&a.workspace_id)
-                    .fetch_one(w.db.pool())
-                    .await
-                    .unwrap();
+            let (action, target): (String, String) = sqlx::query_as(
+                "SELECT action, target FROM audit_events WHERE workspace_id = $1 \
+                     AND action <> 'agent.created'",
+            )
+            .bind(&a.workspace_id)
+            .fetch_one(w.db.pool())
+            .await
+            .unwrap();
             assert_eq!(
                 (action.as_str(), target.as_str()),
                 ("agent.deleted", agent.id.as_str())

@@ -254,7 +254,11 @@ impl Accounts {
         .bind(&user_id)
         .fetch_optional(db.pool())
         .await?;
-        let (workspace_id,) = ws.ok_or(CoreError::InvalidCredentials)?;
+        // Someone who left or lost every workspace gets a new personal one.
+        let workspace_id = match ws {
+            Some((id,)) => id,
+            None => crate::workspaces::personal_workspace(db, &user_id).await?,
+        };
         self.login_succeeded(&email, client).await;
         let subject = AccountSubject {
             user_id: Some(&user_id),

@@ -6,7 +6,7 @@ use crate::audit::{AuditQuery, list_audit};
 use crate::error::CoreError;
 use crate::testing::World;
 use crate::workspaces::{
-    create_workspace, delete_workspace, fallback_workspace, list_workspaces, load_actor,
+    Actor, create_workspace, delete_workspace, fallback_workspace, list_workspaces, load_actor,
     rename_workspace,
 };
 
@@ -401,5 +401,123 @@ on_both_backends!(
                 .entries
                 .is_empty()
         );
+    }
+);
+
+on_both_backends!(
+    two_owners_demoting_each_other_at_once_leave_one_owner,
+    |w: World| async move {
+        let first = w.workspace("first@example.com").await;
+        let second = w
+            .join(&first, &w.workspace("second@example.com").await, "owner")
+            .await;
+        let (a, b) = tokio::join!(
+            change_role(&w.db, &first, &second.user_id, Role::Admin),
+            change_role(&w.db, &second, &first.user_id, Role::Admin),
+        );
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "exactly one demotion goes through: {a:?} {b:?}"
+        );
+        let (owners,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+        )
+        .bind(&first.workspace_id)
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(owners, 1);
+    }
+);
+
+on_both_backends!(
+    links_die_with_their_makers_authority_and_nobody_is_left_homeless,
+    |w: World| async move {
+        let owner = w.workspace("owner@example.com").await;
+        let admin = w
+            .join(&owner, &w.workspace("admin@example.com").await, "admin")
+            .await;
+        let joiner = w.workspace("joiner@example.com").await;
+        let by_admin = create_invite(&w.db, &admin, Role::Admin).await.unwrap();
+        let for_later = create_invite(&w.db, &admin, Role::Viewer).await.unwrap();
+        // Demoted to member, who gives no role: both their links are revoked, for good.
+        change_role(&w.db, &owner, &admin.user_id, Role::Member)
+            .await
+            .unwrap();
+        change_role(&w.db, &owner, &admin.user_id, Role::Admin)
+            .await
+            .unwrap();
+        for link in [&by_admin.token, &for_later.token] {
+            assert!(accept_invite(&w.db, &joiner.user_id, link).await.is_err());
+        }
+        // A link whose maker lost the role it gives (here by a direct edit, as a crash between
+        // two writes would leave it) does not join anyone either.
+        let viewer_link = create_invite(&w.db, &admin, Role::Viewer).await.unwrap();
+        sqlx::query("UPDATE memberships SET role = 'member' WHERE user_id = $1")
+            .bind(&admin.user_id)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+        assert!(
+            accept_invite(&w.db, &joiner.user_id, &viewer_link.token)
+                .await
+                .is_err()
+        );
+        sqlx::query("UPDATE memberships SET role = 'admin' WHERE user_id = $1")
+            .bind(&admin.user_id)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+        accept_invite(&w.db, &joiner.user_id, &viewer_link.token)
+            .await
+            .unwrap();
+        // An owner's owner link dies when they stop being an owner.
+        let second = w
+            .join(&owner, &w.workspace("second@example.com").await, "owner")
+            .await;
+        let owner_link = create_invite(&w.db, &second, Role::Owner).await.unwrap();
+        change_role(&w.db, &owner, &second.user_id, Role::Admin)
+            .await
+            .unwrap();
+        let other = w.workspace("other@example.com").await;
+        assert!(
+            accept_invite(&w.db, &other.user_id, &owner_link.token)
+                .await
+                .is_err()
+        );
+
+        // Someone who deletes their own workspace and is then removed from the last one gets a
+        // new personal workspace, not a locked-out account.
+        let own = w.fresh(&joiner).await;
+        let name = list_workspaces(&w.db, &joiner.user_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id == own.workspace_id)
+            .unwrap()
+            .name;
+        delete_workspace(&w.db, &own, &name).await.unwrap();
+        let joined = w
+            .fresh(&Actor {
+                workspace_id: owner.workspace_id.clone(),
+                ..joiner.clone()
+            })
+            .await;
+        remove_member(&w.db, &owner, &joined.user_id).await.unwrap();
+        assert!(
+            list_workspaces(&w.db, &joiner.user_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let home = fallback_workspace(&w.db, &joiner.user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let back = load_actor(&w.db, &joiner.user_id, &home)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.role, Role::Owner);
     }
 );

@@ -52,6 +52,8 @@ fn role_of(text: &str) -> Result<Role, AppError> {
 pub async fn create_invite(role: String) -> Result<NewInvite, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let role = role_of(&role)?;
+    // Granting access is as sensitive as a key: a recent password.
+    crate::session::require_recent_password(&state).await?;
     Ok(galaxy_core::members::create_invite(&state.db, &actor, role).await?)
 }
 
@@ -69,6 +71,7 @@ pub async fn revoke_invite(id: String) -> Result<(), AppError> {
 pub async fn change_member_role(user_id: String, role: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let role = role_of(&role)?;
+    crate::session::require_recent_password(&state).await?;
     galaxy_core::members::change_role(&state.db, &actor, &user_id, role).await?;
     leptos_axum::redirect("/settings/members");
     Ok(())
@@ -79,6 +82,9 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<(), App
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    if user_id != actor.user_id {
+        crate::session::require_recent_password(&state).await?;
+    }
     galaxy_core::members::remove_member(&state.db, &actor, &user_id).await?;
     if user_id == actor.user_id {
         if let Some(other) =

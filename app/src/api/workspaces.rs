@@ -43,6 +43,7 @@ pub async fn rename_workspace(name: String) -> Result<(), AppError> {
 #[server(endpoint = "delete_workspace")]
 pub async fn delete_workspace(confirm: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
+    crate::session::require_recent_password(&state).await?;
     galaxy_core::workspaces::delete_workspace(&state.db, &actor, &confirm).await?;
     if let Some(other) =
         galaxy_core::workspaces::fallback_workspace(&state.db, &actor.user_id).await?

@@ -9,7 +9,10 @@ use leptos::prelude::*;
 use crate::api::members::{
     ChangeMemberRole, CreateInvite, RemoveMember, RevokeInvite, list_members,
 };
-use crate::components::{ErrorNotice, FieldMessage, form_feedback, reload_on_success};
+use crate::components::{
+    ConfirmPassword, ErrorNotice, FieldMessage, form_feedback, reload_on_success,
+};
+use crate::error::AppError;
 
 /// The roles `me` may give: admins any but owner, owners any.
 fn grantable(me: Role) -> Vec<Role> {
@@ -49,6 +52,14 @@ pub fn MembersPage() -> impl IntoView {
         |_| list_members(),
     );
     let (invite_errors, invite_message) = form_feedback(invite);
+    // Role changes, removals and invitations need a recent password, like provider keys.
+    let reauth = Signal::derive(move || {
+        let stale =
+            |r: Option<Result<(), AppError>>| matches!(r, Some(Err(AppError::ReauthRequired)));
+        stale(change.value().get())
+            || stale(remove.value().get())
+            || matches!(invite.value().get(), Some(Err(AppError::ReauthRequired)))
+    });
     let failure = move || {
         change
             .value()
@@ -72,6 +83,7 @@ pub fn MembersPage() -> impl IntoView {
     };
     view! {
         <h1>"Members"</h1>
+        {move || reauth.get().then(|| view! { <ConfirmPassword/> })}
         {move || failure().map(|m| view! { <p class="error" role="alert">{m}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -81,6 +93,8 @@ pub fn MembersPage() -> impl IntoView {
                         let admin = v.my_role.can_admin();
                         let roles = grantable(v.my_role);
                         let me = v.me.clone();
+                        // The last owner cannot leave (the server says so too): no button.
+                        let owners = v.members.iter().filter(|m| m.role == Role::Owner).count();
                         view! {
                             <section class="panel">
                                 <table class="members">
@@ -88,6 +102,7 @@ pub fn MembersPage() -> impl IntoView {
                                     <tbody>
                                         {v.members.into_iter().map(|m| {
                                             let mine = m.user_id == me;
+                                            let may_leave = mine && !(m.role == Role::Owner && owners <= 1);
                                             let manage = admin && !mine && galaxy_core::members::may_grant(v.my_role, m.role);
                                             let roles = roles.clone();
                                             let uid = m.user_id.clone();
@@ -120,7 +135,7 @@ pub fn MembersPage() -> impl IntoView {
                                                                 <button type="submit" class="danger" data-action="remove">"Remove"</button>
                                                             </ActionForm>
                                                         })}
-                                                        {mine.then(|| view! {
+                                                        {may_leave.then(|| view! {
                                                             <ActionForm action=leave>
                                                                 <input type="hidden" name="user_id" value=uid_leave.clone()/>
                                                                 <button type="submit" class="danger" data-action="leave">"Leave workspace"</button>

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use crate::Auth;
 use crate::api::workspaces::{CreateWorkspace, DeleteWorkspace, RenameWorkspace};
-use crate::components::{ErrorNotice, FieldMessage, form_feedback, reload_on_success};
+use crate::components::{
+    ConfirmPassword, ErrorNotice, FieldMessage, form_feedback, reload_on_success,
+};
 
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
@@ -21,6 +23,7 @@ pub fn WorkspacePage() -> impl IntoView {
     let (delete_errors, delete_message) = form_feedback(delete);
     view! {
         <h1>"Workspace"</h1>
+        {move || matches!(delete.value().get(), Some(Err(crate::error::AppError::ReauthRequired))).then(|| view! { <ConfirmPassword/> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match auth.user.await {
