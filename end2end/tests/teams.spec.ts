@@ -25,7 +25,7 @@ test('Alice invites Bob, changes his role, removes him; the audit log shows it a
   await page.goto('/settings/workspace');
   await hydrated(page);
   const create = page.locator('section', { hasText: 'New workspace' });
-  await create.getByLabel('Name').fill('');
+  await create.getByLabel('Name').fill('   ');
   await create.getByRole('button', { name: 'Create workspace' }).click();
   await expect(create.getByRole('alert')).toContainText('Name the workspace');
   await create.getByLabel('Name').fill('Acme');
