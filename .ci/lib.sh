@@ -101,6 +101,8 @@ build_site() {
     "$site.tmp/pkg/galaxy_bg.wasm" -o "$site.tmp/pkg/galaxy_bg.wasm"
   cp "$ROOT/style/main.css" "$site.tmp/pkg/galaxy.css"
   cp -r "$ROOT/public/." "$site.tmp/"
+  # Content-hashed names, hash.txt, the service worker's build id, brotli and gzip copies.
+  node "$ROOT/.ci/finish-site.mjs" "$site.tmp"
   rm -rf "$site" && mv "$site.tmp" "$site"
-  log "site built: $(du -k "$site/pkg/galaxy_bg.wasm" | cut -f1) KiB of WASM in $site"
+  log "site built: $(du -k "$site"/pkg/galaxy.*.wasm | head -1 | cut -f1) KiB of WASM in $site"
 }

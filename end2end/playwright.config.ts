@@ -47,10 +47,12 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'chromium', testIgnore: /(no-js|leaks)\.spec\.ts/ },
+    { name: 'chromium', testIgnore: /(no-js|leaks|pwa)\.spec\.ts/ },
     { name: 'chromium-no-js', testMatch: /no-js\.spec\.ts/, use: { javaScriptEnabled: false } },
+    // Alone, after the others: it changes the served service worker for a moment.
+    { name: 'pwa', testMatch: /pwa\.spec\.ts/, dependencies: ['chromium', 'chromium-no-js'] },
     // After everything else: what the servers wrote must not hold the canary key.
-    { name: 'leaks', testMatch: /leaks\.spec\.ts/, dependencies: ['chromium', 'chromium-no-js'] },
+    { name: 'leaks', testMatch: /leaks\.spec\.ts/, dependencies: ['chromium', 'chromium-no-js', 'pwa'] },
   ],
   webServer: [
     {

@@ -45,7 +45,7 @@ pub fn Nav() -> impl IntoView {
                                 {user.role.can_admin().then(|| view! { <a href="/settings/audit">"Audit log"</a> })}
                                 <a href="/settings/workspace">"Workspace"</a>
                             </nav>
-                            <div class="who">
+                            <div class="who" data-account=user.user_id.clone()>
                                 <ActionForm action=switch>
                                     <label class="visually-hidden" for="workspace-switcher">"Workspace"</label>
                                     <select name="workspace_id" id="workspace-switcher" data-workspace=here>

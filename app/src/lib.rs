@@ -53,23 +53,44 @@ use galaxy_core::workspaces::CurrentUser;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_headers();
+    let css = stylesheet(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="theme-color" content="#0f172a"/>
-                <link rel="stylesheet" href="/pkg/galaxy.css"/>
+                <meta name="theme-color" content="#121a2f"/>
+                <link rel="stylesheet" href=css/>
+                <link rel="apple-touch-icon" href="/icon-192.png"/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" href="/icon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
+                <script src="/app.js" defer></script>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The stylesheet's path: `pkg/galaxy.<hash>.css` when the site's files carry content-hashed
+/// names (its `hash.txt` says which — read per page, as Leptos reads it for the script names),
+/// else `pkg/galaxy.css`.
+fn stylesheet(options: &LeptosOptions) -> String {
+    let hash = options
+        .hash_files
+        .then(|| std::fs::read_to_string(options.hash_file.as_ref()).ok())
+        .flatten()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("css:").map(|h| h.trim().to_owned()))
+        });
+    match hash {
+        Some(h) => format!("/pkg/galaxy.{h}.css"),
+        None => "/pkg/galaxy.css".to_owned(),
     }
 }
 

@@ -102,6 +102,8 @@ pub fn router(
         )
         .route("/runs/export", get(crate::export::runs))
         .route("/settings/audit/export", get(crate::export::audit))
+        .nest_service("/pkg", bundle(&options))
+        .route_service("/sw.js", service_worker(&options))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -160,6 +162,43 @@ pub fn router(
             }),
         )
         .with_state(state)
+}
+
+/// `/pkg/*`, the bundle: its brotli or gzip copy when the browser takes it (written at build
+/// time by `.ci/finish-site.mjs`), and — its names carrying a content hash — cached for a year
+/// as immutable (a new build has new names). An unhashed build (development) is revalidated.
+fn bundle(options: &leptos::config::LeptosOptions) -> Router {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Router::new()
+        .fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+}
+
+/// `/sw.js`: the service worker, always revalidated (a new deployment's worker must be seen).
+fn service_worker(options: &leptos::config::LeptosOptions) -> Router {
+    let file = std::path::Path::new(options.site_root.as_ref()).join("sw.js");
+    Router::new()
+        .fallback_service(
+            tower_http::services::ServeFile::new(file)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
 }
 
 /// A request's path as logs show it: never its query (a `next` may carry a link), and an

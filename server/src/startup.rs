@@ -89,8 +89,14 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Whether `dir` holds a built UI: `hash.txt` (a built site, whose files carry content-hashed
+/// names) or `pkg/galaxy.js` (an unhashed build, e.g. `cargo leptos watch`).
+fn holds_ui(dir: &Path) -> bool {
+    dir.join("hash.txt").is_file() || dir.join("pkg/galaxy.js").is_file()
+}
+
 /// The folder with the built UI: the configured one (which must exist), else the first of
-/// `./target/site` and `<binary's folder>/../site` that holds `pkg/galaxy.js`.
+/// `./target/site` and `<binary's folder>/../site` that holds one.
 pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartError> {
     if let Some(dir) = configured {
         return if dir.is_dir() {
@@ -107,14 +113,12 @@ pub fn resolve_site_root(configured: Option<&Path>) -> Result<PathBuf, StartErro
         candidates.push(exe_dir.join("../site"));
         candidates.push(exe_dir.join("site"));
     }
-    let found = candidates
-        .iter()
-        .find(|c| c.join("pkg/galaxy.js").is_file());
+    let found = candidates.iter().find(|c| holds_ui(c));
     match found {
         Some(dir) => Ok(dir.clone()),
         None => {
             tracing::warn!(
-                "UI assets not found (looked for pkg/galaxy.js in target/site and beside the binary): \
+                "UI assets not found (looked for hash.txt or pkg/galaxy.js in target/site and beside the binary): \
                  pages render but will not be interactive; build them with `.ci/build-site` or set LEPTOS_SITE_ROOT"
             );
             Ok(PathBuf::from("target/site"))
@@ -183,12 +187,18 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, StartError> {
         );
     }
     let sessions = Sessions::new(db.clone());
+    // A built site names its files by content hash (hash.txt lists them): pages link those
+    // names, and /pkg/* is served as immutable. Leptos joins `hash_file` to the binary's folder;
+    // an absolute path makes that the site's own file.
+    let hash_file = std::path::absolute(site_root.join("hash.txt")).unwrap_or_default();
     let leptos_options = LeptosOptions::builder()
         .output_name("galaxy")
         .site_root(site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
         .env(leptos::config::Env::PROD)
+        .hash_files(hash_file.is_file())
+        .hash_file(std::sync::Arc::from(hash_file.display().to_string()))
         .build();
     let vault = Arc::new(open_vault(&db, KeySource::from_env_or(&args.db.data_dir)).await?);
     let http = ProviderHttp::new(

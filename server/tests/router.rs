@@ -1957,3 +1957,85 @@ fn a_runs_view_exports_whole_as_csv_and_json_lines_streamed() {
         );
     });
 }
+
+/// A built site: content-hashed names in hash.txt, brotli and gzip copies beside each file.
+fn hashed_site(dir: &TempDir) -> std::path::PathBuf {
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("hash.txt"), "js: aaaa\nwasm: bbbb\ncss: cccc\n").unwrap();
+    for (name, body) in [
+        ("galaxy.aaaa.js", "export default function () {}"),
+        ("galaxy.bbbb.wasm", "\0asm"),
+        ("galaxy.cccc.css", "body { color: red }"),
+    ] {
+        std::fs::write(site.join("pkg").join(name), body).unwrap();
+        std::fs::write(site.join("pkg").join(format!("{name}.br")), "brotli bytes").unwrap();
+        std::fs::write(site.join("pkg").join(format!("{name}.gz")), "gzip bytes").unwrap();
+    }
+    std::fs::write(
+        site.join("sw.js"),
+        "self.addEventListener('fetch', () => {});",
+    )
+    .unwrap();
+    std::fs::write(site.join("manifest.webmanifest"), "{}").unwrap();
+    site
+}
+
+#[test]
+fn a_built_site_is_linked_by_hash_served_precompressed_and_cached_for_good() {
+    run(async {
+        let dir = TempDir::new().unwrap();
+        let mut a = args(&dir, None);
+        a.site_root = Some(hashed_site(&dir));
+        let app = build_app(&a).await.unwrap();
+        let r = &app.router;
+        // Pages link the hashed names (and are never stored).
+        let login = get(r, "/login", None).await;
+        for linked in [
+            "/pkg/galaxy.aaaa.js",
+            "/pkg/galaxy.bbbb.wasm",
+            "/pkg/galaxy.cccc.css",
+            "/app.js",
+        ] {
+            assert!(login.body.contains(linked), "{linked} in {}", login.body);
+        }
+        assert_eq!(login.headers[header::CACHE_CONTROL], "no-store");
+        // The bundle: the brotli copy for a browser that takes it, gzip else, cached as immutable.
+        for (accept, encoding, body) in [
+            ("br, gzip", Some("br"), "brotli bytes"),
+            ("gzip", Some("gzip"), "gzip bytes"),
+            ("identity", None, "\0asm"),
+        ] {
+            let req = Request::get("/pkg/galaxy.bbbb.wasm")
+                .header(header::ACCEPT_ENCODING, accept)
+                .body(Body::empty())
+                .unwrap();
+            let reply = send(r, req).await;
+            assert_eq!(reply.status, StatusCode::OK, "{accept}");
+            assert_eq!(
+                reply
+                    .headers
+                    .get(header::CONTENT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+                encoding,
+                "{accept}"
+            );
+            assert_eq!(reply.body, body);
+            assert_eq!(
+                reply.headers[header::CACHE_CONTROL],
+                "public, max-age=31536000, immutable"
+            );
+        }
+        let missing = get(r, "/pkg/galaxy.old.wasm", None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        // The service worker is always revalidated; the manifest is there.
+        let sw = get(r, "/sw.js", None).await;
+        assert_eq!(sw.status, StatusCode::OK);
+        assert_eq!(sw.headers[header::CACHE_CONTROL], "no-cache");
+        assert_eq!(
+            get(r, "/manifest.webmanifest", None).await.status,
+            StatusCode::OK
+        );
+        app.state.db.close().await;
+    })
+}
