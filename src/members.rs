@@ -1,4 +1,6 @@
-//! A workspace's members and the invitations that bring new ones in.
+//! Workspaces as teams: making, renaming and deleting them (the workspace itself — the tenant,
+//! the actor, the roles — is `workspaces`), their members, and the invitations that bring new
+//! ones in.
 //!
 //! Owners and admins invite by creating an **invitation link**: a one-time token (`gxi_` and
 //! 32 random bytes, base64url) shown once and stored as its SHA-256, carrying the role the
@@ -99,7 +101,10 @@ mod server {
     use crate::audit;
     use crate::db::{Db, new_id, now_ms};
     use crate::error::CoreError;
-    use crate::workspaces::{Actor, require_admin};
+    use crate::workspaces::{
+        Actor, MAX_WORKSPACES, WorkspaceSummary, require_admin, require_owner,
+        validate_workspace_name,
+    };
 
     const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -489,12 +494,12 @@ mod server {
                 &format!("This workspace has {MAX_MEMBERS} members, the most it may have."),
             ));
         }
-        if mine >= crate::workspaces::MAX_WORKSPACES {
+        if mine >= MAX_WORKSPACES {
             return Err(CoreError::field(
                 "token",
                 &format!(
                     "You belong to {} workspaces, the most one person may: leave one first.",
-                    crate::workspaces::MAX_WORKSPACES
+                    MAX_WORKSPACES
                 ),
             ));
         }
@@ -535,6 +540,213 @@ mod server {
         audit::record(&mut *tx, &joined, "member.joined", &id, role.as_str()).await?;
         tx.commit().await?;
         Ok(workspace)
+    }
+
+    /// The workspace a session falls back to when its own is gone (left, removed, deleted):
+    /// the user's oldest membership — or, for someone left with none, a new personal one.
+    /// `None` only when the account itself is gone.
+    #[tracing::instrument(skip(db))]
+    pub async fn fallback_workspace(db: &Db, user_id: &str) -> Result<Option<String>, CoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT workspace_id FROM memberships WHERE user_id = $1 \
+             ORDER BY created_at, workspace_id LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+        if let Some((id,)) = row {
+            return Ok(Some(id));
+        }
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
+        match exists {
+            Some(_) => Ok(Some(personal_workspace(db, user_id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates "<name>'s workspace", owned by `user_id` (someone with no workspace left).
+    pub async fn personal_workspace(db: &Db, user_id: &str) -> Result<String, CoreError> {
+        let (name,): (String,) = sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(db.pool())
+            .await?;
+        let (id, now) = (crate::db::new_id(), crate::db::now_ms());
+        let mut tx = db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(format!("{name}'s workspace"))
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id, workspace_id = id, "personal workspace made");
+        Ok(id)
+    }
+
+    /// Creates a workspace owned by the caller (who then switches to it).
+    #[tracing::instrument(skip(db))]
+    pub async fn create_workspace(
+        db: &Db,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<WorkspaceSummary, CoreError> {
+        let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
+        let mut tx = db.pool().begin().await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+                .bind(&actor.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count >= MAX_WORKSPACES {
+            return Err(CoreError::field(
+                "name",
+                &format!("You belong to {MAX_WORKSPACES} workspaces, the most one person may."),
+            ));
+        }
+        let (id, now) = (crate::db::new_id(), crate::db::now_ms());
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(&name)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&id)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let owner = Actor {
+            workspace_id: id.clone(),
+            role: Role::Owner,
+            ..actor.clone()
+        };
+        crate::audit::record(&mut *tx, &owner, "workspace.created", &id, &name).await?;
+        tx.commit().await?;
+        Ok(WorkspaceSummary {
+            id,
+            name,
+            role: Role::Owner,
+        })
+    }
+
+    /// Renames the caller's workspace (owners).
+    #[tracing::instrument(skip(db))]
+    pub async fn rename_workspace(db: &Db, actor: &Actor, name: &str) -> Result<(), CoreError> {
+        require_owner(actor)?;
+        let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
+        let mut tx = db.pool().begin().await?;
+        let (before,): (String,) = sqlx::query_as("SELECT name FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2")
+            .bind(&name)
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!("{before} → {name}");
+        crate::audit::record(
+            &mut *tx,
+            actor,
+            "workspace.renamed",
+            &actor.workspace_id,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the caller's workspace with everything in it — agents and their versions, runs,
+    /// provider keys, API tokens, limits, budget records, invitations, its audit log — once
+    /// `confirm` repeats its name exactly (owners). A person's last workspace stays: there is
+    /// nowhere to go without one. Every member's session falls back to another workspace of
+    /// theirs on its next request.
+    #[tracing::instrument(skip(db))]
+    pub async fn delete_workspace(db: &Db, actor: &Actor, confirm: &str) -> Result<(), CoreError> {
+        require_owner(actor)?;
+        let (name,): (String,) = sqlx::query_as("SELECT name FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .fetch_one(db.pool())
+            .await?;
+        if confirm != name {
+            return Err(CoreError::field(
+                "confirm",
+                "Type the workspace's name exactly to delete it.",
+            ));
+        }
+        let mut tx = db.pool().begin().await?;
+        // The write lock first: two deletions at once are serialised and each counts afresh.
+        sqlx::query("UPDATE workspaces SET generation = generation WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        let (count, going): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE user_id = $1), \
+             (SELECT COUNT(*) FROM runs WHERE workspace_id = $2 \
+              AND status IN ('queued', 'running'))",
+        )
+        .bind(&actor.user_id)
+        .bind(&actor.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count <= 1 {
+            return Err(CoreError::field(
+                "confirm",
+                "This is your only workspace: create another before deleting this one.",
+            ));
+        }
+        if going > 0 {
+            return Err(CoreError::field(
+                "confirm",
+                "Runs are still going in this workspace: wait for them to end (or stop them), then delete it.",
+            ));
+        }
+        sqlx::query("DELETE FROM workspaces WHERE id = $1")
+            .bind(&actor.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        // Its audit log went with it: the deletion stays on the deleting account's record.
+        let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+            .bind(&actor.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let subject = crate::audit::AccountSubject {
+            user_id: Some(&actor.user_id),
+            email: &email,
+            client: None,
+        };
+        crate::audit::record_account(
+            &mut *tx,
+            subject,
+            crate::audit::AccountAction::WorkspaceDeleted,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(workspace_id = actor.workspace_id, "workspace deleted");
+        Ok(())
     }
 }
 

@@ -66,7 +66,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" href="/icon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
-                <script src="/app.js" defer></script>
+                <script src="/app.js" defer nonce=leptos::nonce::use_nonce()></script>
                 <MetaTags/>
             </head>
             <body>

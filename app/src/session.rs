@@ -77,7 +77,7 @@ pub async fn actor_of(state: &AppState, session: &Session) -> Result<Option<Acto
     if actor.is_none() {
         // Not (or no longer) a member there — left, removed, or the workspace deleted: the
         // session moves to another workspace of theirs, if the session itself is still alive.
-        if let Some(other) = galaxy_core::workspaces::fallback_workspace(&state.db, &user_id)
+        if let Some(other) = galaxy_core::members::fallback_workspace(&state.db, &user_id)
             .await
             .map_err(AppError::from_core)?
         {

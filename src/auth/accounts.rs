@@ -257,7 +257,7 @@ impl Accounts {
         // Someone who left or lost every workspace gets a new personal one.
         let workspace_id = match ws {
             Some((id,)) => id,
-            None => crate::workspaces::personal_workspace(db, &user_id).await?,
+            None => crate::members::personal_workspace(db, &user_id).await?,
         };
         self.login_succeeded(&email, client).await;
         let subject = AccountSubject {

@@ -5,10 +5,7 @@ use super::*;
 use crate::audit::{AuditQuery, list_audit};
 use crate::error::CoreError;
 use crate::testing::World;
-use crate::workspaces::{
-    Actor, create_workspace, delete_workspace, fallback_workspace, list_workspaces, load_actor,
-    rename_workspace,
-};
+use crate::workspaces::{Actor, list_workspaces, load_actor};
 
 #[test]
 fn invite_tokens_have_one_shape_and_admins_never_grant_owner() {

@@ -88,7 +88,7 @@ pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     galaxy_core::members::remove_member(&state.db, &actor, &user_id).await?;
     if user_id == actor.user_id {
         if let Some(other) =
-            galaxy_core::workspaces::fallback_workspace(&state.db, &actor.user_id).await?
+            galaxy_core::members::fallback_workspace(&state.db, &actor.user_id).await?
         {
             crate::session::switch_to(&other).await?;
         }

@@ -23,7 +23,7 @@ pub async fn switch_workspace(workspace_id: String) -> Result<(), AppError> {
 #[server(endpoint = "create_workspace")]
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
-    let created = galaxy_core::workspaces::create_workspace(&state.db, &actor, &name).await?;
+    let created = galaxy_core::members::create_workspace(&state.db, &actor, &name).await?;
     crate::session::switch_to(&created.id).await?;
     crate::session::redirect_whole("/");
     Ok(())
@@ -33,7 +33,7 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
 #[server(endpoint = "rename_workspace")]
 pub async fn rename_workspace(name: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
-    galaxy_core::workspaces::rename_workspace(&state.db, &actor, &name).await?;
+    galaxy_core::members::rename_workspace(&state.db, &actor, &name).await?;
     crate::session::redirect_whole("/settings/workspace");
     Ok(())
 }
@@ -44,9 +44,8 @@ pub async fn rename_workspace(name: String) -> Result<(), AppError> {
 pub async fn delete_workspace(confirm: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     crate::session::require_recent_password(&state).await?;
-    galaxy_core::workspaces::delete_workspace(&state.db, &actor, &confirm).await?;
-    if let Some(other) =
-        galaxy_core::workspaces::fallback_workspace(&state.db, &actor.user_id).await?
+    galaxy_core::members::delete_workspace(&state.db, &actor, &confirm).await?;
+    if let Some(other) = galaxy_core::members::fallback_workspace(&state.db, &actor.user_id).await?
     {
         crate::session::switch_to(&other).await?;
     }
