@@ -293,7 +293,7 @@ fn top_list(
 ) -> impl IntoView {
     view! {
         <div class="top-agents" data-top=id>
-            <h3>{title}</h3>
+            <h2 class="h3">{title}</h2>
             {if agents.is_empty() {
                 view! { <p class="muted">"No runs in this range."</p> }.into_any()
             } else {

@@ -98,7 +98,7 @@ pub fn MembersPage() -> impl IntoView {
                         view! {
                             <section class="panel">
                                 <table class="members">
-                                    <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
+                                    <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                     <tbody>
                                         {v.members.into_iter().map(|m| {
                                             let mine = m.user_id == me;
@@ -174,7 +174,7 @@ pub fn MembersPage() -> impl IntoView {
                                     } else {
                                         view! {
                                             <table>
-                                                <thead><tr><th>"Role"</th><th>"By"</th><th>"Made"</th><th>"Expires"</th><th></th></tr></thead>
+                                                <thead><tr><th>"Role"</th><th>"By"</th><th>"Made"</th><th>"Expires"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                                 <tbody>
                                                     {v.invites.into_iter().map(|i| { let row_id = i.id.clone(); view! {
                                                         <tr data-invite=row_id>
