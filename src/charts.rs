@@ -224,23 +224,41 @@ mod compute {
         .bind(to * HOUR_MS)
         .execute(&mut *tx)
         .await?;
-        let hours: Vec<i64> = (from..to).collect();
-        for chunk in hours.chunks(500) {
+        mark_rolled(
+            &mut tx,
+            "run_rollup_hours (workspace_id, hour)",
+            workspace,
+            from..to,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(to)
+    }
+
+    /// Records the hours (or days) `span` of `workspace` as rolled up, in `table_columns`
+    /// (`table (workspace_id, unit)`), 500 a statement.
+    async fn mark_rolled(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        table_columns: &str,
+        workspace: &str,
+        span: std::ops::Range<i64>,
+    ) -> Result<(), CoreError> {
+        let units: Vec<i64> = span.collect();
+        for chunk in units.chunks(500) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("($1, ${})", i + 2))
                 .collect();
             let sql = format!(
-                "INSERT INTO run_rollup_hours (workspace_id, hour) VALUES {} ON CONFLICT DO NOTHING",
+                "INSERT INTO {table_columns} VALUES {} ON CONFLICT DO NOTHING",
                 values.join(", ")
             );
             let mut q = sqlx::query(&sql).bind(workspace);
-            for h in chunk {
-                q = q.bind(*h);
+            for unit in chunk {
+                q = q.bind(*unit);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
-        tx.commit().await?;
-        Ok(to)
+        Ok(())
     }
 
     /// Sums the closed days `[from, to)` (days since the epoch, every hour of them rolled up)
@@ -287,21 +305,13 @@ mod compute {
         .bind(to * 24)
         .execute(&mut *tx)
         .await?;
-        let days: Vec<i64> = (from..to).collect();
-        for chunk in days.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, ${})", i + 2))
-                .collect();
-            let sql = format!(
-                "INSERT INTO run_rollup_days (workspace_id, day) VALUES {} ON CONFLICT DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(workspace);
-            for d in chunk {
-                q = q.bind(*d);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        mark_rolled(
+            &mut tx,
+            "run_rollup_days (workspace_id, day)",
+            workspace,
+            from..to,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

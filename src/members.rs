@@ -143,7 +143,8 @@ mod server {
     /// Takes the workspace's row lock for the rest of the transaction (a no-op write: on
     /// PostgreSQL a row lock, on SQLite the write lock), so two owners demoting or removing each
     /// other at once are serialised and the second sees the first's change — a workspace never
-    /// ends without an owner.
+    /// ends without an owner. Every read-then-write transaction here starts with it: on SQLite a
+    /// transaction that read first cannot wait for the write lock (it fails busy at once).
     async fn lock_workspace(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         workspace: &str,
@@ -308,6 +309,7 @@ mod server {
         }
         let now = now_ms();
         let mut tx = db.pool().begin().await?;
+        lock_workspace(&mut tx, &actor.workspace_id).await?;
         let (pending,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM invites WHERE workspace_id = $1 AND accepted_at IS NULL \
              AND revoked_at IS NULL AND expires_at > $2",
@@ -471,6 +473,7 @@ mod server {
     pub async fn accept_invite(db: &Db, user_id: &str, token: &str) -> Result<String, CoreError> {
         let (id, workspace, role, _) = pending(db, token).await?;
         let mut tx = db.pool().begin().await?;
+        lock_workspace(&mut tx, &workspace).await?;
         let member: Option<(String,)> =
             sqlx::query_as("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
                 .bind(&workspace)
@@ -575,24 +578,8 @@ mod server {
             .await?;
         let (id, now) = (crate::db::new_id(), crate::db::now_ms());
         let mut tx = db.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(format!("{name}'s workspace"))
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
-             VALUES ($1, $2, 'owner', $3)",
-        )
-        .bind(&id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        crate::workspaces::insert_owned(&mut tx, &id, &format!("{name}'s workspace"), user_id, now)
+            .await?;
         tx.commit().await?;
         tracing::info!(user_id, workspace_id = id, "personal workspace made");
         Ok(id)
@@ -607,6 +594,12 @@ mod server {
     ) -> Result<WorkspaceSummary, CoreError> {
         let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
         let mut tx = db.pool().begin().await?;
+        // The person's row first: their creations are counted one at a time, and the
+        // transaction writes from its first statement (SQLite never has to upgrade a read).
+        sqlx::query("UPDATE users SET display_name = display_name WHERE id = $1")
+            .bind(&actor.user_id)
+            .execute(&mut *tx)
+            .await?;
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
                 .bind(&actor.user_id)
@@ -619,24 +612,7 @@ mod server {
             ));
         }
         let (id, now) = (crate::db::new_id(), crate::db::now_ms());
-        sqlx::query(
-            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(&name)
-        .bind(&actor.user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
-             VALUES ($1, $2, 'owner', $3)",
-        )
-        .bind(&id)
-        .bind(&actor.user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        crate::workspaces::insert_owned(&mut tx, &id, &name, &actor.user_id, now).await?;
         let owner = Actor {
             workspace_id: id.clone(),
             role: Role::Owner,
@@ -657,6 +633,7 @@ mod server {
         require_owner(actor)?;
         let name = validate_workspace_name(name).map_err(|e| CoreError::Validation(vec![e]))?;
         let mut tx = db.pool().begin().await?;
+        lock_workspace(&mut tx, &actor.workspace_id).await?;
         let (before,): (String,) = sqlx::query_as("SELECT name FROM workspaces WHERE id = $1")
             .bind(&actor.workspace_id)
             .fetch_one(&mut *tx)

@@ -166,6 +166,36 @@ mod server {
         }))
     }
 
+    /// Inserts workspace `id` named `name` with `owner` as its owner, in the caller's
+    /// transaction (sign-up, a new workspace, a personal one for someone left without).
+    pub async fn insert_owned(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+        name: &str,
+        owner: &str,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Marks a change to what the workspace's runs read; call it inside the writing
     /// transaction.
     pub async fn bump_generation<'e, E>(executor: E, workspace_id: &str) -> Result<(), CoreError>

@@ -165,6 +165,19 @@ pub fn FieldMessage(errors: Signal<Vec<FieldError>>, field: &'static str) -> imp
     }
 }
 
+/// `s` percent-encoded for a query string.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Once `action` succeeds, loads `to` whole (a full page load): for actions that change the
 /// session's workspace, after which every resource on the page — the header's too — is stale.
 pub fn reload_on_success<A>(action: ServerAction<A>, to: &'static str)

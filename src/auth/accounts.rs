@@ -173,23 +173,13 @@ impl Accounts {
             }
             other => other?,
         };
-        sqlx::query(
-            "INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        crate::workspaces::insert_owned(
+            &mut tx,
+            &workspace_id,
+            &format!("{display_name}'s workspace"),
+            &user_id,
+            now,
         )
-        .bind(&workspace_id)
-        .bind(format!("{display_name}'s workspace"))
-        .bind(&user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) \
-             VALUES ($1, $2, 'owner', $3)",
-        )
-        .bind(&workspace_id)
-        .bind(&user_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         let subject = AccountSubject {
             user_id: Some(&user_id),

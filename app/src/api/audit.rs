@@ -31,22 +31,9 @@ pub fn audit_query(
     use galaxy_core::validation::FieldError;
     let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let mut errors = Vec::new();
-    let mut date = |text: &str, field: &'static str| {
-        given(text).and_then(|t| {
-            galaxy_core::timefmt::parse_date(&t)
-                .ok_or_else(|| errors.push(FieldError::new(field, "A date: YYYY-MM-DD.")))
-                .ok()
-        })
-    };
-    let from_ms = date(&filters.from, "from");
-    let to_ms = date(&filters.to, "to").map(|d| d + 86_400_000);
-    let before = given(&filters.cursor).and_then(|c| {
-        let (at, id) = c.split_once('_')?;
-        Some((at.parse().ok()?, id.to_owned()))
-    });
-    if given(&filters.cursor).is_some() && before.is_none() {
-        errors.push(FieldError::new("cursor", "Not a page of this log."));
-    }
+    let (from_ms, to_ms) = crate::api::runs::date_range(&filters.from, &filters.to, &mut errors);
+    let before =
+        crate::api::runs::cursor_of(&filters.cursor, "Not a page of this log.", &mut errors);
     let action = given(&filters.action);
     if action
         .as_ref()

@@ -277,6 +277,52 @@ pub struct RunFilters {
     pub cursor: String,
 }
 
+/// A list's `from`..`to` filter (`YYYY-MM-DD`, UTC, both days included) as milliseconds; a
+/// field error for each that is not a date.
+#[cfg(feature = "ssr")]
+pub fn date_range(
+    from: &str,
+    to: &str,
+    errors: &mut Vec<galaxy_core::validation::FieldError>,
+) -> (Option<i64>, Option<i64>) {
+    let mut date = |text: &str, field: &'static str| {
+        Some(text.trim()).filter(|t| !t.is_empty()).and_then(|t| {
+            galaxy_core::timefmt::parse_date(t)
+                .ok_or_else(|| {
+                    errors.push(galaxy_core::validation::FieldError::new(
+                        field,
+                        "A date: YYYY-MM-DD.",
+                    ))
+                })
+                .ok()
+        })
+    };
+    let from_ms = date(from, "from");
+    // Through the end of the day asked for.
+    let to_ms = date(to, "to").map(|d| d + 86_400_000);
+    (from_ms, to_ms)
+}
+
+/// A keyset cursor (`<created_at>_<id>`, a page's `next`), or a field error saying `wrong`.
+#[cfg(feature = "ssr")]
+pub fn cursor_of(
+    text: &str,
+    wrong: &str,
+    errors: &mut Vec<galaxy_core::validation::FieldError>,
+) -> Option<(i64, String)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let parsed = text
+        .split_once('_')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
+    if parsed.is_none() {
+        errors.push(galaxy_core::validation::FieldError::new("cursor", wrong));
+    }
+    parsed
+}
+
 /// The query `filters` ask for, `limit` at a time, or every field error.
 #[cfg(feature = "ssr")]
 pub fn run_query(
@@ -321,23 +367,8 @@ pub fn run_query(
             .map_err(|_| errors.push(FieldError::new("trigger", "Not a place runs start from.")))
             .ok()
     });
-    let mut date = |text: &str, field: &'static str| {
-        given(text).and_then(|t| {
-            galaxy_core::timefmt::parse_date(&t)
-                .ok_or_else(|| errors.push(FieldError::new(field, "A date: YYYY-MM-DD.")))
-                .ok()
-        })
-    };
-    let from_ms = date(&from, "from");
-    // Through the end of the day asked for.
-    let to_ms = date(&to, "to").map(|d| d + 86_400_000);
-    let before = given(&cursor).and_then(|c| {
-        let (at, id) = c.split_once('_')?;
-        Some((at.parse().ok()?, id.to_owned()))
-    });
-    if given(&cursor).is_some() && before.is_none() {
-        errors.push(FieldError::new("cursor", "Not a page of this list."));
-    }
+    let (from_ms, to_ms) = date_range(&from, &to, &mut errors);
+    let before = cursor_of(&cursor, "Not a page of this list.", &mut errors);
     if q.chars().count() > galaxy_core::runs::MAX_SEARCH_CHARS {
         errors.push(FieldError::new("q", "Search for at most 100 characters."));
     }

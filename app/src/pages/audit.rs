@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::{AuditFilters, list_audit};
-use crate::components::ErrorNotice;
+use crate::components::{ErrorNotice, encode};
 
 const FILTERS: [&str; 4] = ["actor", "action", "from", "to"];
 
@@ -28,18 +28,6 @@ const ACTIONS: [(&str, &str); 11] = [
     ("member.signed_in", "Sign-ins"),
     ("member.role_changed", "Role changes"),
 ];
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 #[component]
 pub fn AuditPage() -> impl IntoView {

@@ -104,19 +104,6 @@ fn with_next(page: &str, next: &str) -> String {
     if next.is_empty() {
         page.to_owned()
     } else {
-        format!("{page}?next={}", urlencoding_path(next))
+        format!("{page}?next={}", crate::components::encode(next))
     }
-}
-
-/// `next` is a path of this site: letters, digits and `/-_.`; anything else is escaped.
-fn urlencoding_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

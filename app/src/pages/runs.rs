@@ -11,25 +11,12 @@ use leptos_router::hooks::use_query_map;
 use crate::api::agents::list_agents;
 use crate::api::runs::{RunFilters, list_runs_page};
 use crate::api::tokens::list_api_tokens;
-use crate::components::{ErrorNotice, RunsTable};
+use crate::components::{ErrorNotice, RunsTable, encode};
 
 /// The filters, as the URL names them.
 const FILTERS: [&str; 10] = [
     "agent", "status", "mode", "trigger", "provider", "model", "token", "q", "from", "to",
 ];
-
-/// `s` percent-encoded for a query string.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 #[component]
 pub fn RunsListPage() -> impl IntoView {
