@@ -23,6 +23,16 @@ ensure_wasm_bindgen() {
   fi
 }
 
+# galaxy-wasm-split (.ci/wasm-split, over the pinned wasm_split_cli_support): splits the bundle
+# at its lazy routes.
+WASM_SPLIT_VERSION="0.2.4"   # must equal the version in .ci/wasm-split/Cargo.toml
+ensure_wasm_split() {
+  if ! cargo install --list | grep -qx "galaxy-wasm-split v$WASM_SPLIT_VERSION.*"; then
+    log "installing galaxy-wasm-split $WASM_SPLIT_VERSION (a minute or two, once)"
+    cargo install --path "$ROOT/.ci/wasm-split" --locked --force
+  fi
+}
+
 ensure_node_tools() {
   if ! command -v npm >/dev/null; then
     log "installing Node.js and npm"
@@ -82,23 +92,28 @@ ensure_redis() {
   fi
 }
 
-# Builds the browser bundle into target/site: WASM (size-optimised profile) → wasm-bindgen →
-# wasm-opt, plus the CSS and the public files. The server links pkg/galaxy.js and
-# pkg/galaxy_bg.wasm (LEPTOS_OUTPUT_NAME unset at compile time).
+# Builds the browser bundle into target/site: WASM (size-optimised profile, linked with
+# --emit-relocs, see .cargo/config.toml) → galaxy-wasm-split (the main module plus one chunk per
+# lazy route and chunks of shared code, a loader and a preload manifest) → wasm-bindgen on the
+# main module → wasm-opt -Oz on every module (.ci/wasm-opt.mjs, one process for all), plus the CSS and the public files; then
+# .ci/finish-site.mjs names them by content hash and pre-compresses them.
 build_site() {
   ensure_wasm_target
   ensure_wasm_bindgen
+  ensure_wasm_split
   ensure_node_tools
   local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
   local site="$ROOT/target/site"
   log "building the WASM bundle"
   (cd "$ROOT" && cargo build -p galaxy-app --lib --target wasm32-unknown-unknown \
       --profile wasm-release --no-default-features --features hydrate)
-  rm -rf "$site.tmp" && mkdir -p "$site.tmp/pkg"
-  wasm-bindgen --target web --no-typescript --out-dir "$site.tmp/pkg" --out-name galaxy \
-    "$target_dir/wasm32-unknown-unknown/wasm-release/galaxy_app.wasm"
-  "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$site.tmp/pkg/galaxy_bg.wasm" -o "$site.tmp/pkg/galaxy_bg.wasm"
+  rm -rf "$site.tmp" && mkdir -p "$site.tmp/pkg" "$site.tmp/split"
+  galaxy-wasm-split "$target_dir/wasm32-unknown-unknown/wasm-release/galaxy_app.wasm" \
+    "$site.tmp/pkg" "$site.tmp/split/galaxy.wasm"
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+    --out-dir "$site.tmp/pkg" --out-name galaxy "$site.tmp/split/galaxy.wasm"
+  rm -rf "$site.tmp/split"
+  node "$ROOT/.ci/wasm-opt.mjs" "$site.tmp"/pkg/*.wasm
   cp "$ROOT/style/main.css" "$site.tmp/pkg/galaxy.css"
   cp -r "$ROOT/public/." "$site.tmp/"
   # Content-hashed names, hash.txt, the service worker's build id, brotli and gzip copies.

@@ -1,7 +1,9 @@
 // Galaxy's service worker (plain JavaScript; .ci/finish-site.mjs stamps the build id and the
 // precache list at build time).
-// - Precaches the app shell of this build: the bundle under content-hashed names, the CSS, the
-//   icons, the manifest and the offline page. Static files are served cache-first.
+// - Precaches the app shell of this build: the main module and its glue under content-hashed
+//   names, the CSS, the icons, the manifest and the offline page. Static files are served
+//   cache-first. A page's own modules (lazily loaded routes, also content-hashed) are not
+//   precached — a first visit downloads only what its page needs — but kept once fetched.
 // - Pages are network-first; offline, a page load gets the offline page, which shows the last
 //   agent list and runs list this account viewed (read-only copies of /agents and /runs, taken
 //   when the page shows them, at most every ten seconds).
@@ -12,6 +14,8 @@
 const BUILD = '__GALAXY_BUILD__';
 const STAMPED = "__GALAXY_SHELL__";
 const SHELL = Array.isArray(STAMPED) ? STAMPED : [];
+const STAMPED_LAZY = "__GALAXY_LAZY__";
+const LAZY = Array.isArray(STAMPED_LAZY) ? STAMPED_LAZY : [];
 const STATIC = `galaxy-static-${BUILD}`;
 const META = 'galaxy-meta';
 const LISTS = ['/agents', '/runs'];
@@ -89,6 +93,16 @@ self.addEventListener('fetch', (event) => {
   }
   if (SHELL.includes(url.pathname)) {
     event.respondWith(caches.match(url.pathname, { cacheName: STATIC }).then((hit) => hit || fetch(request)));
+  }
+  if (LAZY.includes(url.pathname)) {
+    event.respondWith((async () => {
+      const cache = await caches.open(STATIC);
+      const hit = await cache.match(url.pathname);
+      if (hit) return hit;
+      const response = await fetch(request);
+      if (response.ok) await cache.put(url.pathname, response.clone());
+      return response;
+    })());
   }
   // Everything else (server functions, /api/v1, /v1, exports, other files): the network, untouched.
 });

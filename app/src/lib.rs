@@ -16,6 +16,7 @@ pub mod error;
 pub mod input_form;
 pub mod live_run;
 pub mod pages;
+pub mod routes;
 pub mod schema_editor;
 #[cfg(feature = "ssr")]
 pub mod session;
@@ -25,28 +26,11 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 use crate::api::auth::{LogIn, LogOut, SignUp, get_current_user};
 use crate::components::Nav;
 use crate::error::AppError;
-use crate::pages::account::AccountPage;
-use crate::pages::agent::{AgentPage, NewAgentPage};
-use crate::pages::agents::AgentsPage;
-use crate::pages::audit::AuditPage;
-use crate::pages::auth::{LoginPage, SignupPage};
-use crate::pages::compare::ComparePage;
-use crate::pages::dashboard::DashboardPage;
-use crate::pages::invite::InvitePage;
-use crate::pages::keys::KeysPage;
-use crate::pages::limits::LimitsPage;
-use crate::pages::members::MembersPage;
-use crate::pages::prices::PricesPage;
-use crate::pages::run::RunDetailPage;
-use crate::pages::runs::RunsListPage;
-use crate::pages::tokens::TokensPage;
-use crate::pages::versions::{VersionDiffPage, VersionPage, VersionsPage};
-use crate::pages::workspace::WorkspacePage;
 use galaxy_core::workspaces::CurrentUser;
 
 /// The HTML document around the app, rendered on the server.
@@ -149,9 +133,10 @@ pub fn App() -> impl IntoView {
         log_out,
         user,
     });
-    // Set once the WASM has hydrated the page: end-to-end tests wait for it before typing.
+    // Set once the WASM has hydrated the page shown — by the lazily loaded route, or by the
+    // not-found page: end-to-end tests wait for it before typing.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    provide_context(routes::Hydrated(hydrated));
 
     // Pages render with their data (SsrMode::Async): complete HTML without JavaScript, and a
     // log-in redirect can still be a real 302.
@@ -161,27 +146,27 @@ pub fn App() -> impl IntoView {
             <Nav/>
             <main class="page" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/new") view=NewAgentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/:id/versions") view=VersionsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/:id/versions/diff") view=VersionDiffPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agents/:id/versions/:version") view=VersionPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/runs") view=RunsListPage ssr=SsrMode::Async/>
-                    <Route path=path!("/runs/compare") view=ComparePage ssr=SsrMode::Async/>
-                    <Route path=path!("/runs/:id") view=RunDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/keys") view=KeysPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/limits") view=LimitsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async/>
-                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<routes::Dashboard>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view={Lazy::<routes::Signup>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents") view={Lazy::<routes::Agents>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/new") view={Lazy::<routes::NewAgent>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id") view={Lazy::<routes::Agent>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions") view={Lazy::<routes::Versions>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions/diff") view={Lazy::<routes::VersionDiff>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id/versions/:version") view={Lazy::<routes::Version>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view={Lazy::<routes::Account>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/runs") view={Lazy::<routes::Runs>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/runs/compare") view={Lazy::<routes::Compare>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/runs/:id") view={Lazy::<routes::RunDetail>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/keys") view={Lazy::<routes::Keys>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/limits") view={Lazy::<routes::Limits>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/prices") view={Lazy::<routes::Prices>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/tokens") view={Lazy::<routes::Tokens>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view={Lazy::<routes::Members>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/workspace") view={Lazy::<routes::Workspace>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:token") view={Lazy::<routes::Invite>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -190,6 +175,7 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn NotFound() -> impl IntoView {
+    routes::mark_hydrated();
     #[cfg(feature = "ssr")]
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         resp.set_status(http::StatusCode::NOT_FOUND);
@@ -207,5 +193,6 @@ fn NotFound() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Lazily loaded routes hydrate once their module is in: the async hydration entry.
+    leptos::mount::hydrate_lazy(App);
 }

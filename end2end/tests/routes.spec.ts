@@ -1,0 +1,54 @@
+// The pages are lazily loaded routes (app/src/routes.rs): a client-side navigation to a page of
+// another group fetches that group's module, once, and shows the page; a module that cannot be
+// loaded — a tab opened before a new deployment removed its build, or a dropped connection —
+// leaves a message and a link that loads the page in full, never a dead page.
+import { expect, test } from '@playwright/test';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+// The service worker would fetch modules itself, out of page.route's reach.
+test.use({ serviceWorkers: 'block' });
+
+test('a navigation to another group fetches its module once and shows the page', async ({ page }) => {
+  await signUp(page, 'Router', uniqueEmail('router'));
+  const modules: string[] = [];
+  page.on('request', (r) => {
+    const m = new URL(r.url()).pathname.match(/^\/pkg\/split_([a-z]+)\./);
+    if (m) modules.push(m[1]);
+  });
+  const nav = page.locator('nav.links');
+  for (const [link, heading, group] of [
+    ['Agents', 'Agents', 'agents'],
+    ['Runs', 'Runs', 'runs'],
+    ['Provider keys', 'Provider keys', 'settings'],
+    ['Prices', 'Prices', 'settings'],
+    ['Dashboard', 'Dashboard', 'dashboard'],
+    ['Agents', 'Agents', 'agents'],
+  ] as const) {
+    await nav.getByRole('link', { name: link, exact: true }).click();
+    await expect(page.getByRole('heading', { name: heading, level: 1 })).toBeVisible();
+    expect(modules.filter((m) => m === group).length, `${group} fetched once`).toBeLessThanOrEqual(1);
+  }
+  // The dashboard's module came with the first load; each other group's on its first visit.
+  expect(modules.sort()).toEqual(['agents', 'runs', 'settings']);
+});
+
+test('a page whose module does not load says so and offers a full load that works', async ({ page }) => {
+  await signUp(page, 'Stale tab', uniqueEmail('stale'));
+  const gone = /\/pkg\/split_settings\./;
+  await page.route(gone, (r) => r.fulfill({ status: 404, body: 'Not Found' }));
+  await page.locator('nav.links').getByRole('link', { name: 'Provider keys' }).click();
+  const alert = page.locator('[data-not-loaded]');
+  await expect(alert).toContainText('This page could not be loaded');
+  await expect(page).toHaveURL(/\/settings\/keys$/);
+  // The rest of the app still works: another group's page opens.
+  await page.locator('nav.links').getByRole('link', { name: 'Agents', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Agents', level: 1 })).toBeVisible();
+  // Back on the broken page, the link loads it in full once the module is there again.
+  await page.locator('nav.links').getByRole('link', { name: 'Provider keys' }).click();
+  await expect(alert).toBeVisible();
+  await page.unroute(gone);
+  await page.getByRole('link', { name: 'Reload the page' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Provider keys', level: 1 })).toBeVisible();
+  await expect(page.locator('[data-not-loaded]')).toHaveCount(0);
+});
