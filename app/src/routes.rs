@@ -1,16 +1,20 @@
 //! The pages as lazily loaded routes. Each page's code (its views, its server-function calls,
 //! the editors and charts only it uses) is split out of the main WASM module into the module of
 //! its group — the public pages, the dashboard, the agent pages, the run pages, the settings —
-//! fetched when a page of the group is first shown. On a first load the server links the
-//! modules of the page it renders as preloads, so they download alongside the main module.
+//! fetched when a page of the group is first shown: on a first load, as soon as the main module
+//! runs, before it hydrates the page.
+//!
+//! The server does not link the page's modules as preloads in the head: downloading them from
+//! the start, alongside the main module, made Lighthouse's performance score worse (dashboard 89 →
+//! 74, agent page 77 → 68: its simulated slow network counts every download started before the
+//! first paint against the largest one) for a gain of one round trip (BENCHMARKS.md "Bundle size").
 //!
 //! Groups, not one module per page: the splitter gives every set of modules that share code a
 //! chunk of its own, and with a module per page that was hundreds of small files (more requests,
 //! worse compression) — see BENCHMARKS.md "Bundle size".
 //!
 //! The split happens in the browser build only (`.ci/lib.sh` links with `--emit-relocs` and runs
-//! `galaxy-wasm-split`); on the server a lazy route is an ordinary async view, which records
-//! its module for those preloads.
+//! `galaxy-wasm-split`); on the server a lazy route is an ordinary async view.
 
 use leptos::prelude::*;
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
@@ -76,8 +80,6 @@ macro_rules! lazy_pages {
             }
 
             async fn view(this: Self) -> AnyView {
-                #[cfg(feature = "ssr")]
-                leptos::prefetch_lazy_fn_on_server(stringify!($group));
                 match $load(this).await {
                     Ok(view) => view,
                     Err(_) => view! { <NotLoaded/> }.into_any(),

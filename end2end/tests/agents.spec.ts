@@ -54,7 +54,9 @@ test('sign up, create an agent, run it in mock mode, and find it all after a rel
 
   // The dashboard's quick run takes the same streamed path and is recorded as a dashboard run.
   await hydrated(page);
+  // Its form is a lazily loaded module of its own: the panel opens it.
   const quick = page.locator('section.quick-run');
+  await quick.getByRole('button', { name: 'Open quick run' }).click();
   await quick.getByLabel('Input').fill('From the dashboard');
   await quick.getByRole('button', { name: 'Run' }).click();
   await expect(quick.locator('.run-result [data-status="succeeded"]')).toBeVisible();

@@ -3,7 +3,7 @@
 // loaded — a tab opened before a new deployment removed its build, or a dropped connection —
 // leaves a message and a link that loads the page in full, never a dead page.
 import { expect, test } from '@playwright/test';
-import { hydrated, signUp, uniqueEmail } from './helpers';
+import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
 
 // The service worker would fetch modules itself, out of page.route's reach.
 test.use({ serviceWorkers: 'block' });
@@ -51,4 +51,25 @@ test('a page whose module does not load says so and offers a full load that work
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Provider keys', level: 1 })).toBeVisible();
   await expect(page.locator('[data-not-loaded]')).toHaveCount(0);
+});
+
+test('the quick run loads its form on opening, and says so when it cannot', async ({ page }) => {
+  await signUp(page, 'Quick', uniqueEmail('quick'));
+  await createAgent(page, { name: 'Quick agent' });
+  await page.goto('/');
+  await hydrated(page);
+  // Not loaded yet: the dashboard came without it.
+  const quick = page.locator('section.quick-run');
+  await expect(quick.getByLabel('Input')).toHaveCount(0);
+  const gone = /\/pkg\/split_agents\./;
+  await page.route(gone, (r) => r.fulfill({ status: 404, body: 'Not Found' }));
+  await quick.getByRole('button', { name: 'Open quick run' }).click();
+  await expect(quick.getByRole('alert')).toContainText('The quick run could not be loaded');
+  // The dashboard itself still works.
+  await page.locator('nav.links').getByRole('link', { name: 'Runs', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Runs', level: 1 })).toBeVisible();
+  await page.unroute(gone);
+  await page.locator('nav.links').getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await quick.getByRole('button', { name: 'Open quick run' }).click();
+  await expect(quick.getByLabel('Input')).toBeEditable();
 });

@@ -3,6 +3,7 @@
 //! limits, a quick run, and the latest runs.
 
 use leptos::prelude::*;
+use leptos::wasm_split::{SplitLoaderError, wasm_split};
 
 use galaxy_core::agents::AgentSummary;
 use leptos::ev::SubmitEvent;
@@ -97,7 +98,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match agents.await {
-                    Ok(list) if !list.is_empty() => Some(view! { <QuickRun list live/> }),
+                    Ok(list) if !list.is_empty() => Some(view! { <QuickRunPanel list live/> }),
                     _ => None,
                 }
             })}
@@ -139,6 +140,45 @@ fn RangeForm(range: ChartRange, chosen: String) -> impl IntoView {
     }
 }
 
+/// The quick run's panel. Its form — the input forms, the validator, the live-run view, the code
+/// the agent pages' test panel also runs — is in the agent pages' lazily loaded module, fetched
+/// when the panel is opened: the dashboard's first load does not carry it (BENCHMARKS.md "Bundle
+/// size"). In a module of its own it would split the code it shares with the agent pages into
+/// more, smaller chunks, and make the agent page's first load larger.
+#[component]
+fn QuickRunPanel(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let list = StoredValue::new(list);
+    view! {
+        <section class="panel quick-run" aria-labelledby="quick-run-title">
+            <h2 id="quick-run-title">"Quick run"</h2>
+            <Show
+                when=move || open.get()
+                fallback=move || view! {
+                    <p class="muted">"Run any agent from here, in mock or live mode, through the same streamed path as its test panel."</p>
+                    <button type="button" class="primary" on:click=move |_| open.set(true)>"Open quick run"</button>
+                }
+            >
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        quick_run(list.get_value(), live).await.unwrap_or_else(|_| view! {
+                            <p class="error" role="alert">
+                                "The quick run could not be loaded: Galaxy may have been updated since this page opened, or the connection dropped. Reload the page to try again."
+                            </p>
+                        }.into_any())
+                    })}
+                </Suspense>
+            </Show>
+        </section>
+    }
+}
+
+/// The quick run's form, in the agent pages' module (see [`QuickRunPanel`]).
+#[wasm_split(agents, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn quick_run(list: Vec<AgentSummary>, live: LiveRun) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <QuickRun list live/> }.into_any())
+}
+
 /// Run any agent from the dashboard, through the same streamed path as the test panel.
 #[component]
 fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
@@ -171,8 +211,6 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
         }
     };
     view! {
-        <section class="panel quick-run">
-            <h2>"Quick run"</h2>
             <form on:submit=on_submit>
                 <div class="row">
                     <label class="grow">"Agent"
@@ -195,7 +233,6 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
                 <RunButtons live/>
             </form>
             <LiveRunView live/>
-        </section>
     }
 }
 
