@@ -15,7 +15,8 @@ const hash = (file) => createHash('sha256').update(fs.readFileSync(file)).digest
 
 // The lazily loaded modules (galaxy-wasm-split): split_<route>.wasm and chunk_<n>.wasm, each
 // named by its own hash; the loader __wasm_split.js that fetches them by those names; the manifest
-// the server reads to preload a page's modules, rewritten to the same names.
+// (which modules each group needs; Leptos reads it, Galaxy links none of them as preloads —
+// app/src/routes.rs), rewritten to the same names.
 const lazy = {};
 for (const name of fs.readdirSync(pkg).filter((n) => /^(split|chunk)_.*\.wasm$/.test(n)).sort()) {
   const stem = name.slice(0, -'.wasm'.length);

@@ -24,12 +24,14 @@ ensure_wasm_bindgen() {
 }
 
 # galaxy-wasm-split (.ci/wasm-split, over the pinned wasm_split_cli_support): splits the bundle
-# at its lazy routes.
-WASM_SPLIT_VERSION="0.2.4"   # must equal the version in .ci/wasm-split/Cargo.toml
+# at its lazy routes. Reinstalled whenever its sources change (a stamp of their hash beside it).
 ensure_wasm_split() {
-  if ! cargo install --list | grep -qx "galaxy-wasm-split v$WASM_SPLIT_VERSION.*"; then
-    log "installing galaxy-wasm-split $WASM_SPLIT_VERSION (a minute or two, once)"
+  local stamp="$HOME/.cargo/galaxy-wasm-split.stamp" sum
+  sum="$(cat "$ROOT"/.ci/wasm-split/Cargo.toml "$ROOT"/.ci/wasm-split/Cargo.lock "$ROOT"/.ci/wasm-split/src/*.rs | sha256sum | cut -d' ' -f1)"
+  if ! command -v galaxy-wasm-split >/dev/null || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    log "installing galaxy-wasm-split (a minute or two, once)"
     cargo install --path "$ROOT/.ci/wasm-split" --locked --force
+    echo "$sum" > "$stamp"
   fi
 }
 
@@ -94,7 +96,7 @@ ensure_redis() {
 
 # Builds the browser bundle into target/site: WASM (size-optimised profile, linked with
 # --emit-relocs, see .cargo/config.toml) → galaxy-wasm-split (the main module plus one chunk per
-# lazy route and chunks of shared code, a loader and a preload manifest) → wasm-bindgen on the
+# lazy route and chunks of shared code, a loader and a manifest) → wasm-bindgen on the
 # main module → wasm-opt -Oz on every module (.ci/wasm-opt.mjs, one process for all), plus the CSS and the public files; then
 # .ci/finish-site.mjs names them by content hash and pre-compresses them.
 build_site() {

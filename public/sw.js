@@ -95,12 +95,16 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(caches.match(url.pathname, { cacheName: STATIC }).then((hit) => hit || fetch(request)));
   }
   if (LAZY.includes(url.pathname)) {
+    // Kept once fetched (answered at once, stored in the background: the module compiles as it
+    // streams in, and a full cache costs a copy, never the load). Only a 200 is kept.
     event.respondWith((async () => {
       const cache = await caches.open(STATIC);
       const hit = await cache.match(url.pathname);
       if (hit) return hit;
       const response = await fetch(request);
-      if (response.ok) await cache.put(url.pathname, response.clone());
+      if (response.status === 200) {
+        event.waitUntil(cache.put(url.pathname, response.clone()).catch(() => {}));
+      }
       return response;
     })());
   }

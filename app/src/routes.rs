@@ -35,6 +35,39 @@ pub fn mark_hydrated() {
     }
 }
 
+/// A page's module that failed to load while the page hydrates (its first load) cannot be shown
+/// in place — the server's markup is there, waiting for its code — so the page is loaded again,
+/// once: sessionStorage remembers the attempt for a minute, and a second failure within it
+/// leaves the server-rendered page as it is (its forms post without the WASM). Typically one
+/// instance of several answered the page while another, still on the previous build, was asked
+/// for the module.
+fn reload_if_hydrating() {
+    #[cfg(feature = "hydrate")]
+    {
+        const KEY: &str = "galaxy-module-reload";
+        let hydrating =
+            use_context::<Hydrated>().is_some_and(|Hydrated(flag)| !flag.get_untracked());
+        if !hydrating {
+            return;
+        }
+        let window = window();
+        // Whole milliseconds: float formatting and parsing would add ~13 KB to the main module.
+        let now = web_sys::js_sys::Date::now() as u64;
+        let storage = window.session_storage().ok().flatten();
+        let last = storage
+            .as_ref()
+            .and_then(|s| s.get_item(KEY).ok().flatten())
+            .and_then(|v| v.parse::<u64>().ok());
+        if last.is_some_and(|t| now.saturating_sub(t) < 60_000) {
+            return;
+        }
+        if let Some(storage) = &storage {
+            let _ = storage.set_item(KEY, &now.to_string());
+        }
+        let _ = window.location().reload();
+    }
+}
+
 /// In place of a page whose module did not load: this build's modules are gone after a new
 /// deployment (a tab opened before it), or the connection dropped. A full load of the page fetches
 /// the current build.
@@ -73,10 +106,13 @@ macro_rules! lazy_pages {
 
             // Loads the group's module before the view is asked for: hydration then finds the
             // view ready. (A view still loading would hydrate as its placeholder, and the
-            // server's markup would not match.) A failed load is tried again by `view`, which
-            // shows the failure.
+            // server's markup would not match.) A failed load: on a first load, the page is
+            // loaded again (see `reload_if_hydrating`); after a navigation, `view` tries once
+            // more and shows the failure.
             async fn preload() {
-                let _ = $preload().await;
+                if $preload().await.is_err() {
+                    reload_if_hydrating();
+                }
             }
 
             async fn view(this: Self) -> AnyView {

@@ -73,3 +73,29 @@ test('the quick run loads its form on opening, and says so when it cannot', asyn
   await quick.getByRole('button', { name: 'Open quick run' }).click();
   await expect(quick.getByLabel('Input')).toBeEditable();
 });
+
+test('a first load whose page module fails is loaded again, once, and works', async ({ page }) => {
+  await signUp(page, 'Flaky', uniqueEmail('flaky'));
+  let loads = 0;
+  page.on('load', () => loads++);
+  // The next full load of the dashboard: its module fails once (an instance on another build,
+  // a dropped connection), then loads.
+  let asked = 0;
+  await page.route(/\/pkg\/split_dashboard\./, (r) => (++asked === 1 ? r.fulfill({ status: 404, body: 'Not Found' }) : r.continue()));
+  await page.goto('/');
+  await hydrated(page);
+  expect(loads, 'the first load and one reload').toBe(2);
+  expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).type)).toBe('reload');
+  await page.locator('nav.links').getByRole('link', { name: 'Runs', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Runs', level: 1 })).toBeVisible();
+  // Failing every time: one reload, then the server's page stays as it is — no reload loop.
+  await page.unrouteAll();
+  await page.route(/\/pkg\/split_dashboard\./, (r) => r.fulfill({ status: 404, body: 'Not Found' }));
+  await page.evaluate(() => sessionStorage.clear());
+  loads = 0;
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible();
+  await page.waitForTimeout(2000);
+  expect(loads, 'the first load and one reload').toBe(2);
+  await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible();
+});

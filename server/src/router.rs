@@ -167,6 +167,8 @@ pub fn router(
 /// `/pkg/*`, the bundle: its brotli or gzip copy when the browser takes it (written at build
 /// time by `.ci/finish-site.mjs`), and — its names carrying a content hash — cached for a year
 /// as immutable (a new build has new names). An unhashed build (development) is revalidated.
+/// A miss is never stored: a module asked of an instance still on another build must be found
+/// once the browser reaches one that has it.
 fn bundle(options: &leptos::config::LeptosOptions) -> Router {
     let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     let cache = if options.hash_files {
@@ -182,7 +184,15 @@ fn bundle(options: &leptos::config::LeptosOptions) -> Router {
         )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
-            HeaderValue::from_static(cache),
+            move |response: &axum::response::Response| {
+                Some(HeaderValue::from_static(
+                    if response.status().is_success() {
+                        cache
+                    } else {
+                        "no-store"
+                    },
+                ))
+            },
         ))
 }
 

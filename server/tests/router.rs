@@ -2026,8 +2026,10 @@ fn a_built_site_is_linked_by_hash_served_precompressed_and_cached_for_good() {
                 "public, max-age=31536000, immutable"
             );
         }
+        // A file this build does not have (another build's module) is a miss never stored.
         let missing = get(r, "/pkg/galaxy.old.wasm", None).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.headers[header::CACHE_CONTROL], "no-store");
         // The service worker is always revalidated; the manifest is there.
         let sw = get(r, "/sw.js", None).await;
         assert_eq!(sw.status, StatusCode::OK);

@@ -3,8 +3,9 @@
 //! `#[lazy_route]`). Writes into `<out-dir>` one `split_*.wasm` per split point, `chunk_*.wasm`
 //! for code shared by several, the loader `__wasm_split.js` (which imports `./galaxy.js`, the
 //! wasm-bindgen glue of the main module) and `__wasm_split_manifest.json` (split point → the
-//! files it needs, which the server links as preloads); and the main module, still to be run
-//! through wasm-bindgen with `--keep-lld-exports`, to `<main-out.wasm>`.
+//! files it needs; Leptos can link them as preloads, Galaxy does not — app/src/routes.rs); and the
+//! main module, still to be run through wasm-bindgen with `--keep-lld-exports`, to
+//! `<main-out.wasm>`.
 
 use std::path::Path;
 use std::process::ExitCode;
