@@ -13,7 +13,8 @@ import { createAgent, hydrated, signUp, uniqueEmail } from './helpers';
 /** The ceilings, in bytes over the wire. */
 const BUDGET = { 'log-in page': 300_000, dashboard: 370_000, 'agent page': 570_000 } as const;
 
-/** Loads `url` and returns the wire bytes of the bundle's files it fetched, per file. */
+/** Runs `load` and returns, per bundle file fetched from the network, its wire bytes and how
+ * many times it was fetched. */
 async function bundleBytes(context: BrowserContext, page: Page, load: () => Promise<unknown>) {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -23,7 +24,7 @@ async function bundleBytes(context: BrowserContext, page: Page, load: () => Prom
   cdp.on('Network.requestServedFromCache', (e) => cached.add(e.requestId));
   cdp.on('Network.responseReceived', (e) => {
     urls.set(e.requestId, new URL(e.response.url).pathname);
-    if (e.response.fromDiskCache || e.response.fromServiceWorker || e.response.fromPrefetchCache) cached.add(e.requestId);
+    if (e.response.fromDiskCache || e.response.fromPrefetchCache) cached.add(e.requestId);
   });
   cdp.on('Network.loadingFinished', (e) => bytes.set(e.requestId, e.encodedDataLength));
   await load();
@@ -31,12 +32,14 @@ async function bundleBytes(context: BrowserContext, page: Page, load: () => Prom
   // The page is interactive; let late module fetches (if any) finish before counting.
   await page.waitForLoadState('networkidle');
   const files: Record<string, number> = {};
+  const fetches: Record<string, number> = {};
   for (const [id, url] of urls) {
     if (!/^\/pkg\/.*\.(js|wasm)$/.test(url)) continue;
     files[url] = (files[url] ?? 0) + (cached.has(id) ? 0 : bytes.get(id) ?? 0);
+    if (!cached.has(id)) fetches[url] = (fetches[url] ?? 0) + 1;
   }
   await cdp.detach();
-  return files;
+  return { files, fetches };
 }
 
 const total = (files: Record<string, number>) => Object.values(files).reduce((a, b) => a + b, 0);
@@ -49,21 +52,15 @@ test('a first load of a page fetches its modules only, within budget; a second d
 
   const pages = [['log-in page', '/login', 'public'], ['dashboard', '/', 'dashboard'], ['agent page', agentUrl, 'agents']] as const;
   for (const [name, url, group] of pages) {
-    // A new context: empty HTTP cache, no service worker — a first visit to this build (signed
-    // out for the log-in page).
-    // The service worker is kept out: its own fetches (the shell it precaches) happen outside
-    // the page and would hide bytes; the HTTP cache alone must make the second load free.
+    // A new context: empty HTTP cache — a first visit to this build (signed out for the log-in
+    // page). The service worker is kept out: its own fetches (the shell it precaches) happen
+    // outside the page and would hide bytes; the HTTP cache alone must make the second load free.
     const context = await browser.newContext({
       serviceWorkers: 'block',
       ...(name === 'log-in page' ? {} : { storageState: state }),
     });
     const fresh = await context.newPage();
-    const fetches: Record<string, number> = {};
-    fresh.on('requestfinished', async (r) => {
-      const path = new URL(r.url()).pathname;
-      if (/^\/pkg\//.test(path) && !(await r.response())?.fromServiceWorker()) fetches[path] = (fetches[path] ?? 0) + 1;
-    });
-    const first = await bundleBytes(context, fresh, () => fresh.goto(url));
+    const { files: first, fetches } = await bundleBytes(context, fresh, () => fresh.goto(url));
     const wasm = Object.keys(first).filter((f) => f.endsWith('.wasm'));
     expect(wasm.some((f) => /^\/pkg\/galaxy\.[0-9a-f]{16}\.wasm$/.test(f)), `${name}: main module`).toBe(true);
     const splits = wasm.filter((f) => f.startsWith('/pkg/split_')).map((f) => f.split('.')[0]);
@@ -78,7 +75,7 @@ test('a first load of a page fetches its modules only, within budget; a second d
       await expect(fresh.locator('section.test-panel').getByLabel('Input')).toBeEditable();
     }
     // The same build again: everything from the cache.
-    const second = await bundleBytes(context, fresh, () => fresh.reload());
+    const { files: second } = await bundleBytes(context, fresh, () => fresh.reload());
     expect(total(second), `${name}: second-load bytes ${JSON.stringify(second)}`).toBe(0);
     await context.close();
   }

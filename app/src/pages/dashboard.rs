@@ -211,28 +211,28 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
         }
     };
     view! {
-            <form on:submit=on_submit>
-                <div class="row">
-                    <label class="grow">"Agent"
-                        <select on:change=move |ev| {
-                            let id = event_target_value(&ev);
-                            input.set(input_for(&id));
-                            agent_id.set(id);
-                        }>
-                            {list.into_iter().map(|a| view! { <option value=a.id.clone()>{a.name.clone()}</option> }).collect_view()}
-                        </select>
-                    </label>
-                    <label>"Mode"
-                        <select on:change=move |ev| mode.set(event_target_value(&ev))>
-                            <option value="mock">"Mock"</option>
-                            <option value="live">"Live"</option>
-                        </select>
-                    </label>
-                </div>
-                {move || view! { <RunInputView input=input.get()/> }}
-                <RunButtons live/>
-            </form>
-            <LiveRunView live/>
+        <form on:submit=on_submit>
+            <div class="row">
+                <label class="grow">"Agent"
+                    <select on:change=move |ev| {
+                        let id = event_target_value(&ev);
+                        input.set(input_for(&id));
+                        agent_id.set(id);
+                    }>
+                        {list.into_iter().map(|a| view! { <option value=a.id.clone()>{a.name.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Mode"
+                    <select on:change=move |ev| mode.set(event_target_value(&ev))>
+                        <option value="mock">"Mock"</option>
+                        <option value="live">"Live"</option>
+                    </select>
+                </label>
+            </div>
+            {move || view! { <RunInputView input=input.get()/> }}
+            <RunButtons live/>
+        </form>
+        <LiveRunView live/>
     }
 }
 
