@@ -2,6 +2,9 @@
 //! the same without JavaScript). Each chart is a `<figure>` with an SVG `role="img"` named by its
 //! `<title>` and described by a `<desc>`, each bar with its own `<title>` (a tooltip and what a
 //! screen reader reads), and the numbers as a data table under "Data".
+//!
+//! Server-only: `get_dashboard` renders them into markup (`api::runs::DashboardView`) and the
+//! dashboard places it, so none of this is compiled into the browser's bundle.
 
 use galaxy_core::charts::{ChartBucket, ChartRange, Charts, TopAgent};
 use galaxy_core::pricing::format_cost;

@@ -5,7 +5,6 @@
 //! ([`AppError::from_core`]) and reach the browser only as a short reference to quote.
 
 use galaxy_core::validation::FieldError;
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +87,7 @@ fn is_form_field(field: &str) -> bool {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = crate::wire::JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         let err = match value {

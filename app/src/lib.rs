@@ -9,8 +9,11 @@
 
 pub mod api;
 pub mod call_agent;
+#[cfg(feature = "ssr")]
 pub mod charts_view;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod dashboard_report;
 pub mod diff_view;
 pub mod error;
 pub mod input_form;
@@ -22,6 +25,7 @@ pub mod schema_editor;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

@@ -1,6 +1,7 @@
 //! The pages as lazily loaded routes. Each page's code (its views, its server-function calls,
 //! the editors and charts only it uses) is split out of the main WASM module into the module of
-//! its group — the public pages, the dashboard, the agent pages, the run pages, the settings —
+//! its group — the public pages, the dashboard, the agent pages, an agent's version history,
+//! the run pages, the settings —
 //! fetched when a page of the group is first shown: on a first load, as soon as the main module
 //! runs, before it hydrates the page.
 //!
@@ -144,6 +145,8 @@ lazy_pages! {
         Agents => agents_view, agents_preload => pages::agents::AgentsPage,
         NewAgent => new_agent_view, new_agent_preload => pages::agent::NewAgentPage,
         Agent => agent_view, agent_preload => pages::agent::AgentPage,
+    }
+    versions {
         Versions => versions_view, versions_preload => pages::versions::VersionsPage,
         VersionDiff => version_diff_view, version_diff_preload => pages::versions::VersionDiffPage,
         Version => version_view, version_preload => pages::versions::VersionPage,

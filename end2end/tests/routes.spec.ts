@@ -33,6 +33,19 @@ test('a navigation to another group fetches its module once and shows the page',
   expect(modules.sort()).toEqual(['agents', 'runs', 'settings']);
 });
 
+test("an agent's version history is a group of its own, fetched when first shown", async ({ page }) => {
+  await signUp(page, 'Versions', uniqueEmail('versions'));
+  await createAgent(page, { name: 'Versioned' });
+  const modules: string[] = [];
+  page.on('request', (r) => {
+    const m = new URL(r.url()).pathname.match(/^\/pkg\/split_([a-z]+)\./);
+    if (m) modules.push(m[1]);
+  });
+  await page.locator('[data-action="versions"]').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Versioned: versions');
+  expect(modules).toEqual(['versions']);
+});
+
 test('a page whose module does not load says so and offers a full load that works', async ({ page }) => {
   await signUp(page, 'Stale tab', uniqueEmail('stale'));
   const gone = /\/pkg\/split_settings\./;

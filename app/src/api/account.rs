@@ -22,7 +22,7 @@ pub struct AccountInfo {
 /// Account events the page shows.
 pub const EVENTS_SHOWN: i64 = 20;
 
-#[server(endpoint = "account_overview")]
+#[server(endpoint = "account_overview", output = crate::wire::Json)]
 pub async fn account_overview() -> Result<AccountInfo, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let me = galaxy_core::workspaces::current_user(&state.db, &actor).await?;
@@ -36,7 +36,7 @@ pub async fn account_overview() -> Result<AccountInfo, AppError> {
 
 /// Changes the password (the current one proves it is you) and ends every other session;
 /// this one continues under a new id. Returns how many other sessions ended.
-#[server(endpoint = "change_password")]
+#[server(endpoint = "change_password", output = crate::wire::Json)]
 pub async fn change_password(
     current_password: Redacted,
     new_password: Redacted,
@@ -61,7 +61,7 @@ pub async fn change_password(
 }
 
 /// Ends every session of the account, this one too, and goes to the log-in page.
-#[server(endpoint = "sign_out_everywhere")]
+#[server(endpoint = "sign_out_everywhere", output = crate::wire::Json)]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let client = crate::session::client(&state).await;
@@ -73,7 +73,7 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
 
 /// Confirms the password: for the next while (the operator's re-auth window) provider keys
 /// can be added, rotated and revoked without asking again.
-#[server(endpoint = "confirm_password")]
+#[server(endpoint = "confirm_password", output = crate::wire::Json)]
 pub async fn confirm_password(password: Redacted) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let client = crate::session::client(&state).await;
@@ -92,7 +92,7 @@ pub async fn confirm_password(password: Redacted) -> Result<(), AppError> {
 
 /// Ends every other session of the account (other browsers, other devices); this one stays.
 /// Returns how many ended.
-#[server(endpoint = "sign_out_other_sessions")]
+#[server(endpoint = "sign_out_other_sessions", output = crate::wire::Json)]
 pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let client = crate::session::client(&state).await;
@@ -104,7 +104,7 @@ pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
 }
 
 /// Changes the display name the account shows to its workspaces.
-#[server(endpoint = "rename_account")]
+#[server(endpoint = "rename_account", output = crate::wire::Json)]
 pub async fn rename_account(display_name: String) -> Result<String, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::auth::rename_account(&state.db, &actor.user_id, &display_name).await?)

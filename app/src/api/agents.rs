@@ -5,20 +5,20 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[server(endpoint = "list_agents")]
+#[server(endpoint = "list_agents", output = crate::wire::Json)]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::agents::list_agents(&state.db, &actor).await?)
 }
 
-#[server(endpoint = "get_agent")]
+#[server(endpoint = "get_agent", output = crate::wire::Json)]
 pub async fn get_agent(id: String) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::agents::get_agent(&state.db, &actor, &id).await?)
 }
 
 /// Creates (no `id`) or updates an agent; on success goes to the agent's page.
-#[server(endpoint = "save_agent")]
+#[server(endpoint = "save_agent", output = crate::wire::Json)]
 pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let rules = state.runs.save_rules();
@@ -33,7 +33,7 @@ pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, 
 }
 
 /// Deletes an agent (its runs stay on record) and goes to the agents list.
-#[server(endpoint = "delete_agent")]
+#[server(endpoint = "delete_agent", output = crate::wire::Json)]
 pub async fn delete_agent(id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::agents::delete_agent(&state.db, &actor, &id).await?;
@@ -43,7 +43,7 @@ pub async fn delete_agent(id: String) -> Result<(), AppError> {
 
 /// Which input fields a prompt template uses, and which the input schema does not define.
 /// Answers with the template's compile error rather than failing, so the builder can show it.
-#[server(endpoint = "template_report")]
+#[server(endpoint = "template_report", output = crate::wire::Json)]
 pub async fn template_report(
     template: String,
     input_schema: String,
@@ -61,7 +61,7 @@ pub async fn template_report(
 
 /// The URL API callers reach this server at: `--public-url`, or else the host this request was
 /// sent to (for the agent page's "Call this agent" examples).
-#[server(endpoint = "api_base_url")]
+#[server(endpoint = "api_base_url", output = crate::wire::Json)]
 pub async fn api_base_url() -> Result<String, AppError> {
     let (state, _) = crate::session::require_actor().await?;
     if let Some(url) = &state.access.public_url {
@@ -93,7 +93,7 @@ pub async fn api_base_url() -> Result<String, AppError> {
 
 /// An agent's history, newest first, a page at a time (`before`: the previous page's
 /// `next_before`; blank for the newest). Any member.
-#[server(endpoint = "list_agent_versions")]
+#[server(endpoint = "list_agent_versions", output = crate::wire::Json)]
 pub async fn list_agent_versions(
     id: String,
     before: String,
@@ -134,7 +134,7 @@ pub struct SchemaCheck {
 
 /// The builder's output schema (as typed) against the agent's last outputs — `None` when it is
 /// the schema the API runs now, or is empty or not a schema yet (the field says why).
-#[server(endpoint = "output_schema_check")]
+#[server(endpoint = "output_schema_check", output = crate::wire::Json)]
 pub async fn output_schema_check(
     id: String,
     output_schema: String,
@@ -179,7 +179,7 @@ pub struct VersionView {
 }
 
 /// One version of an agent (any member).
-#[server(endpoint = "get_agent_version")]
+#[server(endpoint = "get_agent_version", output = crate::wire::Json)]
 pub async fn get_agent_version(id: String, version: String) -> Result<VersionView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::agents::get_agent(&state.db, &actor, &id).await?;
@@ -224,7 +224,7 @@ pub struct VersionDiff {
     pub diff: galaxy_core::diff::Bounded<Vec<galaxy_core::diff::FieldDiff>>,
 }
 
-#[server(endpoint = "diff_agent_versions")]
+#[server(endpoint = "diff_agent_versions", output = crate::wire::Json)]
 pub async fn diff_agent_versions(
     id: String,
     a: String,
@@ -255,7 +255,7 @@ pub async fn diff_agent_versions(
 }
 
 /// Restores a version: saves a new version equal to it, then opens the agent.
-#[server(endpoint = "restore_agent_version")]
+#[server(endpoint = "restore_agent_version", output = crate::wire::Json)]
 pub async fn restore_agent_version(id: String, version: i64) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let rules = state.runs.save_rules();
@@ -267,7 +267,7 @@ pub async fn restore_agent_version(id: String, version: i64) -> Result<Agent, Ap
 
 /// Publishes a version (the one API calls run), or — `version` blank — lets the API run the
 /// latest; then opens the agent's versions.
-#[server(endpoint = "publish_agent_version")]
+#[server(endpoint = "publish_agent_version", output = crate::wire::Json)]
 pub async fn publish_agent_version(id: String, version: String) -> Result<Agent, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let version = version_number(&version, "version")?;

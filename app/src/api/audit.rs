@@ -63,7 +63,7 @@ pub struct AuditView {
     pub actors: Vec<(String, String)>,
 }
 
-#[server(endpoint = "list_audit")]
+#[server(endpoint = "list_audit", output = crate::wire::Json)]
 pub async fn list_audit(#[server(default)] filters: AuditFilters) -> Result<AuditView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::require_admin(&actor)?;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 
 /// The signed-in user, or `None` for a visitor.
-#[server(endpoint = "get_current_user")]
+#[server(endpoint = "get_current_user", output = crate::wire::Json)]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = crate::session::state()?;
     match crate::session::current_actor(&state).await? {
@@ -33,7 +33,7 @@ pub fn landing(next: &str) -> &str {
 
 /// Creates an account with a personal workspace, signs it in, and goes to the dashboard (or
 /// back to `next`, a path of this site).
-#[server(endpoint = "sign_up")]
+#[server(endpoint = "sign_up", output = crate::wire::Json)]
 pub async fn sign_up(
     email: String,
     display_name: String,
@@ -59,7 +59,7 @@ pub async fn sign_up(
 
 /// Checks the credentials, signs in under a fresh session id, and goes to the dashboard (or
 /// back to `next`).
-#[server(endpoint = "log_in")]
+#[server(endpoint = "log_in", output = crate::wire::Json)]
 pub async fn log_in(
     email: String,
     password: Redacted,
@@ -78,7 +78,7 @@ pub async fn log_in(
 }
 
 /// Ends the session (recorded on the account) and goes to the log-in page.
-#[server(endpoint = "log_out")]
+#[server(endpoint = "log_out", output = crate::wire::Json)]
 pub async fn log_out() -> Result<(), AppError> {
     let state = crate::session::state()?;
     if let Some(actor) = crate::session::current_actor(&state).await? {

@@ -9,20 +9,20 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[server(endpoint = "list_keys")]
+#[server(endpoint = "list_keys", output = crate::wire::Json)]
 pub async fn list_keys() -> Result<Vec<CredentialSummary>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::credentials::list_credentials(&state.db, &actor).await?)
 }
 
 /// Providers with a usable key: what live mode can run (any member may ask).
-#[server(endpoint = "live_providers")]
+#[server(endpoint = "live_providers", output = crate::wire::Json)]
 pub async fn live_providers() -> Result<Vec<ProviderKind>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::credentials::providers_with_keys(&state.db, &actor).await?)
 }
 
-#[server(endpoint = "add_key")]
+#[server(endpoint = "add_key", output = crate::wire::Json)]
 pub async fn add_key(
     provider: String,
     label: String,
@@ -48,7 +48,7 @@ pub async fn add_key(
     .await?)
 }
 
-#[server(endpoint = "rotate_key")]
+#[server(endpoint = "rotate_key", output = crate::wire::Json)]
 pub async fn rotate_key(id: String, api_key: Redacted) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::require_admin(&actor)?;
@@ -63,7 +63,7 @@ pub async fn rotate_key(id: String, api_key: Redacted) -> Result<CredentialSumma
     .await?)
 }
 
-#[server(endpoint = "revoke_key")]
+#[server(endpoint = "revoke_key", output = crate::wire::Json)]
 pub async fn revoke_key(id: String) -> Result<CredentialSummary, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::require_admin(&actor)?;
@@ -72,7 +72,7 @@ pub async fn revoke_key(id: String) -> Result<CredentialSummary, AppError> {
 }
 
 /// A real, cheap provider call (list models) with the stored key.
-#[server(endpoint = "test_key")]
+#[server(endpoint = "test_key", output = crate::wire::Json)]
 pub async fn test_key(id: String) -> Result<galaxy_core::credentials::KeyTest, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(

@@ -7,7 +7,7 @@ use crate::error::AppError;
 
 /// The month so far — limits, spend, reservations, rate windows — for any member (the Settings
 /// page and the dashboard show it).
-#[server(endpoint = "get_usage")]
+#[server(endpoint = "get_usage", output = crate::wire::Json)]
 pub async fn get_usage() -> Result<UsageView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::limits::usage(&state.db, &actor, Some(&state.limits)).await?)
@@ -15,7 +15,7 @@ pub async fn get_usage() -> Result<UsageView, AppError> {
 
 /// Saves the workspace's limits (admins and owners; audited). Empty fields are no limit;
 /// `hard_cap` is the checkbox (present when ticked).
-#[server(endpoint = "save_limits")]
+#[server(endpoint = "save_limits", output = crate::wire::Json)]
 pub async fn save_limits(
     requests_per_minute: String,
     tokens_per_minute: String,
@@ -42,14 +42,14 @@ pub async fn save_limits(
 }
 
 /// What a live run of the agent on `input` would cost, and what is left of the budget.
-#[server(endpoint = "estimate_run")]
+#[server(endpoint = "estimate_run", output = crate::wire::Json)]
 pub async fn estimate_run(agent_id: String, input: String) -> Result<RunEstimate, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(state.runs.estimate(&actor, &agent_id, &input).await?)
 }
 
 /// The budget alert for admins (`None` for everyone else, and when signed out).
-#[server(endpoint = "get_budget_alert")]
+#[server(endpoint = "get_budget_alert", output = crate::wire::Json)]
 pub async fn get_budget_alert() -> Result<Option<BudgetAlert>, AppError> {
     let state = crate::session::state()?;
     match crate::session::current_actor(&state).await? {
@@ -76,7 +76,7 @@ fn target(text: &str) -> Result<(galaxy_core::limits::OverrideKind, String), App
 }
 
 /// Sets one agent's or API token's own limits (admins and owners; audited).
-#[server(endpoint = "save_override")]
+#[server(endpoint = "save_override", output = crate::wire::Json)]
 pub async fn save_override(
     target: String,
     requests_per_minute: String,
@@ -96,7 +96,7 @@ pub async fn save_override(
 }
 
 /// Removes one agent's or API token's own limits (admins and owners; audited).
-#[server(endpoint = "delete_override")]
+#[server(endpoint = "delete_override", output = crate::wire::Json)]
 pub async fn delete_override(target: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::require_admin(&actor)?;

@@ -20,7 +20,7 @@ pub struct MembersView {
 }
 
 /// The workspace's members (any member) and, for admins, its pending invitations.
-#[server(endpoint = "list_members")]
+#[server(endpoint = "list_members", output = crate::wire::Json)]
 pub async fn list_members() -> Result<MembersView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let members = galaxy_core::members::list_members(&state.db, &actor).await?;
@@ -48,7 +48,7 @@ fn role_of(text: &str) -> Result<Role, AppError> {
 }
 
 /// Makes an invitation link giving `role` (admins and owners): its token is answered once.
-#[server(endpoint = "create_invite")]
+#[server(endpoint = "create_invite", output = crate::wire::Json)]
 pub async fn create_invite(role: String) -> Result<NewInvite, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let role = role_of(&role)?;
@@ -58,7 +58,7 @@ pub async fn create_invite(role: String) -> Result<NewInvite, AppError> {
 }
 
 /// Revokes a pending invitation (admins and owners).
-#[server(endpoint = "revoke_invite")]
+#[server(endpoint = "revoke_invite", output = crate::wire::Json)]
 pub async fn revoke_invite(id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::members::revoke_invite(&state.db, &actor, &id).await?;
@@ -67,7 +67,7 @@ pub async fn revoke_invite(id: String) -> Result<(), AppError> {
 }
 
 /// Gives a member another role (admins and owners, within the rules of `galaxy_core::members`).
-#[server(endpoint = "change_member_role")]
+#[server(endpoint = "change_member_role", output = crate::wire::Json)]
 pub async fn change_member_role(user_id: String, role: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let role = role_of(&role)?;
@@ -79,7 +79,7 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<(), App
 
 /// Removes a member (admins and owners), or leaves when `user_id` is the caller; someone who
 /// left goes to another workspace of theirs.
-#[server(endpoint = "remove_member")]
+#[server(endpoint = "remove_member", output = crate::wire::Json)]
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     if user_id != actor.user_id {
@@ -106,7 +106,7 @@ pub struct InvitePage {
     pub signed_in: bool,
 }
 
-#[server(endpoint = "invite_info")]
+#[server(endpoint = "invite_info", output = crate::wire::Json)]
 pub async fn invite_info(token: String) -> Result<InvitePage, AppError> {
     let state = crate::session::state()?;
     let info = galaxy_core::members::invite_info(&state.db, &token).await?;
@@ -115,7 +115,7 @@ pub async fn invite_info(token: String) -> Result<InvitePage, AppError> {
 }
 
 /// Joins the invitation's workspace (signed in), switches to it, and goes to its dashboard.
-#[server(endpoint = "accept_invite")]
+#[server(endpoint = "accept_invite", output = crate::wire::Json)]
 pub async fn accept_invite(token: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let workspace = galaxy_core::members::accept_invite(&state.db, &actor.user_id, &token).await?;

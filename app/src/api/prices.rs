@@ -5,13 +5,13 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[server(endpoint = "list_prices")]
+#[server(endpoint = "list_prices", output = crate::wire::Json)]
 pub async fn list_prices() -> Result<Vec<ModelPrice>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::pricing::workspace_prices(&state.db, &actor.workspace_id).await?)
 }
 
-#[server(endpoint = "set_price")]
+#[server(endpoint = "set_price", output = crate::wire::Json)]
 pub async fn set_price(
     provider: String,
     model: String,
@@ -30,7 +30,7 @@ pub async fn set_price(
     .await?)
 }
 
-#[server(endpoint = "delete_price")]
+#[server(endpoint = "delete_price", output = crate::wire::Json)]
 pub async fn delete_price(provider: String, model: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::pricing::delete_price_override(&state.db, &actor, &provider, &model).await?)

@@ -1,6 +1,6 @@
 //! Running agents and reading runs: thin adapters over the run pipeline (`galaxy_core::runs`).
 
-use galaxy_core::charts::DashboardStats;
+use galaxy_core::charts::ChartRange;
 use galaxy_core::runs::RunView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{StreamingText, TextStream};
@@ -9,13 +9,52 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 /// One line of a streamed run (newline-delimited JSON).
+///
+/// Written with the `type` first (`{"type":"delta","text":"…"}`); read through [`Line`], a flat
+/// struct: serde's own reading of a tagged enum buffers each line in a generic `Content` tree
+/// first, and that path compiled a second copy of `RunView`'s and `AppError`'s decoders into the
+/// browser's bundle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "Line")]
 pub enum StreamMessage {
     Started { run_id: String },
     Delta { text: String },
     Finished { run: Box<RunView> },
     Error { error: AppError },
+}
+
+/// A [`StreamMessage`] as read: the tag and whichever field its kind has.
+#[derive(Deserialize)]
+struct Line {
+    #[serde(rename = "type")]
+    kind: LineKind,
+    run_id: Option<String>,
+    text: Option<String>,
+    run: Option<Box<RunView>>,
+    error: Option<AppError>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LineKind {
+    Started,
+    Delta,
+    Finished,
+    Error,
+}
+
+impl TryFrom<Line> for StreamMessage {
+    type Error = &'static str;
+
+    fn try_from(line: Line) -> Result<StreamMessage, &'static str> {
+        match line.kind {
+            LineKind::Started => line.run_id.map(|run_id| StreamMessage::Started { run_id }),
+            LineKind::Delta => line.text.map(|text| StreamMessage::Delta { text }),
+            LineKind::Finished => line.run.map(|run| StreamMessage::Finished { run }),
+            LineKind::Error => line.error.map(|error| StreamMessage::Error { error }),
+        }
+        .ok_or("a stream line without the field its type needs")
+    }
 }
 
 impl StreamMessage {
@@ -63,7 +102,7 @@ impl serde_json::ser::Formatter for AsciiJson {
 /// Runs an agent and answers with the finished run (no streaming; forms without JavaScript and
 /// simple clients). `mode` is `mock` or `live`. The run goes on and is recorded if the client
 /// goes away.
-#[server(endpoint = "run_agent")]
+#[server(endpoint = "run_agent", output = crate::wire::Json)]
 pub async fn run_agent(agent_id: String, input: String, mode: String) -> Result<RunView, AppError> {
     use galaxy_core::runs::{RunRequest, RunTrigger};
     let (state, actor) = crate::session::require_actor().await?;
@@ -149,14 +188,14 @@ pub async fn run_agent_stream(
 }
 
 /// Stops a running run of the caller's workspace.
-#[server(endpoint = "cancel_run")]
+#[server(endpoint = "cancel_run", output = crate::wire::Json)]
 pub async fn cancel_run(run_id: String) -> Result<bool, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(state.runs.cancel(&actor, &run_id).await?)
 }
 
 /// The latest runs of one agent.
-#[server(endpoint = "list_agent_runs")]
+#[server(endpoint = "list_agent_runs", output = crate::wire::Json)]
 pub async fn list_agent_runs(agent_id: String) -> Result<Vec<RunView>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::runs::list_runs(&state.db, &actor, Some(&agent_id), 20).await?)
@@ -177,7 +216,7 @@ pub struct RunDetail {
 
 /// A run of the caller's workspace with its attempts (any member; `NotFound` for any other
 /// workspace's run).
-#[server(endpoint = "get_run_detail")]
+#[server(endpoint = "get_run_detail", output = crate::wire::Json)]
 pub async fn get_run_detail(id: String) -> Result<RunDetail, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let run = galaxy_core::runs::get_run(&state.db, &actor, &id).await?;
@@ -202,7 +241,7 @@ pub async fn get_run_detail(id: String) -> Result<RunDetail, AppError> {
 
 /// Two runs of the caller's workspace side by side: their configuration diff, output diff and
 /// the deltas (any member).
-#[server(endpoint = "compare_runs")]
+#[server(endpoint = "compare_runs", output = crate::wire::Json)]
 pub async fn compare_runs(
     a: String,
     b: String,
@@ -215,7 +254,7 @@ pub async fn compare_runs(
 /// Replays a run: its input again on the latest version (`version` blank) or the version named,
 /// with the version's model (`model` blank) or another, in `mode`; then opens the two runs
 /// side by side (`/runs/compare?a=<replayed>&b=<new>`). Waits for the new run to end.
-#[server(endpoint = "replay_run")]
+#[server(endpoint = "replay_run", output = crate::wire::Json)]
 pub async fn replay_run(
     run_id: String,
     version: String,
@@ -393,7 +432,7 @@ pub fn run_query(
 }
 
 /// The workspace's runs, newest first, filtered, a page at a time. Any member.
-#[server(endpoint = "list_runs_page")]
+#[server(endpoint = "list_runs_page", output = crate::wire::Json)]
 pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let query = run_query(filters, RUNS_PAGE).map_err(galaxy_core::CoreError::Validation)?;
@@ -404,14 +443,32 @@ pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppErro
     })
 }
 
+/// The dashboard as the browser gets it: the range's totals, what it shows (for the range
+/// form), and the report already drawn (`crate::dashboard_report`: totals, charts, latest runs,
+/// spend and limits — static markup, so the drawing code stays out of the WASM).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub agents: i64,
+    /// Runs in the range (of the agent chosen, or the workspace).
+    pub runs: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub total_tokens: i64,
+    pub cost_micros: i64,
+    pub range: ChartRange,
+    /// The agent chosen (`None`: the workspace).
+    pub agent_id: Option<String>,
+    /// The report's markup, rendered by the server.
+    pub report_html: String,
+}
+
 /// The dashboard over `range` (`24h`, `7d` or `30d`; blank: 7 days), for one agent (`agent`, id
 /// or slug) or the whole workspace (blank). Any member.
-#[server(endpoint = "get_dashboard")]
+#[server(endpoint = "get_dashboard", output = crate::wire::Json)]
 pub async fn get_dashboard(
     #[server(default)] range: String,
     #[server(default)] agent: String,
-) -> Result<DashboardStats, AppError> {
-    use galaxy_core::charts::ChartRange;
+) -> Result<DashboardView, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let range = match range.trim() {
         "" => ChartRange::Week,
@@ -423,7 +480,22 @@ pub async fn get_dashboard(
         })?,
     };
     let agent = Some(agent.trim()).filter(|a| !a.is_empty());
-    Ok(galaxy_core::charts::dashboard(&state.db, &actor, range, agent).await?)
+    let stats = galaxy_core::charts::dashboard(&state.db, &actor, range, agent).await?;
+    // Spend and limits are part of the report when they can be read; the rest stands without.
+    let usage = galaxy_core::limits::usage(&state.db, &actor, Some(&state.limits))
+        .await
+        .ok();
+    Ok(DashboardView {
+        agents: stats.agents,
+        runs: stats.runs,
+        succeeded: stats.succeeded,
+        failed: stats.failed,
+        total_tokens: stats.total_tokens,
+        cost_micros: stats.cost_micros,
+        range: stats.charts.range,
+        agent_id: stats.charts.agent_id.clone(),
+        report_html: crate::dashboard_report::render(stats, usage),
+    })
 }
 
 #[cfg(test)]
@@ -444,6 +516,35 @@ mod tests {
         );
         let back: StreamMessage = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn every_kind_reads_back_and_a_line_missing_its_field_is_refused() {
+        use crate::error::AppError;
+        for message in [
+            StreamMessage::Started {
+                run_id: "r1".to_owned(),
+            },
+            StreamMessage::Delta {
+                text: "hi".to_owned(),
+            },
+            StreamMessage::Error {
+                error: AppError::Request,
+            },
+        ] {
+            let line = message.line();
+            assert!(line.starts_with("{\"type\":"), "{line}");
+            let back: StreamMessage = serde_json::from_str(line.trim()).unwrap();
+            assert_eq!(back, message);
+        }
+        for bad in [
+            r#"{"type":"delta"}"#,
+            r#"{"type":"started","text":"x"}"#,
+            r#"{"type":"other","text":"x"}"#,
+            r#"{"text":"x"}"#,
+        ] {
+            assert!(serde_json::from_str::<StreamMessage>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[server(endpoint = "list_api_tokens")]
+#[server(endpoint = "list_api_tokens", output = crate::wire::Json)]
 pub async fn list_api_tokens() -> Result<Vec<ApiTokenSummary>, AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     Ok(galaxy_core::api_tokens::list_tokens(&state.db, &actor).await?)
@@ -15,7 +15,7 @@ pub async fn list_api_tokens() -> Result<Vec<ApiTokenSummary>, AppError> {
 
 /// Creates a token; `scopes` are `run`, `read`, `admin`; `expires_in_days` is a whole number
 /// of days or `never`. The answer holds the token: the only time it is shown.
-#[server(endpoint = "create_api_token")]
+#[server(endpoint = "create_api_token", output = crate::wire::Json)]
 pub async fn create_api_token(
     name: String,
     #[server(default)] scopes: Vec<String>,
@@ -30,7 +30,7 @@ pub async fn create_api_token(
     )
 }
 
-#[server(endpoint = "revoke_api_token")]
+#[server(endpoint = "revoke_api_token", output = crate::wire::Json)]
 pub async fn revoke_api_token(id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::require_admin(&actor)?;

@@ -8,7 +8,7 @@ use crate::error::AppError;
 
 /// Makes `workspace_id` the session's workspace (one the caller belongs to) and goes to the
 /// dashboard.
-#[server(endpoint = "switch_workspace")]
+#[server(endpoint = "switch_workspace", output = crate::wire::Json)]
 pub async fn switch_workspace(workspace_id: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::workspaces::load_actor(&state.db, &actor.user_id, &workspace_id)
@@ -20,7 +20,7 @@ pub async fn switch_workspace(workspace_id: String) -> Result<(), AppError> {
 }
 
 /// Creates a workspace owned by the caller, switches to it, and goes to its dashboard.
-#[server(endpoint = "create_workspace")]
+#[server(endpoint = "create_workspace", output = crate::wire::Json)]
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     let created = galaxy_core::members::create_workspace(&state.db, &actor, &name).await?;
@@ -30,7 +30,7 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
 }
 
 /// Renames the current workspace (owners).
-#[server(endpoint = "rename_workspace")]
+#[server(endpoint = "rename_workspace", output = crate::wire::Json)]
 pub async fn rename_workspace(name: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     galaxy_core::members::rename_workspace(&state.db, &actor, &name).await?;
@@ -40,7 +40,7 @@ pub async fn rename_workspace(name: String) -> Result<(), AppError> {
 
 /// Deletes the current workspace and all in it, once `confirm` repeats its name (owners);
 /// the session moves to another workspace of the caller's.
-#[server(endpoint = "delete_workspace")]
+#[server(endpoint = "delete_workspace", output = crate::wire::Json)]
 pub async fn delete_workspace(confirm: String) -> Result<(), AppError> {
     let (state, actor) = crate::session::require_actor().await?;
     crate::session::require_recent_password(&state).await?;

@@ -1,6 +1,11 @@
 //! The dashboard: the range's totals and charts (24 h, 7 d or 30 d; the workspace or one agent —
 //! chosen by a plain GET form, `/?range=30d&agent=…`, so it works without JavaScript), spend and
 //! limits, a quick run, and the latest runs.
+//!
+//! The report — totals, charts, latest runs, spend and limits — is static markup the server
+//! draws (`crate::dashboard_report`, through `get_dashboard`); this page places it and owns what
+//! is interactive: the range form and the quick run. The drawing code stays out of the
+//! browser's bundle (BENCHMARKS.md "Bundle size").
 
 use leptos::prelude::*;
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
@@ -9,10 +14,8 @@ use galaxy_core::agents::AgentSummary;
 use leptos::ev::SubmitEvent;
 
 use crate::api::agents::list_agents;
-use crate::api::limits::get_usage;
 use crate::api::runs::get_dashboard;
-use crate::charts_view::DashboardCharts;
-use crate::components::{ErrorNotice, RunsTable};
+use crate::components::ErrorNotice;
 use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 use galaxy_core::charts::ChartRange;
@@ -34,65 +37,21 @@ pub fn DashboardPage() -> impl IntoView {
         |(_, range, agent)| get_dashboard(range, agent),
     );
     let agents = Resource::new(|| (), |_| list_agents());
-    let usage = Resource::new(move || live.version.get(), |_| get_usage());
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stats.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    Ok(s) => {
-                        let success_rate = if s.runs > 0 {
-                            format!("{:.0}%", 100.0 * s.succeeded as f64 / s.runs as f64)
-                        } else {
-                            "—".to_owned()
-                        };
-                        let latency = match (s.charts.total.p50_ms, s.charts.total.p95_ms) {
-                            (Some(p50), Some(p95)) if p95 != i64::MAX => format!("≤ {p50} / {p95} ms"),
-                            _ => "—".to_owned(),
-                        };
-                        let range = s.charts.range;
-                        let chosen = s.charts.agent_id.clone().unwrap_or_default();
-                        view! {
-                            <div class="panel-head">
-                                <h1>"Dashboard"</h1>
-                                <RangeForm range chosen/>
-                            </div>
-                            <p class="muted small" data-range=range.as_str()>{range.label()}" (UTC)"</p>
-                            <div class="cards">
-                                <div class="card"><span class="label">"Agents"</span><span class="value" data-stat="agents">{s.agents}</span></div>
-                                <div class="card"><span class="label">"Runs"</span><span class="value" data-stat="runs">{s.runs}</span></div>
-                                <div class="card"><span class="label">"Succeeded"</span><span class="value" data-stat="succeeded">{success_rate}</span></div>
-                                <div class="card"><span class="label">"Failed"</span><span class="value" data-stat="failed">{s.failed}</span></div>
-                                <div class="card"><span class="label">"Tokens"</span><span class="value" data-stat="tokens">{s.total_tokens}</span></div>
-                                <div class="card"><span class="label">"Cost"</span><span class="value" data-stat="cost">{galaxy_core::pricing::format_cost(Some(s.cost_micros))}</span></div>
-                                <div class="card"><span class="label">"Latency p50 / p95"</span><span class="value" data-stat="latency">{latency}</span></div>
-                            </div>
-                            <section class="panel">
-                                <DashboardCharts charts=s.charts/>
-                            </section>
-                            <section class="panel">
-                                <div class="panel-head">
-                                    <h2>"Latest runs"</h2>
-                                    <a class="button" href="/agents/new">"New agent"</a>
-                                </div>
-                                {if s.agents == 0 && s.runs == 0 {
-                                    view! {
-                                        <p>"No agents yet. " <a href="/agents/new">"Create your first agent"</a>
-                                        " and run it in mock mode — no provider key needed."</p>
-                                    }.into_any()
-                                } else {
-                                    view! { <RunsTable runs=s.recent show_agent=true/> }.into_any()
-                                }}
-                            </section>
-                        }
-                        .into_any()
+                    Ok(s) => view! {
+                        <div class="panel-head">
+                            <h1>"Dashboard"</h1>
+                            <RangeForm range=s.range chosen=s.agent_id.unwrap_or_default()/>
+                        </div>
+                        // Drawn by the server (see the module docs).
+                        <div class="report" inner_html=s.report_html></div>
                     }
+                    .into_any(),
                 }
-            })}
-        </Suspense>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                usage.await.ok().map(|u| view! { <Headroom usage=u/> })
             })}
         </Suspense>
         <Suspense fallback=|| ()>
@@ -233,42 +192,5 @@ fn QuickRun(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
             <RunButtons live/>
         </form>
         <LiveRunView live/>
-    }
-}
-
-/// Spend this month against the budget, and what is left of the rate windows.
-#[component]
-fn Headroom(usage: galaxy_core::limits::UsageView) -> impl IntoView {
-    let rate = |w: Option<galaxy_core::limits::RateWindow>, unit: &str| {
-        w.map_or_else(
-            || format!("{unit}: no limit"),
-            |w| {
-                format!(
-                    "{unit}: {} of {} available (limit {}/min)",
-                    w.remaining, w.capacity, w.per_minute
-                )
-            },
-        )
-    };
-    view! {
-        <section class="panel headroom">
-            <div class="panel-head">
-                <h2>"Spend and limits"</h2>
-                <a href="/settings/limits">"Limits & budget"</a>
-            </div>
-            {if usage.limits.monthly_budget_micros.is_some() {
-                view! { <crate::pages::limits::SpendBar usage=usage.clone()/> }.into_any()
-            } else {
-                view! {
-                    <p data-usage="bar">{format!(
-                        "{} spent this month (no budget set).",
-                        galaxy_core::pricing::format_cost(Some(usage.spent_micros))
-                    )}</p>
-                }.into_any()
-            }}
-            <p class="small muted" data-usage="headroom">
-                {rate(usage.requests, "Requests")} " · " {rate(usage.tokens_window, "Tokens")}
-            </p>
-        </section>
     }
 }

@@ -329,7 +329,50 @@ fn the_dashboard_draws_its_charts_without_javascript() {
             .await
             .json();
         assert_eq!(mine["runs"], 0);
-        assert_eq!(mine["charts"]["top_by_runs"], serde_json::json!([]));
+        // The charts arrive drawn: the outsider's top list is empty, not the owner's.
+        let html = mine["report_html"].as_str().unwrap();
+        let top = html.split("data-top=\"runs\"").nth(1).unwrap();
+        assert!(
+            top.contains("No runs in this range.") && !top.contains("Charted"),
+            "{top}"
+        );
+    })
+}
+
+/// The dashboard's report is markup the browser places as it is: everything people typed in it
+/// is escaped by the server's renderer, in the page and in the answer a range change fetches.
+#[test]
+fn the_dashboard_report_escapes_what_people_typed() {
+    run(async {
+        let t = sqlite_app().await;
+        let r = &t.app.router;
+        let owner = sign_up(r, "escape@example.com").await;
+        let name = "<img src=x onerror=alert(1)> & co";
+        let agent = create_agent(r, &owner, name).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        mock_run(r, &owner, &agent, "hello").await;
+        let dash = call(r, "get_dashboard", &[("range", "24h")], Some(&owner))
+            .await
+            .json();
+        let html = dash["report_html"].as_str().unwrap();
+        // In the top lists and the latest runs, as text.
+        assert!(
+            html.matches("&lt;img src=x onerror=alert(1)&gt; &amp; co")
+                .count()
+                >= 2,
+            "{html}"
+        );
+        assert!(
+            !html.contains("<img") && !html.contains("<script"),
+            "{html}"
+        );
+        assert_eq!(dash["runs"], 1);
+        assert_eq!(dash["range"], "24h");
+        let page = get(r, "/?range=24h", Some(&owner)).await;
+        assert!(!page.body.contains("<img src=x"), "{}", page.body);
+        assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
     })
 }
 
