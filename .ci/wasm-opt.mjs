@@ -10,6 +10,7 @@ const features = F.MutableGlobals | F.SignExt | F.BulkMemory | F.BulkMemoryOpt |
   | F.ReferenceTypes | F.Multivalue | F.CallIndirectOverlong;
 binaryen.setOptimizeLevel(2);
 binaryen.setShrinkLevel(2);
+if (process.env.GALAXY_WASM_NAMES) binaryen.setDebugInfo(true);
 let before = 0, after = 0;
 for (const file of process.argv.slice(2)) {
   const input = fs.readFileSync(file);
