@@ -2,8 +2,9 @@
 //! ([`crate::charts_view`]), the latest runs, and spend and limits. All of it is static markup —
 //! links, SVG, tables, no handlers — so `get_dashboard` renders it with the same view code and
 //! escaping as every page, and the dashboard places it (`pages::dashboard`); none of this code
-//! is compiled into the browser's bundle (BENCHMARKS.md "Bundle size"). A range or agent chosen
-//! later, or a quick run finished, fetches a newly drawn report the same way.
+//! is compiled into the browser's bundle (BENCHMARKS.md "Bundle size"). Another range or agent
+//! is a new page load (the range form is a plain GET form); a finished quick run fetches a newly
+//! drawn report through `get_dashboard`.
 //!
 //! Server-only.
 
@@ -16,8 +17,13 @@ use crate::charts_view::DashboardCharts;
 use crate::components::RunsTable;
 
 /// The report's markup for `stats`, with spend and limits when `usage` could be read.
+///
+/// Rendered under a root owner of its own, with no hydration context: the report is markup, not
+/// part of the page's reactive tree, so nothing in it may register with the page (a resource
+/// created here would take a place in the page's serialized resources, which the browser
+/// matches by creation order, and shift every later one).
 pub fn render(stats: DashboardStats, usage: Option<UsageView>) -> String {
-    view! { <Report stats usage/> }.to_html()
+    Owner::new_root(None).with(|| view! { <Report stats usage/> }.to_html())
 }
 
 #[component]

@@ -443,9 +443,11 @@ pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppErro
     })
 }
 
-/// The dashboard as the browser gets it: the range's totals, what it shows (for the range
-/// form), and the report already drawn (`crate::dashboard_report`: totals, charts, latest runs,
-/// spend and limits — static markup, so the drawing code stays out of the WASM).
+/// The dashboard as the browser gets it: what it shows (the range form reads `range` and
+/// `agent_id`), and the report already drawn (`crate::dashboard_report`: totals, charts, latest
+/// runs, spend and limits — static markup, so the drawing code stays out of the WASM). The
+/// totals are also here as numbers, for API clients and tests; the page shows them in the
+/// report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardView {
     pub agents: i64,
@@ -480,10 +482,14 @@ pub async fn get_dashboard(
         })?,
     };
     let agent = Some(agent.trim()).filter(|a| !a.is_empty());
-    let stats = galaxy_core::charts::dashboard(&state.db, &actor, range, agent).await?;
+    let (stats, usage) = tokio::join!(
+        galaxy_core::charts::dashboard(&state.db, &actor, range, agent),
+        galaxy_core::limits::usage(&state.db, &actor, Some(&state.limits)),
+    );
+    let stats = stats?;
     // Spend and limits are part of the report when they can be read; the rest stands without.
-    let usage = galaxy_core::limits::usage(&state.db, &actor, Some(&state.limits))
-        .await
+    let usage = usage
+        .inspect_err(|e| tracing::warn!(error = %e, "dashboard: usage not read"))
         .ok();
     Ok(DashboardView {
         agents: stats.agents,

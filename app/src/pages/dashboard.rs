@@ -16,6 +16,7 @@ use leptos::ev::SubmitEvent;
 use crate::api::agents::list_agents;
 use crate::api::runs::get_dashboard;
 use crate::components::ErrorNotice;
+use crate::error::AppError;
 use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 use galaxy_core::charts::ChartRange;
@@ -38,14 +39,16 @@ pub fn DashboardPage() -> impl IntoView {
     );
     let agents = Resource::new(|| (), |_| list_agents());
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        // A Transition: after a quick run the report is fetched again, and the one shown stays
+        // until the new one is there (no "Loading…" in its place).
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stats.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     Ok(s) => view! {
                         <div class="panel-head">
                             <h1>"Dashboard"</h1>
-                            <RangeForm range=s.range chosen=s.agent_id.unwrap_or_default()/>
+                            <RangeForm range=s.range chosen=s.agent_id.unwrap_or_default() agents/>
                         </div>
                         // Drawn by the server (see the module docs).
                         <div class="report" inner_html=s.report_html></div>
@@ -53,7 +56,7 @@ pub fn DashboardPage() -> impl IntoView {
                     .into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match agents.await {
@@ -65,10 +68,15 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// The range and agent the dashboard shows: a GET form (the choice is in the URL).
+/// The range and agent the dashboard shows: a GET form (the choice is in the URL). `agents` is
+/// the page's list (the quick run's too): drawn again with every new report, the form does not
+/// fetch it again.
 #[component]
-fn RangeForm(range: ChartRange, chosen: String) -> impl IntoView {
-    let agents = Resource::new(|| (), |_| list_agents());
+fn RangeForm(
+    range: ChartRange,
+    chosen: String,
+    agents: Resource<Result<Vec<AgentSummary>, AppError>>,
+) -> impl IntoView {
     view! {
         <form method="get" action="/" class="row range-form" aria-label="What the dashboard shows">
             <label>"Range"
