@@ -101,9 +101,9 @@ pub struct Charts {
     pub top_by_cost: Vec<TopAgent>,
 }
 
-/// What the dashboard shows: the range's totals and charts, and the latest runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DashboardStats {
+/// The dashboard's headline numbers over its range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardTotals {
     pub agents: i64,
     /// Runs in the range (of the agent chosen, or the workspace).
     pub runs: i64,
@@ -112,6 +112,12 @@ pub struct DashboardStats {
     pub failed: i64,
     pub total_tokens: i64,
     pub cost_micros: i64,
+}
+
+/// What the dashboard shows: the range's totals and charts, and the latest runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardStats {
+    pub totals: DashboardTotals,
     pub charts: Charts,
     pub recent: Vec<crate::runs::RunView>,
 }
@@ -622,12 +628,14 @@ mod compute {
             charts.total.runs - succeeded - count(&[RunStatus::Queued, RunStatus::Running]);
         let recent = crate::runs::list_runs(db, actor, charts.agent_id.as_deref(), 10).await?;
         Ok(DashboardStats {
-            agents,
-            runs: charts.total.runs,
-            succeeded,
-            failed,
-            total_tokens: charts.total.tokens,
-            cost_micros: charts.total.cost_micros,
+            totals: DashboardTotals {
+                agents,
+                runs: charts.total.runs,
+                succeeded,
+                failed,
+                total_tokens: charts.total.tokens,
+                cost_micros: charts.total.cost_micros,
+            },
             charts,
             recent,
         })

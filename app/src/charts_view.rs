@@ -3,8 +3,9 @@
 //! `<title>` and described by a `<desc>`, each bar with its own `<title>` (a tooltip and what a
 //! screen reader reads), and the numbers as a data table under "Data".
 //!
-//! Server-only: `get_dashboard` renders them into markup (`api::runs::DashboardView`) and the
-//! dashboard places it, so none of this is compiled into the browser's bundle.
+//! Server-only: they are part of the dashboard's report (`crate::dashboard_report`), which
+//! `get_dashboard` renders into markup and the dashboard places, so none of this is compiled
+//! into the browser's bundle.
 
 use galaxy_core::charts::{ChartBucket, ChartRange, Charts, TopAgent};
 use galaxy_core::pricing::format_cost;

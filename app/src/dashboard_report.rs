@@ -28,27 +28,27 @@ pub fn render(stats: DashboardStats, usage: Option<UsageView>) -> String {
 
 #[component]
 fn Report(stats: DashboardStats, usage: Option<UsageView>) -> impl IntoView {
-    let s = stats;
-    let success_rate = percent(s.succeeded, s.runs);
-    let latency = match (s.charts.total.p50_ms, s.charts.total.p95_ms) {
+    let t = stats.totals;
+    let success_rate = percent(t.succeeded, t.runs);
+    let latency = match (stats.charts.total.p50_ms, stats.charts.total.p95_ms) {
         (Some(p50), Some(p95)) if p95 != i64::MAX => format!("≤ {p50} / {p95} ms"),
         _ => "—".to_owned(),
     };
-    let range = s.charts.range;
-    let empty = s.agents == 0 && s.runs == 0;
+    let range = stats.charts.range;
+    let empty = t.agents == 0 && t.runs == 0;
     view! {
         <p class="muted small" data-range=range.as_str()>{range.label()}" (UTC)"</p>
         <div class="cards">
-            <div class="card"><span class="label">"Agents"</span><span class="value" data-stat="agents">{s.agents}</span></div>
-            <div class="card"><span class="label">"Runs"</span><span class="value" data-stat="runs">{s.runs}</span></div>
+            <div class="card"><span class="label">"Agents"</span><span class="value" data-stat="agents">{t.agents}</span></div>
+            <div class="card"><span class="label">"Runs"</span><span class="value" data-stat="runs">{t.runs}</span></div>
             <div class="card"><span class="label">"Succeeded"</span><span class="value" data-stat="succeeded">{success_rate}</span></div>
-            <div class="card"><span class="label">"Failed"</span><span class="value" data-stat="failed">{s.failed}</span></div>
-            <div class="card"><span class="label">"Tokens"</span><span class="value" data-stat="tokens">{s.total_tokens}</span></div>
-            <div class="card"><span class="label">"Cost"</span><span class="value" data-stat="cost">{format_cost(Some(s.cost_micros))}</span></div>
+            <div class="card"><span class="label">"Failed"</span><span class="value" data-stat="failed">{t.failed}</span></div>
+            <div class="card"><span class="label">"Tokens"</span><span class="value" data-stat="tokens">{t.total_tokens}</span></div>
+            <div class="card"><span class="label">"Cost"</span><span class="value" data-stat="cost">{format_cost(Some(t.cost_micros))}</span></div>
             <div class="card"><span class="label">"Latency p50 / p95"</span><span class="value" data-stat="latency">{latency}</span></div>
         </div>
         <section class="panel">
-            <DashboardCharts charts=s.charts/>
+            <DashboardCharts charts=stats.charts/>
         </section>
         <section class="panel">
             <div class="panel-head">
@@ -61,7 +61,7 @@ fn Report(stats: DashboardStats, usage: Option<UsageView>) -> impl IntoView {
                     " and run it in mock mode — no provider key needed."</p>
                 }.into_any()
             } else {
-                view! { <RunsTable runs=s.recent show_agent=true/> }.into_any()
+                view! { <RunsTable runs=stats.recent show_agent=true/> }.into_any()
             }}
         </section>
         {usage.map(|usage| view! { <Headroom usage/> })}

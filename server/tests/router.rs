@@ -689,7 +689,10 @@ fn another_workspace_answers_not_found_everywhere() {
         );
         let dash = call(r, "get_dashboard", &[], Some(&bob)).await.json();
         assert_eq!(
-            (dash["agents"].as_i64(), dash["runs"].as_i64()),
+            (
+                dash["totals"]["agents"].as_i64(),
+                dash["totals"]["runs"].as_i64()
+            ),
             (Some(0), Some(0))
         );
         // The page says "not found" too, and Alice still has everything.
@@ -703,7 +706,7 @@ fn another_workspace_answers_not_found_everywhere() {
             "Alice's agent"
         );
         assert_eq!(
-            call(r, "get_dashboard", &[], Some(&alice)).await.json()["runs"],
+            call(r, "get_dashboard", &[], Some(&alice)).await.json()["totals"]["runs"],
             1
         );
     })
@@ -998,7 +1001,7 @@ fn streamed_runs_answer_errors_with_a_status_before_any_stream() {
         }
         // Only the working run is on record.
         let dash = call(r, "get_dashboard", &[], Some(&alice)).await.json();
-        assert_eq!(dash["runs"], 1);
+        assert_eq!(dash["totals"]["runs"], 1);
     })
 }
 

@@ -119,10 +119,15 @@ on_both_backends!(mock_runs_are_recorded_with_metrics, |w: World| async move {
         .await
         .unwrap();
     assert_eq!(
-        (stats.agents, stats.runs, stats.succeeded, stats.failed),
+        (
+            stats.totals.agents,
+            stats.totals.runs,
+            stats.totals.succeeded,
+            stats.totals.failed
+        ),
         (1, 2, 2, 0)
     );
-    assert_eq!(stats.total_tokens, run.total_tokens * 2);
+    assert_eq!(stats.totals.total_tokens, run.total_tokens * 2);
     assert!(stats.charts.total.p50_ms.unwrap() >= simulated);
     assert_eq!(stats.recent.len(), 2);
     // Live mode is refused until provider keys exist, without a run.
@@ -174,7 +179,14 @@ on_both_backends!(schemas_gate_input_and_shape_output, |w: World| async move {
     let stats = dashboard(&w.db, &a, crate::charts::ChartRange::Day, None)
         .await
         .unwrap();
-    assert_eq!((stats.runs, stats.succeeded, stats.failed), (3, 1, 2));
+    assert_eq!(
+        (
+            stats.totals.runs,
+            stats.totals.succeeded,
+            stats.totals.failed
+        ),
+        (3, 1, 2)
+    );
 });
 
 on_both_backends!(

@@ -61,7 +61,7 @@ mod tenancy {
         let stats = dashboard(&w.db, &b, crate::charts::ChartRange::Day, None)
             .await
             .unwrap();
-        assert_eq!((stats.agents, stats.runs), (0, 0));
+        assert_eq!((stats.totals.agents, stats.totals.runs), (0, 0));
         // A membership is needed to act in a workspace.
         assert!(
             load_actor(&w.db, &b.user_id, &a.workspace_id)

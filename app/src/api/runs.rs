@@ -1,6 +1,6 @@
 //! Running agents and reading runs: thin adapters over the run pipeline (`galaxy_core::runs`).
 
-use galaxy_core::charts::ChartRange;
+use galaxy_core::charts::{ChartRange, DashboardTotals};
 use galaxy_core::runs::RunView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{StreamingText, TextStream};
@@ -446,17 +446,10 @@ pub async fn list_runs_page(filters: RunFilters) -> Result<RunsPageView, AppErro
 /// The dashboard as the browser gets it: what it shows (the range form reads `range` and
 /// `agent_id`), and the report already drawn (`crate::dashboard_report`: totals, charts, latest
 /// runs, spend and limits — static markup, so the drawing code stays out of the WASM). The
-/// totals are also here as numbers, for API clients and tests; the page shows them in the
-/// report.
+/// totals are also here as numbers (the page shows them in the report).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardView {
-    pub agents: i64,
-    /// Runs in the range (of the agent chosen, or the workspace).
-    pub runs: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub total_tokens: i64,
-    pub cost_micros: i64,
+    pub totals: DashboardTotals,
     pub range: ChartRange,
     /// The agent chosen (`None`: the workspace).
     pub agent_id: Option<String>,
@@ -492,12 +485,7 @@ pub async fn get_dashboard(
         .inspect_err(|e| tracing::warn!(error = %e, "dashboard: usage not read"))
         .ok();
     Ok(DashboardView {
-        agents: stats.agents,
-        runs: stats.runs,
-        succeeded: stats.succeeded,
-        failed: stats.failed,
-        total_tokens: stats.total_tokens,
-        cost_micros: stats.cost_micros,
+        totals: stats.totals,
         range: stats.charts.range,
         agent_id: stats.charts.agent_id.clone(),
         report_html: crate::dashboard_report::render(stats, usage),

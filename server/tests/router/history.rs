@@ -328,7 +328,7 @@ fn the_dashboard_draws_its_charts_without_javascript() {
         let mine = call(r, "get_dashboard", &[("range", "30d")], Some(&outsider))
             .await
             .json();
-        assert_eq!(mine["runs"], 0);
+        assert_eq!(mine["totals"]["runs"], 0);
         // The charts arrive drawn: the outsider's top list is empty, not the owner's.
         let html = mine["report_html"].as_str().unwrap();
         let top = html.split("data-top=\"runs\"").nth(1).unwrap();
@@ -368,7 +368,7 @@ fn the_dashboard_report_escapes_what_people_typed() {
             !html.contains("<img") && !html.contains("<script"),
             "{html}"
         );
-        assert_eq!(dash["runs"], 1);
+        assert_eq!(dash["totals"]["runs"], 1);
         assert_eq!(dash["range"], "24h");
         let page = get(r, "/?range=24h", Some(&owner)).await;
         assert!(!page.body.contains("<img src=x"), "{}", page.body);
