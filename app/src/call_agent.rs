@@ -131,7 +131,7 @@ fn pretty(schema: Option<&Value>) -> Option<String> {
 
 #[component]
 pub fn CallThisAgent(agent: Agent) -> impl IntoView {
-    let base = Resource::new(|| (), |_| api_base_url());
+    let base = crate::deferred::seeded(|| (), |_| api_base_url());
     let slug = agent.config.slug.clone();
     let input = sample_input(agent.config.input_schema.as_ref());
     let input_schema = pretty(agent.config.input_schema.as_ref());

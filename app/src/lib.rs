@@ -14,6 +14,7 @@ pub mod charts_view;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod dashboard_report;
+pub mod deferred;
 pub mod diff_view;
 pub mod error;
 pub mod input_form;

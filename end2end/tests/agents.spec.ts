@@ -70,6 +70,8 @@ test('sign up, create an agent, run it in mock mode, and find it all after a rel
 
   // And the agents list shows it.
   await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click();
+  // The list's module is fetched first (the dashboard stays until it is in).
+  await expect(page.getByRole('heading', { name: 'Agents', level: 1 })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Ticket triage' })).toBeVisible();
 });
 
@@ -138,4 +140,107 @@ test('editing saves a new version and deleting keeps the runs on record', async 
   await page.goto('/');
   await expect(page.locator('[data-stat="runs"]')).toHaveText('1');
   await expect(page.locator('table.runs')).toContainText('Drafts');
+});
+
+// The agent page's builder and test panel are deferred parts (app/src/deferred.rs): drawn by
+// the server, their module fetched on first use. The service worker is kept out: a module it
+// serves from its cache could not be held back.
+test.describe('deferred parts', () => {
+test.use({ serviceWorkers: 'block' });
+
+test("an agent page's builder and test panel start on first use, keeping what was typed and clicked meanwhile", async ({ page }) => {
+  await signUp(page, 'Deferred', uniqueEmail('deferred'));
+  await createAgent(page, { name: 'Deferred agent' });
+  const agentUrl = page.url();
+  // Their code is held back until the test lets it through: what happens meanwhile is what a
+  // visitor on a slow connection does before it arrives.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked = 0;
+  await page.route(/\/pkg\/split_workbench\./, async (route) => {
+    asked += 1;
+    await held;
+    await route.continue();
+  });
+  const runs: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/api/run_agent_stream')) runs.push(r.postData() ?? '');
+  });
+  await page.goto(agentUrl);
+  await hydrated(page);
+  const part = page.locator('[data-part="agent"]');
+  // Drawn by the server, not started: the module is not asked for until the part is used.
+  await expect(page.locator('section.test-panel').getByLabel('Input')).toBeVisible();
+  await expect(part).not.toHaveAttribute('data-live', 'true');
+  expect(asked).toBe(0);
+
+  const name = page.getByLabel('Name');
+  await name.click();
+  await page.keyboard.press('End');
+  await page.keyboard.type(' (renamed)');
+  const panel = page.locator('section.test-panel');
+  await panel.getByLabel('Input').fill('Typed before the code came.');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect.poll(() => asked).toBe(1);
+  // Held: nothing ran, the server's markup shows what was typed.
+  expect(runs).toEqual([]);
+  await expect(part).not.toHaveAttribute('data-live', 'true');
+
+  release();
+  await expect(part).toHaveAttribute('data-live', 'true');
+  // The click on Run was carried over: the run went with the typed input, and succeeded.
+  await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
+  expect(runs).toHaveLength(1);
+  expect(decodeURIComponent(runs[0].replace(/\+/g, ' '))).toContain('Typed before the code came.');
+  // The builder kept its edit, in its live form: saving it makes a new version with that name.
+  await expect(name).toHaveValue('Deferred agent (renamed)');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved as version 2');
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Deferred agent (renamed)');
+});
+
+test('a field focused before the code arrives keeps the focus and the caret', async ({ page }) => {
+  await signUp(page, 'Caret', uniqueEmail('caret'));
+  await createAgent(page, { name: 'Caret agent' });
+  const agentUrl = page.url();
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\/pkg\/split_workbench\./, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(agentUrl);
+  await hydrated(page);
+  const description = page.getByLabel('Description');
+  await description.click();
+  await page.keyboard.type('first half');
+  release();
+  await expect(page.locator('[data-part="agent"]')).toHaveAttribute('data-live', 'true');
+  // Still in the same field, the caret at the end: typing goes on where it stopped.
+  await page.keyboard.type(', second half');
+  await expect(description).toHaveValue('first half, second half');
+  await expect(description).toBeFocused();
+});
+
+test('a part whose module does not come says so, and its page still reads', async ({ page }) => {
+  await signUp(page, 'Gone', uniqueEmail('gone'));
+  await createAgent(page, { name: 'Gone agent' });
+  const agentUrl = page.url();
+  await page.route(/\/pkg\/split_workbench\./, (r) => r.fulfill({ status: 404, body: 'Not Found' }));
+  await page.goto(agentUrl);
+  await hydrated(page);
+  await page.getByLabel('Description').click();
+  const part = page.locator('[data-part="agent"]');
+  await expect(part.getByRole('alert')).toContainText('This part of the page could not be loaded');
+  // The server's markup is still there, and the rest of the page works.
+  await expect(page.getByRole('heading', { name: 'Gone agent', level: 1 })).toBeVisible();
+  await expect(part).not.toHaveAttribute('data-live', 'true');
+  await page.unroute(/\/pkg\/split_workbench\./);
+  await part.getByRole('link', { name: 'reload of the page' }).click();
+  await hydrated(page);
+  await page.getByLabel('Description').click();
+  await expect(part).toHaveAttribute('data-live', 'true');
+  await expect(part.getByRole('alert')).toHaveCount(0);
+});
 });

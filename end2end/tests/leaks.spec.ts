@@ -86,7 +86,7 @@ test('the browser bundle holds no server-only code', () => {
   const js = files.filter((f) => f.endsWith('.js'));
   // Every module of the split bundle: the main one and each page group's (and their chunks).
   expect(wasm.filter((f) => /\/galaxy\.[0-9a-f]{16}\.wasm$/.test(f))).toHaveLength(1);
-  for (const group of ['public', 'dashboard', 'agents', 'runs', 'settings']) {
+  for (const group of ['public', 'dashboard', 'agentlist', 'agents', 'workbench', 'versions', 'runs', 'settings']) {
     expect(wasm.filter((f) => path.basename(f).startsWith(`split_${group}.`)), `module ${group}`).toHaveLength(1);
   }
   expect(js.length).toBeGreaterThanOrEqual(2);

@@ -17,12 +17,12 @@ test('a navigation to another group fetches its module once and shows the page',
   });
   const nav = page.locator('nav.links');
   for (const [link, heading, group] of [
-    ['Agents', 'Agents', 'agents'],
+    ['Agents', 'Agents', 'agentlist'],
     ['Runs', 'Runs', 'runs'],
     ['Provider keys', 'Provider keys', 'settings'],
     ['Prices', 'Prices', 'settings'],
     ['Dashboard', 'Dashboard', 'dashboard'],
-    ['Agents', 'Agents', 'agents'],
+    ['Agents', 'Agents', 'agentlist'],
   ] as const) {
     await nav.getByRole('link', { name: link, exact: true }).click();
     await expect(page.getByRole('heading', { name: heading, level: 1 })).toBeVisible();
@@ -30,7 +30,7 @@ test('a navigation to another group fetches its module once and shows the page',
     expect(modules.filter((m) => m === group).length, `${group} fetched`).toBe(group === 'dashboard' ? 0 : 1);
   }
   // The dashboard's module came with the first load; each other group's once, on its first visit.
-  expect(modules.sort()).toEqual(['agents', 'runs', 'settings']);
+  expect(modules.sort()).toEqual(['agentlist', 'runs', 'settings']);
 });
 
 test("an agent's version history is a group of its own, fetched when first shown", async ({ page }) => {
@@ -75,7 +75,7 @@ test('the quick run loads its form on opening, and says so when it cannot', asyn
   // Not loaded yet: the dashboard came without it.
   const quick = page.locator('section.quick-run');
   await expect(quick.getByLabel('Input')).toHaveCount(0);
-  const gone = /\/pkg\/split_agents\./;
+  const gone = /\/pkg\/split_workbench\./;
   await page.route(gone, (r) => r.fulfill({ status: 404, body: 'Not Found' }));
   await quick.getByRole('button', { name: 'Open quick run' }).click();
   await expect(quick.getByRole('alert')).toContainText('The quick run could not be loaded');

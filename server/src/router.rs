@@ -121,18 +121,7 @@ pub fn router(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(middleware::from_fn(document_headers))
         .layer(middleware::from_fn(no_store_for_server_fns))
         .layer(tower::util::option_layer(secure_cookies.then(|| {
             // Cookies are Secure: the site is served over https, and should only be.
@@ -176,12 +165,22 @@ fn bundle(options: &leptos::config::LeptosOptions) -> Router {
     } else {
         "no-cache"
     };
+    let hashed = options.hash_files;
     Router::new()
         .fallback_service(
             tower_http::services::ServeDir::new(dir)
                 .precompressed_br()
                 .precompressed_gzip(),
         )
+        // A hashed name never changes content: nothing to revalidate against.
+        .layer(middleware::map_response(
+            move |mut response: Response| async move {
+                if hashed {
+                    response.headers_mut().remove(header::LAST_MODIFIED);
+                }
+                response
+            },
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             move |response: &axum::response::Response| {
@@ -224,6 +223,31 @@ fn logged_path(path: &str) -> &str {
 /// Refuses a request to the public API whose `Content-Length` is over [`MAX_BODY_BYTES`], in
 /// that API's error shape. (A body without a length is cut by the limit layer, and the handler
 /// answers the same error.)
+/// No framing, no referrer beyond this origin, a browsing context of its own: on every answer
+/// but the bundle's files (`/pkg/*`), which are scripts and WASM, not documents — on a page's
+/// dozens of small modules these headers were a few kilobytes of each first load that no
+/// browser acts on (BENCHMARKS.md "Bundle size"). `nosniff` stays on everything.
+async fn document_headers(request: Request, next: Next) -> Response {
+    let bundle = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if !bundle {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "same-origin"),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
+        ] {
+            headers
+                .entry(name)
+                .or_insert(HeaderValue::from_static(value));
+        }
+    }
+    response
+}
+
 async fn api_bodies_within_limit(request: Request, next: Next) -> Response {
     let declared = request
         .headers()

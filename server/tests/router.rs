@@ -11,7 +11,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use galaxy_core::db::testing::{TempDir, fresh_postgres_url};
 use galaxy_server::config::{DbArgs, LogFormat, ServeArgs};
 use galaxy_server::{App, build_app};
@@ -2028,7 +2028,20 @@ fn a_built_site_is_linked_by_hash_served_precompressed_and_cached_for_good() {
                 reply.headers[header::CACHE_CONTROL],
                 "public, max-age=31536000, immutable"
             );
+            // Scripts and WASM, not documents: only the headers a browser acts on for them.
+            assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            for absent in [
+                header::X_FRAME_OPTIONS,
+                header::REFERRER_POLICY,
+                header::LAST_MODIFIED,
+                HeaderName::from_static("cross-origin-opener-policy"),
+            ] {
+                assert!(reply.headers.get(&absent).is_none(), "{absent} on {accept}");
+            }
         }
+        // Documents keep theirs.
+        assert_eq!(login.headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(login.headers[header::REFERRER_POLICY], "same-origin");
         // A file this build does not have (another build's module) is a miss never stored.
         let missing = get(r, "/pkg/galaxy.old.wasm", None).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);

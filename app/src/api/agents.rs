@@ -17,6 +17,22 @@ pub async fn get_agent(id: String) -> Result<Agent, AppError> {
     Ok(galaxy_core::agents::get_agent(&state.db, &actor, &id).await?)
 }
 
+/// The agent page's answer: the agent, as JSON text that the page's deferred part (builder,
+/// test panel — `pages::agent`) reads when it is first used. Not decoded by the page itself,
+/// its first load does not carry the decoder of a whole agent (BENCHMARKS.md "Bundle size").
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AgentPageView {
+    /// The [`Agent`], serialized.
+    pub agent: String,
+}
+
+#[server(endpoint = "agent_page", output = crate::wire::Json)]
+pub async fn agent_page(id: String) -> Result<AgentPageView, AppError> {
+    let agent = get_agent(id).await?;
+    let agent = serde_json::to_string(&agent).map_err(|_| AppError::Request)?;
+    Ok(AgentPageView { agent })
+}
+
 /// Creates (no `id`) or updates an agent; on success goes to the agent's page.
 #[server(endpoint = "save_agent", output = crate::wire::Json)]
 pub async fn save_agent(id: Option<String>, draft: AgentDraft) -> Result<Agent, AppError> {

@@ -1,5 +1,9 @@
 //! The agent builder (create and edit) and, for a saved agent, its test panel, latest runs and
 //! how to call it from code.
+//!
+//! The pages themselves are small: the builder, the test panel and "Call this agent" are
+//! deferred parts ([`crate::deferred`]) in the `workbench` module — drawn by the server, their
+//! code fetched when they are first used.
 
 use std::time::Duration;
 
@@ -10,13 +14,17 @@ use galaxy_core::validation::FieldError;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos::wasm_split::{SplitLoaderError, wasm_split};
 use leptos_router::hooks::use_params_map;
 
-use crate::api::agents::{DeleteAgent, SaveAgent, get_agent, output_schema_check, template_report};
+use crate::api::agents::{
+    DeleteAgent, SaveAgent, agent_page, output_schema_check, template_report,
+};
 use crate::api::keys::live_providers;
 use crate::api::runs::{RunAgent, list_agent_runs};
 use crate::call_agent::CallThisAgent;
 use crate::components::{ErrorNotice, FieldMessage, RunsTable};
+use crate::deferred::{deferred, seeded};
 use crate::input_form::{RunInput, RunInputView};
 use crate::live_run::{LiveRun, LiveRunView, RunButtons};
 use crate::schema_editor::{SchemaEditor, SchemaState};
@@ -30,7 +38,7 @@ pub fn NewAgentPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match auth.user.await {
-                    Ok(Some(_)) => view! { <AgentForm id=None draft=AgentDraft::new_defaults()/> }.into_any(),
+                    Ok(Some(_)) => deferred("agent-form", || Box::pin(new_agent_form())),
                     Ok(None) => view! { <ErrorNotice error=crate::error::AppError::Unauthenticated/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
@@ -43,7 +51,7 @@ pub fn NewAgentPage() -> impl IntoView {
 pub fn AgentPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let agent = Resource::new(id, get_agent);
+    let agent = Resource::new(id, agent_page);
     let auth = expect_context::<crate::Auth>();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -56,11 +64,31 @@ pub fn AgentPage() -> impl IntoView {
                         <ErrorNotice error/>
                         <p><a href="/agents">"All agents"</a></p>
                     }.into_any(),
-                    Ok(agent) => view! { <AgentDetail agent can_build/> }.into_any(),
+                    Ok(page) => deferred("agent", move || Box::pin(agent_detail(page.agent, can_build))),
                 }
             })}
         </Suspense>
     }
+}
+
+/// The new-agent form, in the `workbench` module.
+#[wasm_split(workbench, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn new_agent_form() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <AgentForm id=None draft=AgentDraft::new_defaults()/> }.into_any())
+}
+
+/// A saved agent's builder, test panel and "Call this agent", in the `workbench` module;
+/// `agent` as `agent_page` sends it.
+#[wasm_split(workbench, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn agent_detail(agent: String, can_build: bool) -> Result<AnyView, SplitLoaderError> {
+    Ok(match serde_json::from_str::<Agent>(&agent) {
+        Ok(agent) => view! { <AgentDetail agent can_build/> }.into_any(),
+        Err(_) => view! {
+            <h1>"Agent"</h1>
+            <ErrorNotice error=crate::error::AppError::Request/>
+        }
+        .into_any(),
+    })
 }
 
 #[component]
@@ -296,7 +324,7 @@ fn TemplateFields(template: RwSignal<String>, input_schema: RwSignal<String>) ->
             Duration::from_millis(300),
         );
     });
-    let report = Resource::new(move || settled.get(), |(t, s)| template_report(t, s));
+    let report = seeded(move || settled.get(), |(t, s)| template_report(t, s));
     view! {
         <div class="template-fields small" aria-live="polite">
             <Transition fallback=|| ()>
@@ -336,7 +364,7 @@ fn OutputImpact(id: String, output_schema: RwSignal<String>) -> impl IntoView {
             Duration::from_millis(500),
         );
     });
-    let check = Resource::new(
+    let check = seeded(
         move || (id.clone(), settled.get()),
         |(id, schema)| output_schema_check(id, schema),
     );
@@ -377,11 +405,11 @@ fn TestPanel(agent: Agent) -> impl IntoView {
     let live = LiveRun::new();
     let agent_id = agent.id.clone();
     let runs_id = agent.id.clone();
-    let runs = Resource::new(
+    let runs = seeded(
         move || live.version.get(),
         move |_| list_agent_runs(runs_id.clone()),
     );
-    let providers = Resource::new(|| (), |_| live_providers());
+    let providers = seeded(|| (), |_| live_providers());
     let provider = agent.config.provider;
     // The estimate follows the input once typing pauses (not a request per keystroke).
     let typed = Memo::new(move |_| input.current_text());
@@ -398,7 +426,7 @@ fn TestPanel(agent: Agent) -> impl IntoView {
         );
     });
     let estimate_id = agent.id.clone();
-    let estimate = Resource::new(
+    let estimate = seeded(
         move || (paused.get(), live.version.get()),
         move |(text, _)| crate::api::limits::estimate_run(estimate_id.clone(), text),
     );

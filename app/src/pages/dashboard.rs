@@ -108,10 +108,10 @@ fn RangeForm(
 }
 
 /// The quick run's panel. Its form — the input forms, the validator, the live-run view, the code
-/// the agent pages' test panel also runs — is in the agent pages' lazily loaded module, fetched
-/// when the panel is opened: the dashboard's first load does not carry it (BENCHMARKS.md "Bundle
-/// size"). In a module of its own it would split the code it shares with the agent pages into
-/// more, smaller chunks, and make the agent page's first load larger.
+/// the agent pages' test panel also runs — is in the `workbench` module with the test panel,
+/// fetched when the panel is opened: the dashboard's first load does not carry it (BENCHMARKS.md
+/// "Bundle size"). In a module of its own it would split the code it shares with the test panel
+/// into more, smaller chunks.
 #[component]
 fn QuickRunPanel(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -140,8 +140,8 @@ fn QuickRunPanel(list: Vec<AgentSummary>, live: LiveRun) -> impl IntoView {
     }
 }
 
-/// The quick run's form, in the agent pages' module (see [`QuickRunPanel`]).
-#[wasm_split(agents, wasm_split_path = ::leptos::wasm_split, fallible)]
+/// The quick run's form, in the `workbench` module (see [`QuickRunPanel`]).
+#[wasm_split(workbench, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn quick_run(list: Vec<AgentSummary>, live: LiveRun) -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <QuickRun list live/> }.into_any())
 }

@@ -77,6 +77,7 @@ const MATRIX: &[(&str, [u16; 6])] = &[
     ("delete_price", [401, 403, 403, 200, 200, 404]),
     ("estimate_run", [401, 403, 200, 200, 200, 404]),
     ("get_agent", [401, 200, 200, 200, 200, 404]),
+    ("agent_page", [401, 200, 200, 200, 200, 404]),
     ("get_budget_alert", [200, 200, 200, 200, 200, 200]),
     ("get_current_user", [200, 200, 200, 200, 200, 200]),
     ("get_dashboard", [401, 200, 200, 200, 200, 200]),
@@ -350,7 +351,7 @@ fn arguments(route: &str, f: &Fixture, email: &str, n: usize) -> Vec<(String, St
             ("expires_in_days", "never"),
         ]),
         "revoke_api_token" => pairs(&[("id", &f.token)]),
-        "delete_agent" | "get_agent" => pairs(&[("id", &f.agent)]),
+        "delete_agent" | "get_agent" | "agent_page" => pairs(&[("id", &f.agent)]),
         "get_run_detail" => pairs(&[("id", &f.run)]),
         "compare_runs" => pairs(&[("a", &f.run), ("b", &f.run)]),
         "replay_run" => pairs(&[
