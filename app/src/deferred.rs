@@ -1,9 +1,10 @@
 //! Parts of a page whose code is fetched when they are first used: hydration on demand.
 //!
-//! The agent page's builder, test panel and "Call this agent" are most of its code; hydrating
-//! them on load put ~270 KB more on the page's first load than its budget allows (BENCHMARKS.md
-//! "Bundle size"). [`deferred`] shows such a part at once and runs it when it is used. Its view
-//! comes from `load`, a `#[wasm_split]` function: its code is in a module of its own.
+//! The agent page's builder, test panel and "Call this agent" are most of its code: hydrating
+//! them on load made the page's first load 506 KB against a 300 KB budget; deferred, it is 273 KB
+//! (BENCHMARKS.md "Bundle size"). [`deferred`] shows such a part at once and runs it when it is
+//! used. Its view comes from `load`, a `#[wasm_split]` function: its code is in a module of its
+//! own.
 //!
 //! - **Server:** the part renders in place, complete, like any view — but under
 //!   `Owner::with_no_hydration`, so nothing it creates (resources, suspense boundaries) takes a
