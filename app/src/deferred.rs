@@ -10,23 +10,29 @@
 //!   `Owner::with_no_hydration`, so nothing it creates (resources, suspense boundaries) takes a
 //!   place among the page's hydration data: the browser, which does not run the part's code
 //!   while it hydrates, finds every later resource where the server put it. What the part's
-//!   [`seeded`] resources resolved to goes to the browser in a resource of the wrapper's own.
+//!   [`seeded`] resources resolved to goes to the browser in the part's own markup (a JSON data
+//!   block after it).
 //! - **Browser, first load:** the wrapper hydrates as an empty element around the server's
 //!   markup — readable, links working, no handlers. The first sign of use inside it (the
 //!   pointer over it or pressed, focus, a key, a submit) fetches the module; the part is built
 //!   (its seeded resources start from the server's values: it renders complete at once, without
 //!   requests) and replaces the markup, keeping what was typed, checked, chosen or opened, the
-//!   focus and the caret, and replaying the buttons clicked and the form submitted meanwhile.
-//! - **Browser, after a navigation:** the module is fetched at once and the part rendered; its
-//!   resources fetch as usual.
+//!   focus and the caret, and replaying in order the buttons clicked and the forms submitted
+//!   meanwhile (a form sent twice, once). While it loads the part is `aria-busy`; a press
+//!   inside it holds the swap until its click has landed.
+//! - **Browser, after a navigation:** the module is fetched at once ("Loading…" until then) and
+//!   the part rendered; its resources fetch as usual.
 //!
-//! A module that cannot be fetched leaves the server's markup in place; a form submitted
-//! meanwhile is then submitted as the browser would without the WASM.
+//! A module that cannot be fetched (or has not come after 20 s) leaves the server's markup in
+//! place with a notice; a form submitted meanwhile is then submitted as the browser would without
+//! the WASM.
 //!
 //! The rule for a part: it creates its resources as it is built, not inside `Suspense`
 //! children (those run as the page renders, outside `with_no_hydration`, and would take places
-//! the browser does not give them). The part's views are the same on both sides, so the carried
-//! state finds its elements again by their position among the part's controls.
+//! the browser does not give them). The part's views are the same on both sides, and its seeded
+//! resources make the browser's first render the server's, so the carried state finds its
+//! elements again by position: controls among the part's controls (checked by tag, type and
+//! name), the focused element and the buttons and forms among all of the part's elements.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -116,22 +122,62 @@ mod server {
 
     use super::PartFuture;
 
-    /// A seeded resource's `(source, value)`, as JSON, once it has resolved.
-    type Seed = BoxFuture<'static, (String, String)>;
+    /// A future of a seeded resource's value, as JSON.
+    type Value = Box<dyn Fn() -> BoxFuture<'static, Option<String>> + Send + Sync>;
 
-    /// The part's seeded resources, in creation order.
+    /// The part's seeded resources, in creation order: their source, and their value.
     #[derive(Clone, Default)]
-    struct Seeds(Arc<Mutex<Vec<Seed>>>);
+    struct Seeds(Arc<Mutex<Vec<(String, Value)>>>);
+
+    impl Seeds {
+        /// `[[source, value], …]` once every seeded resource has resolved; `<` escaped, so the
+        /// text cannot end the element it is in.
+        async fn json(&self) -> String {
+            let pending: Vec<(String, BoxFuture<'static, Option<String>>)> = self
+                .0
+                .lock()
+                .map(|s| {
+                    s.iter()
+                        .map(|(key, value)| (key.clone(), value()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (keys, values): (Vec<String>, Vec<_>) = pending.into_iter().unzip();
+            let seeds: Vec<(String, Option<String>)> =
+                keys.into_iter().zip(join_all(values).await).collect();
+            serde_json::to_string(&seeds)
+                .unwrap_or_default()
+                .replace('<', "\\u003c")
+        }
+    }
 
     pub fn part(name: &'static str, load: impl FnOnce() -> PartFuture + 'static) -> AnyView {
         let owner = Owner::new();
         let seeds = Seeds::default();
-        let content = owner.with({
-            let seeds = seeds.clone();
-            move || {
-                provide_context(seeds);
-                Owner::with_no_hydration(move || load().now_or_never())
-            }
+        let (content, seeds_view) = owner.with(move || {
+            provide_context(seeds.clone());
+            Owner::with_no_hydration(move || {
+                let content = load().now_or_never();
+                // The part's seeds, in its own markup after it, once its resources have
+                // resolved: the browser does not hydrate the part, so they take no place among
+                // the page's hydration data (a resource would, once per build of the part — and
+                // a suspense builds its children twice on the server). The suspense is made
+                // here, so it takes none either.
+                let seeds_view = view! {
+                    <Suspense fallback=|| ()>
+                        {move || {
+                            let seeds = seeds.clone();
+                            Suspend::new(async move {
+                                let json = seeds.json().await;
+                                view! {
+                                    <script type="application/json" data-seeds="" nonce=leptos::nonce::use_nonce() inner_html=json></script>
+                                }
+                            })
+                        }}
+                    </Suspense>
+                };
+                (content, seeds_view)
+            })
         });
         let content = match content {
             Some(Ok(view)) => Some(view),
@@ -144,21 +190,14 @@ mod server {
                 None
             }
         };
-        // After the part is built, so at the place the browser gives it while hydrating: the
-        // part's seeds, in the page's hydration data.
-        let pending = seeds.0;
-        let _seeds = Resource::new(
-            || (),
-            move |_| {
-                let futures = pending
-                    .lock()
-                    .map(|mut f| std::mem::take(&mut *f))
-                    .unwrap_or_default();
-                async move { serde_json::to_string(&join_all(futures).await).unwrap_or_default() }
-            },
-        );
         on_cleanup(move || drop(owner));
-        view! { <div class="deferred" data-part=name>{content}</div> }.into_any()
+        view! {
+            <div class="deferred" data-part=name>
+                {content}
+                {seeds_view}
+            </div>
+        }
+        .into_any()
     }
 
     pub fn keep_seed<T>(key: String, resource: Resource<T>)
@@ -168,12 +207,11 @@ mod server {
         let Some(Seeds(seeds)) = use_context::<Seeds>() else {
             return;
         };
-        let seed = async move {
-            let value = resource.await;
-            (key, serde_json::to_string(&value).unwrap_or_default())
+        let value = move || -> BoxFuture<'static, Option<String>> {
+            Box::pin(async move { serde_json::to_string(&resource.await).ok() })
         };
         if let Ok(mut seeds) = seeds.lock() {
-            seeds.push(Box::pin(seed));
+            seeds.push((key, Box::new(value)));
         }
     }
 }
@@ -182,9 +220,11 @@ mod server {
 mod browser {
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use leptos::ev;
     use leptos::prelude::*;
+    use leptos::tachys::view::any_view::AnyViewState;
     use leptos::tachys::view::{Mountable, Render};
     use wasm_bindgen::JsCast;
     use web_sys::{
@@ -195,9 +235,16 @@ mod browser {
     use super::PartFuture;
     use crate::routes::Hydrated;
 
-    /// The server's seeds of the part being built, in creation order: `(source, value)`.
+    /// A module that has not come by then is taken as failed: the forms submitted meanwhile go
+    /// as they would without the WASM, instead of waiting without an end.
+    const GIVE_UP: Duration = Duration::from_secs(20);
+
+    /// A seeded resource's source, and its value when the server had one, as JSON.
+    type Seed = (String, Option<String>);
+
+    /// The server's seeds of the part being built, in creation order.
     #[derive(Clone, Default)]
-    struct Seeds(Arc<Mutex<VecDeque<(String, String)>>>);
+    struct Seeds(Arc<Mutex<VecDeque<Seed>>>);
 
     #[derive(PartialEq)]
     enum Phase {
@@ -209,33 +256,48 @@ mod browser {
         Failed,
     }
 
+    /// What the visitor did before the part was live, replayed in order once it is: elements by
+    /// position among the part's elements.
+    enum Action {
+        /// A click on a button that does not submit.
+        Click(usize),
+        /// A form submitted, and the button that submitted it.
+        Submit(usize, Option<usize>),
+    }
+
     struct State {
         /// The wrapper's owner: the live part's is its child (the page's contexts reach it).
         owner: Owner,
         phase: Phase,
         load: Option<Box<dyn FnOnce() -> PartFuture>>,
-        /// Buttons clicked before the part was live, by position among the part's elements.
-        clicks: Vec<usize>,
-        /// The form submitted before the part was live, and the button that submitted it.
-        submit: Option<(usize, Option<usize>)>,
+        actions: Vec<Action>,
+        /// A pointer is down inside the part: the swap waits for its click (the pressed
+        /// element must still be there to receive it).
+        pressed: bool,
+        /// The part's view, arrived while a pointer was down.
+        arrived: Option<(Owner, AnyView)>,
         /// The live part: its owner and its view's state, kept as long as the wrapper.
-        mounted: Option<(Owner, leptos::tachys::view::any_view::AnyViewState)>,
+        mounted: Option<(Owner, AnyViewState)>,
+        /// Times the swap waited for the wrapper to be built.
+        waits: u8,
     }
+
+    type Root = NodeRef<leptos::html::Div>;
+    type Shared = StoredValue<State, LocalStorage>;
 
     pub fn part(name: &'static str, load: impl FnOnce() -> PartFuture + 'static) -> AnyView {
         let hydrating =
             use_context::<Hydrated>().is_some_and(|Hydrated(done)| !done.get_untracked());
-        // The same place among the page's resources as on the server; after a navigation there
-        // is no server value, and the part's resources fetch their own.
-        let seeds = Resource::new(|| (), |_| async { String::new() });
-        let root = NodeRef::<leptos::html::Div>::new();
+        let root = Root::new();
         let state = StoredValue::new_local(State {
             owner: Owner::current().unwrap_or_default(),
             phase: Phase::Inert,
             load: Some(Box::new(load)),
-            clicks: Vec::new(),
-            submit: None,
+            actions: Vec::new(),
+            pressed: false,
+            arrived: None,
             mounted: None,
+            waits: 0,
         });
 
         let activate = move || {
@@ -250,131 +312,247 @@ mod browser {
                 })
                 .flatten();
             let Some((load, live)) = load else { return };
-            let from_server: VecDeque<(String, String)> = seeds
-                .get_untracked()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
+            // After a navigation the element may not be built yet; it has no seeds then.
+            let el = root.get_untracked();
+            if let Some(el) = &el {
+                let _ = el.set_attribute("aria-busy", "true");
+            }
+            let seeds = el.map(|el| seeds_in(&el)).unwrap_or_default();
             live.with(|| {
-                provide_context(Seeds(Arc::new(Mutex::new(from_server))));
+                provide_context(Seeds(Arc::new(Mutex::new(seeds))));
                 let live = Owner::current().unwrap_or_default();
                 leptos::task::spawn_local_scoped_with_cancellation(async move {
                     match load().await {
-                        Ok(view) => swap_in(root, state, live, view),
+                        Ok(view) => arrive(root, state, live, view),
                         Err(_) => fail(root, state),
                     }
                 });
             });
+            set_timeout(
+                move || {
+                    let waiting = state.try_with_value(|s| s.phase == Phase::Loading);
+                    if waiting == Some(true) {
+                        fail(root, state);
+                    }
+                },
+                GIVE_UP,
+            );
         };
         if !hydrating {
             // After a navigation: no markup to wait in, the part is rendered once it is in.
             Effect::new(move |_| activate());
         }
 
+        let waiting = move || {
+            state
+                .try_with_value(|s| matches!(s.phase, Phase::Inert | Phase::Loading))
+                .unwrap_or(false)
+        };
+        let on_pointerdown = move |_| {
+            state.try_update_value(|s| s.pressed = true);
+            activate();
+        };
+        // Both end a press; a click, if any, comes after `pointerup`.
+        let released = move || {
+            state.try_update_value(|s| s.pressed = false);
+            set_timeout(move || swap_if_arrived(root, state), Duration::ZERO);
+        };
         let on_click = move |ev: ev::MouseEvent| {
-            if let (Some(root), Some(button)) = (root.get_untracked(), button_of(&ev)) {
-                state.update_value(|s| {
-                    if matches!(s.phase, Phase::Inert | Phase::Loading)
-                        && let Some(at) = position_in(&root, &button)
-                    {
-                        s.clicks.push(at);
-                    }
-                });
+            if waiting()
+                && let (Some(root), Some(button)) = (root.get_untracked(), button_of(&ev))
+                && let Some(at) = position_in(&root, &button)
+            {
+                state.try_update_value(|s| s.actions.push(Action::Click(at)));
             }
             activate();
         };
         let on_submit = move |ev: ev::SubmitEvent| {
-            let waiting = state
-                .try_with_value(|s| matches!(s.phase, Phase::Inert | Phase::Loading))
-                .unwrap_or(false);
-            if !waiting {
+            if !waiting() {
                 return;
             }
             ev.prevent_default();
             if let (Some(root), Some(form)) = (
                 root.get_untracked(),
                 ev.target().and_then(|t| t.dyn_into::<Element>().ok()),
-            ) {
+            ) && let Some(at) = position_in(&root, &form)
+            {
                 let submitter = ev.submitter().and_then(|s| position_in(&root, s.as_ref()));
-                if let Some(at) = position_in(&root, &form) {
-                    state.update_value(|s| s.submit = Some((at, submitter)));
-                }
+                state.try_update_value(|s| {
+                    // A form sent twice while waiting is sent once.
+                    s.actions
+                        .retain(|a| !matches!(a, Action::Submit(f, _) if *f == at));
+                    s.actions.push(Action::Submit(at, submitter));
+                });
             }
             activate();
         };
-        view! {
-            <div class="deferred" data-part=name node_ref=root
-                on:pointerover=move |_| activate()
-                on:pointerdown=move |_| activate()
-                on:focusin=move |_| activate()
-                on:keydown=move |_| activate()
-                on:click=on_click
-                on:submit=on_submit>
-            </div>
+        macro_rules! wrapper {
+            ($($children:tt)*) => {
+                view! {
+                    <div class="deferred" data-part=name node_ref=root
+                        on:pointerover=move |_| activate()
+                        on:pointerdown=on_pointerdown
+                        on:pointerup=move |_| released()
+                        on:pointercancel=move |_| released()
+                        on:focusin=move |_| activate()
+                        on:keydown=move |_| activate()
+                        on:click=on_click
+                        on:submit=on_submit>
+                        $($children)*
+                    </div>
+                }
+                .into_any()
+            };
         }
-        .into_any()
+        if hydrating {
+            // No children at all: hydration then leaves the server's markup inside unread.
+            wrapper!()
+        } else {
+            wrapper!(<p class="muted">"Loading…"</p>)
+        }
+    }
+
+    /// The server's seeds, from the part's markup (none after a navigation).
+    fn seeds_in(root: &Element) -> VecDeque<Seed> {
+        root.query_selector("script[data-seeds]")
+            .ok()
+            .flatten()
+            .and_then(|script| script.text_content())
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default()
+    }
+
+    /// The part's view is in: swapped in now, or once the pointer pressed inside it is released.
+    fn arrive(root: Root, state: Shared, owner: Owner, view: AnyView) {
+        let pressed = state.try_update_value(|s| {
+            s.arrived = Some((owner, view));
+            s.pressed
+        });
+        match pressed {
+            Some(false) => swap_if_arrived(root, state),
+            // Released outside the part, `pointerup` never comes here: do not wait for ever.
+            Some(true) => set_timeout(
+                move || {
+                    state.try_update_value(|s| s.pressed = false);
+                    swap_if_arrived(root, state);
+                },
+                Duration::from_secs(1),
+            ),
+            None => {}
+        }
+    }
+
+    fn swap_if_arrived(root: Root, state: Shared) {
+        let arrived = state
+            .try_update_value(|s| if s.pressed { None } else { s.arrived.take() })
+            .flatten();
+        if let Some((owner, view)) = arrived {
+            swap_in(root, state, owner, view);
+        }
     }
 
     /// Replaces the server's markup with the live part, carrying over what was done meanwhile.
-    fn swap_in(
-        root: NodeRef<leptos::html::Div>,
-        state: StoredValue<State, LocalStorage>,
-        owner: Owner,
-        view: AnyView,
-    ) {
+    fn swap_in(root_ref: Root, state: Shared, owner: Owner, view: AnyView) {
+        let root = root_ref;
         let Some(root) = root.get_untracked() else {
+            // Not built yet (just after a navigation): again in a moment, for a second at
+            // most (a wrapper that is never built — a suspense's discarded first build — stays
+            // unbuilt).
+            let again = state
+                .try_update_value(|s| {
+                    s.waits += 1;
+                    let again = s.waits <= 20;
+                    if again {
+                        s.arrived = Some((owner, view));
+                    }
+                    again
+                })
+                .unwrap_or(false);
+            if again {
+                set_timeout(
+                    move || swap_if_arrived(root_ref, state),
+                    Duration::from_millis(50),
+                );
+            }
             return;
         };
+        let still_loading = state.try_with_value(|s| s.phase == Phase::Loading);
+        if still_loading != Some(true) {
+            return;
+        }
         let root: &Element = &root;
         let before = Snapshot::take(root);
         root.set_inner_html("");
-        let mut built = view.build();
+        let mut built = owner.with(|| view.build());
         built.mount(root, None);
         before.restore(root);
+        let _ = root.remove_attribute("aria-busy");
         let _ = root.set_attribute("data-live", "true");
-        let pending = state.try_update_value(|s| {
-            s.phase = Phase::Live;
-            (std::mem::take(&mut s.clicks), s.submit.take())
-        });
-        state.update_value(|s| s.mounted = Some((owner, built)));
-        if let Some((clicks, submit)) = pending {
-            for at in clicks {
-                if let Some(button) =
-                    element_at(root, at).and_then(|e| e.dyn_into::<HtmlElement>().ok())
-                {
-                    button.click();
+        let actions = state
+            .try_update_value(|s| {
+                s.phase = Phase::Live;
+                s.mounted = Some((owner, built));
+                std::mem::take(&mut s.actions)
+            })
+            .unwrap_or_default();
+        for action in actions {
+            match action {
+                Action::Click(at) => {
+                    if let Some(button) =
+                        element_at(root, at).and_then(|e| e.dyn_into::<HtmlElement>().ok())
+                    {
+                        button.click();
+                    }
                 }
-            }
-            if let Some((form, submitter)) = submit {
-                submit_again(root, form, submitter);
+                Action::Submit(form, submitter) => submit_again(root, form, submitter),
             }
         }
     }
 
     /// The module did not come: the markup stays as the server drew it, saying that its buttons
-    /// wait for a reload, and a form submitted meanwhile goes as the browser would send it
+    /// wait for a reload, and the forms submitted meanwhile go as the browser would send them
     /// without the WASM.
-    fn fail(root: NodeRef<leptos::html::Div>, state: StoredValue<State, LocalStorage>) {
-        let submit = state
+    fn fail(root: Root, state: Shared) {
+        let actions = state
             .try_update_value(|s| {
+                if s.phase != Phase::Loading {
+                    return None;
+                }
                 s.phase = Phase::Failed;
-                s.clicks.clear();
-                s.submit.take()
+                Some(std::mem::take(&mut s.actions))
             })
             .flatten();
-        let Some(root) = root.get_untracked() else {
+        let (Some(actions), Some(root)) = (actions, root.get_untracked()) else {
             return;
         };
-        // Before the notice: the positions were taken without it.
-        if let Some((form, submitter)) = submit {
+        let _ = root.remove_attribute("aria-busy");
+        // Before the notice: the positions were taken without it. A page leaves with the
+        // first form sent.
+        if let Some((form, submitter)) = actions.into_iter().find_map(|a| match a {
+            Action::Submit(form, submitter) => Some((form, submitter)),
+            Action::Click(_) => None,
+        }) {
             submit_again(&root, form, submitter);
         }
-        let _ = root.insert_adjacent_html(
-            "afterbegin",
+        let drawn = root
+            .query_selector("script[data-seeds]")
+            .ok()
+            .flatten()
+            .is_some();
+        let notice = if drawn {
             "<p class=\"error\" role=\"alert\" data-not-loaded=\"true\">This part of the page \
              could not be loaded: Galaxy may have been updated since this tab opened, or the \
              connection dropped. Its forms still send; its other buttons need a \
-             <a href=\"\" rel=\"external\">reload of the page</a>.</p>",
-        );
+             <a href=\"\" rel=\"external\">reload of the page</a>.</p>"
+        } else {
+            "<p class=\"error\" role=\"alert\" data-not-loaded=\"true\">This part of the page \
+             could not be loaded: Galaxy may have been updated since this tab opened, or the \
+             connection dropped. <a href=\"\" rel=\"external\">Reload the page</a>.</p>"
+        };
+        if !drawn {
+            root.set_inner_html("");
+        }
+        let _ = root.insert_adjacent_html("afterbegin", notice);
     }
 
     fn submit_again(root: &Element, form: usize, submitter: Option<usize>) {
@@ -388,10 +566,11 @@ mod browser {
         let _ = form.request_submit_with_submitter(submitter.as_ref());
     }
 
-    /// The server's next seed for the part being built: `(source, value)`, as JSON.
+    /// The server's next seed for the part being built: its source, and its value, as JSON.
     pub fn next_seed() -> Option<(String, String)> {
         let Seeds(seeds) = use_context::<Seeds>()?;
-        seeds.lock().ok()?.pop_front()
+        let (key, value) = seeds.lock().ok()?.pop_front()?;
+        Some((key, value?))
     }
 
     /// A non-submit button the click landed on (submits are carried as submits).
@@ -462,7 +641,11 @@ mod browser {
         /// Gives `e` (the same control, newly built) this state, telling its handlers.
         fn write(&self, e: &Element) {
             let now = Control::read(e);
-            if now.identity != self.identity || now == *self {
+            // A control the live part disables (a live mode without a key) is not set.
+            if now.identity != self.identity
+                || now == *self
+                || e.matches(":disabled").unwrap_or(true)
+            {
                 return;
             }
             if let Some(i) = e.dyn_ref::<HtmlInputElement>() {
@@ -520,13 +703,31 @@ mod browser {
             if let Some(e) = e.dyn_ref::<HtmlElement>() {
                 let _ = e.focus();
             }
-            if let Some((start, end)) = caret {
-                if let Some(i) = e.dyn_ref::<HtmlInputElement>() {
-                    let _ = i.set_selection_range(start, end);
-                } else if let Some(t) = e.dyn_ref::<HtmlTextAreaElement>() {
-                    let _ = t.set_selection_range(start, end);
-                }
-            }
+            let Some((start, end)) = caret else {
+                return;
+            };
+            place_caret(&e, start, end);
+            // The part's own handlers then write the value back (their `prop:value`, a moment
+            // later), which puts the caret at the end: placed again after them — unless the
+            // visitor typed or moved meanwhile.
+            let typed = Control::read(&e).value;
+            set_timeout(
+                move || {
+                    let focused = document().active_element().is_some_and(|a| a == e);
+                    if focused && Control::read(&e).value == typed {
+                        place_caret(&e, start, end);
+                    }
+                },
+                Duration::ZERO,
+            );
+        }
+    }
+
+    fn place_caret(e: &Element, start: u32, end: u32) {
+        if let Some(i) = e.dyn_ref::<HtmlInputElement>() {
+            let _ = i.set_selection_range(start, end);
+        } else if let Some(t) = e.dyn_ref::<HtmlTextAreaElement>() {
+            let _ = t.set_selection_range(start, end);
         }
     }
 }

@@ -171,6 +171,7 @@ test("an agent page's builder and test panel start on first use, keeping what wa
   const part = page.locator('[data-part="agent"]');
   // Drawn by the server, not started: the module is not asked for until the part is used.
   await expect(page.locator('section.test-panel').getByLabel('Input')).toBeVisible();
+  await page.waitForTimeout(500);
   await expect(part).not.toHaveAttribute('data-live', 'true');
   expect(asked).toBe(0);
 
@@ -178,16 +179,24 @@ test("an agent page's builder and test panel start on first use, keeping what wa
   await name.click();
   await page.keyboard.press('End');
   await page.keyboard.type(' (renamed)');
+  // A button that does not submit: the input schema editor's JSON tab.
+  const editor = page.locator('[data-schema="input_schema"]');
+  await editor.getByRole('tab', { name: 'JSON' }).click();
   const panel = page.locator('section.test-panel');
   await panel.getByLabel('Input').fill('Typed before the code came.');
   await panel.getByRole('button', { name: 'Run' }).click();
   await expect.poll(() => asked).toBe(1);
+  await expect(part).toHaveAttribute('aria-busy', 'true');
   // Held: nothing ran, the server's markup shows what was typed.
   expect(runs).toEqual([]);
   await expect(part).not.toHaveAttribute('data-live', 'true');
 
+  await expect(editor.locator('[data-json="input_schema"]')).toHaveCount(0);
   release();
   await expect(part).toHaveAttribute('data-live', 'true');
+  await expect(part).not.toHaveAttribute('aria-busy', 'true');
+  // The click on the tab was replayed: the editor shows its JSON.
+  await expect(editor.locator('[data-json="input_schema"]')).toBeVisible();
   // The click on Run was carried over: the run went with the typed input, and succeeded.
   await expect(panel.locator('.run-result [data-status="succeeded"]')).toBeVisible();
   expect(runs).toHaveLength(1);
@@ -210,17 +219,27 @@ test('a field focused before the code arrives keeps the focus and the caret', as
     await held;
     await route.continue();
   });
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/')) asked.push(new URL(r.url()).pathname);
+  });
   await page.goto(agentUrl);
   await hydrated(page);
+  asked.length = 0;
   const description = page.getByLabel('Description');
   await description.click();
   await page.keyboard.type('first half');
+  // The caret in the middle: between "first" and " half".
+  for (let i = 0; i < ' half'.length; i++) await page.keyboard.press('ArrowLeft');
   release();
   await expect(page.locator('[data-part="agent"]')).toHaveAttribute('data-live', 'true');
-  // Still in the same field, the caret at the end: typing goes on where it stopped.
-  await page.keyboard.type(', second half');
-  await expect(description).toHaveValue('first half, second half');
+  // Still in the same field, the caret where it was: typing goes on there.
+  await page.keyboard.type(' and second');
+  await expect(description).toHaveValue('first and second half');
   await expect(description).toBeFocused();
+  // The live part started from the server's data: not one request for it.
+  await page.waitForTimeout(700);
+  expect(asked).toEqual([]);
 });
 
 test('a part whose module does not come says so, and its page still reads', async ({ page }) => {

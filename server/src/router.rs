@@ -220,9 +220,6 @@ fn logged_path(path: &str) -> &str {
     }
 }
 
-/// Refuses a request to the public API whose `Content-Length` is over [`MAX_BODY_BYTES`], in
-/// that API's error shape. (A body without a length is cut by the limit layer, and the handler
-/// answers the same error.)
 /// No framing, no referrer beyond this origin, a browsing context of its own: on every answer
 /// but the bundle's files (`/pkg/*`), which are scripts and WASM, not documents — on a page's
 /// dozens of small modules these headers were a few kilobytes of each first load that no
@@ -248,6 +245,9 @@ async fn document_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Refuses a request to the public API whose `Content-Length` is over [`MAX_BODY_BYTES`], in
+/// that API's error shape. (A body without a length is cut by the limit layer, and the handler
+/// answers the same error.)
 async fn api_bodies_within_limit(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
