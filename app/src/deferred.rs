@@ -318,12 +318,12 @@ mod browser {
                 let _ = el.set_attribute("aria-busy", "true");
             }
             let seeds = el.map(|el| seeds_in(&el)).unwrap_or_default();
+            let owner = live.clone();
             live.with(|| {
                 provide_context(Seeds(Arc::new(Mutex::new(seeds))));
-                let live = Owner::current().unwrap_or_default();
                 leptos::task::spawn_local_scoped_with_cancellation(async move {
                     match load().await {
-                        Ok(view) => arrive(root, state, live, view),
+                        Ok(view) => arrive(root, state, owner, view),
                         Err(_) => fail(root, state),
                     }
                 });
@@ -539,20 +539,20 @@ mod browser {
             .ok()
             .flatten()
             .is_some();
-        let notice = if drawn {
-            "<p class=\"error\" role=\"alert\" data-not-loaded=\"true\">This part of the page \
-             could not be loaded: Galaxy may have been updated since this tab opened, or the \
-             connection dropped. Its forms still send; its other buttons need a \
-             <a href=\"\" rel=\"external\">reload of the page</a>.</p>"
+        // Static text: nothing of the page's in it.
+        let what = if drawn {
+            "Its forms still send; its other buttons need a <a href=\"\" rel=\"external\">reload \
+             of the page</a>."
         } else {
+            root.set_inner_html("");
+            "<a href=\"\" rel=\"external\">Reload the page</a>."
+        };
+        let notice = format!(
             "<p class=\"error\" role=\"alert\" data-not-loaded=\"true\">This part of the page \
              could not be loaded: Galaxy may have been updated since this tab opened, or the \
-             connection dropped. <a href=\"\" rel=\"external\">Reload the page</a>.</p>"
-        };
-        if !drawn {
-            root.set_inner_html("");
-        }
-        let _ = root.insert_adjacent_html("afterbegin", notice);
+             connection dropped. {what}</p>"
+        );
+        let _ = root.insert_adjacent_html("afterbegin", &notice);
     }
 
     fn submit_again(root: &Element, form: usize, submitter: Option<usize>) {

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { createAgent, fillSchema, hydrated, signUp, uniqueEmail } from './helpers';
@@ -148,12 +148,9 @@ test('editing saves a new version and deleting keeps the runs on record', async 
 test.describe('deferred parts', () => {
 test.use({ serviceWorkers: 'block' });
 
-test("an agent page's builder and test panel start on first use, keeping what was typed and clicked meanwhile", async ({ page }) => {
-  await signUp(page, 'Deferred', uniqueEmail('deferred'));
-  await createAgent(page, { name: 'Deferred agent' });
-  const agentUrl = page.url();
-  // Their code is held back until the test lets it through: what happens meanwhile is what a
-  // visitor on a slow connection does before it arrives.
+/** Holds the workbench module back until `release()`: what a visitor does meanwhile is what a
+ * visitor on a slow connection does before it arrives. `asked()` counts its fetches. */
+async function holdWorkbench(page: Page) {
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
   let asked = 0;
@@ -162,6 +159,14 @@ test("an agent page's builder and test panel start on first use, keeping what wa
     await held;
     await route.continue();
   });
+  return { release, asked: () => asked };
+}
+
+test("an agent page's builder and test panel start on first use, keeping what was typed and clicked meanwhile", async ({ page }) => {
+  await signUp(page, 'Deferred', uniqueEmail('deferred'));
+  await createAgent(page, { name: 'Deferred agent' });
+  const agentUrl = page.url();
+  const { release, asked } = await holdWorkbench(page);
   const runs: string[] = [];
   page.on('request', (r) => {
     if (r.url().endsWith('/api/run_agent_stream')) runs.push(r.postData() ?? '');
@@ -173,7 +178,7 @@ test("an agent page's builder and test panel start on first use, keeping what wa
   await expect(page.locator('section.test-panel').getByLabel('Input')).toBeVisible();
   await page.waitForTimeout(500);
   await expect(part).not.toHaveAttribute('data-live', 'true');
-  expect(asked).toBe(0);
+  expect(asked()).toBe(0);
 
   const name = page.getByLabel('Name');
   await name.click();
@@ -185,7 +190,7 @@ test("an agent page's builder and test panel start on first use, keeping what wa
   const panel = page.locator('section.test-panel');
   await panel.getByLabel('Input').fill('Typed before the code came.');
   await panel.getByRole('button', { name: 'Run' }).click();
-  await expect.poll(() => asked).toBe(1);
+  await expect.poll(asked).toBe(1);
   await expect(part).toHaveAttribute('aria-busy', 'true');
   // Held: nothing ran, the server's markup shows what was typed.
   expect(runs).toEqual([]);
@@ -213,12 +218,7 @@ test('a field focused before the code arrives keeps the focus and the caret', as
   await signUp(page, 'Caret', uniqueEmail('caret'));
   await createAgent(page, { name: 'Caret agent' });
   const agentUrl = page.url();
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/\/pkg\/split_workbench\./, async (route) => {
-    await held;
-    await route.continue();
-  });
+  const { release } = await holdWorkbench(page);
   const asked: string[] = [];
   page.on('request', (r) => {
     if (r.url().includes('/api/')) asked.push(new URL(r.url()).pathname);
